@@ -1,0 +1,85 @@
+//! `POST /balances/{balanceId}/operations`: an INC or a DEC.
+
+use super::balance_id;
+use crate::api::{BalanceResponse, OperationResponse, TransactionListItem};
+use crate::domain::money::Amount;
+use crate::domain::names::Subject;
+use crate::domain::operation::{Operation, TtlSeconds};
+use crate::edge::auth::{Caller, Scope};
+use crate::edge::error::ApiError;
+use crate::edge::event::Request;
+use crate::edge::input::{string, whole_number};
+use crate::edge::{Action, Reply};
+use crate::service::Ledger;
+
+pub struct ExecuteOperation;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Inc,
+    Dec,
+}
+
+impl Action for ExecuteOperation {
+    const NAME: &'static str = "execute-operation";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/balances/{balanceId}/operations";
+    const SCOPE: Scope = Scope::Write;
+
+    async fn handle(
+        ledger: &Ledger,
+        caller: &Caller,
+        mut request: Request,
+    ) -> Result<Reply, ApiError> {
+        let id = balance_id(&request.params)?;
+        let body = &mut request.body;
+        let amount = body.required("amount", |raw| {
+            Amount::parse_json(raw.get()).map_err(|e| e.to_string())
+        })?;
+        let kind = body.required("type", |raw| match string(raw)?.as_str() {
+            "INC" => Ok(Kind::Inc),
+            "DEC" => Ok(Kind::Dec),
+            _ => Err("must be INC or DEC".to_owned()),
+        })?;
+        let ttl = body.optional("ttlInSeconds", |raw| {
+            whole_number(raw)
+                .ok()
+                .and_then(TtlSeconds::new)
+                .ok_or_else(|| format!("must be a whole number from 1 to {}", TtlSeconds::MAX))
+        })?;
+        let subject = body.optional("subject", |raw| {
+            Subject::parse(&string(raw)?).map_err(|e| e.to_string())
+        })?;
+        let update_token = body.optional("updateToken", string)?;
+        request.body.finish()?;
+        let operation = match (kind, ttl) {
+            (Kind::Inc, ttl) => Operation::Inc { amount, ttl },
+            (Kind::Dec, None) => Operation::Dec { amount },
+            (Kind::Dec, Some(_)) => {
+                return Err(ApiError::validation(
+                    "ttlInSeconds",
+                    "is only allowed with INC",
+                ))
+            }
+        };
+        let outcome = ledger
+            .execute_operation(
+                &caller.project,
+                id,
+                operation,
+                subject.flatten(),
+                update_token,
+                request.idempotency_key,
+            )
+            .await?;
+        Ok(Reply::from_outcome(outcome, |done| {
+            Reply::json(
+                200,
+                &OperationResponse {
+                    balance: BalanceResponse::new(&done.balance, false),
+                    transaction: TransactionListItem::new(&done.entry),
+                },
+            )
+        }))
+    }
+}

@@ -1,0 +1,46 @@
+//! The actions, one per function binary, and the route table they make up.
+
+mod create_balance;
+mod execute_operation;
+mod get_balance;
+mod list_transactions;
+
+pub use create_balance::CreateBalance;
+pub use execute_operation::ExecuteOperation;
+pub use get_balance::GetBalance;
+pub use list_transactions::ListTransactions;
+
+use crate::domain::names::BalanceId;
+use crate::edge::error::ApiError;
+use crate::edge::input::Params;
+use crate::edge::Action;
+
+/// A function and the HTTP route that reaches it. `template.yaml`, the local router in
+/// `Cargo.toml` and the tests' gateway are all checked against this table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub function: &'static str,
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+const fn route<A: Action>() -> Route {
+    Route {
+        function: A::NAME,
+        method: A::METHOD,
+        path: A::PATH,
+    }
+}
+
+pub const ROUTES: [Route; 4] = [
+    route::<CreateBalance>(),
+    route::<GetBalance>(),
+    route::<ExecuteOperation>(),
+    route::<ListTransactions>(),
+];
+
+/// The `{balanceId}` path parameter.
+fn balance_id(params: &Params) -> Result<BalanceId, ApiError> {
+    let text = params.required_text("balanceId")?;
+    BalanceId::parse(&text).map_err(|e| ApiError::validation("balanceId", e.to_string()))
+}

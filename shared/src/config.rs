@@ -1,0 +1,71 @@
+//! Configuration from the environment, read once per process. The functions and the admin
+//! tool read the same variables.
+
+use crate::domain::page_token::TokenKey;
+use std::env;
+use std::time::Duration;
+
+pub const TABLE_NAME: &str = "TABLE_NAME";
+pub const LOCK_LEASE_MS: &str = "POCKETBOOK_LOCK_LEASE_MS";
+pub const LOCK_WAIT_MS: &str = "POCKETBOOK_LOCK_WAIT_MS";
+pub const PAGE_TOKEN_KEY: &str = "POCKETBOOK_PAGE_TOKEN_KEY";
+pub const API_KEY_CACHE_SECONDS: &str = "POCKETBOOK_API_KEY_CACHE_SECONDS";
+
+/// Used when no page-token key is configured (local runs). Deployments set their own; a
+/// forged token could only move a caller within their own balance's history anyway.
+const DEVELOPMENT_PAGE_TOKEN_KEY: &str = "pocketbook-development-page-token-key";
+
+#[derive(Clone)]
+pub struct Config {
+    pub table: String,
+    /// How long a lock lasts if its holder dies. Longer than any request holds it.
+    pub lock_lease_ms: i64,
+    /// How long a request waits for a busy balance before answering BALANCE_BUSY.
+    pub lock_wait: Duration,
+    pub page_tokens: TokenKey,
+    pub page_token_key_is_default: bool,
+    /// How long a warm function trusts an API key it has looked up (at most 60 s).
+    pub api_key_cache: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+fn number(
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    match env::var(name) {
+        Err(_) => Ok(default),
+        Ok(text) => match text.trim().parse::<u64>() {
+            Ok(value) if range.contains(&value) => Ok(value),
+            _ => Err(ConfigError(format!(
+                "{name} must be a whole number in {range:?}, got {text:?}"
+            ))),
+        },
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let table = env::var(TABLE_NAME)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ConfigError(format!("{TABLE_NAME} is not set")))?;
+        let key = env::var(PAGE_TOKEN_KEY).ok().filter(|k| !k.is_empty());
+        Ok(Self {
+            table,
+            lock_lease_ms: number(LOCK_LEASE_MS, 5_000, 100..=60_000)? as i64,
+            lock_wait: Duration::from_millis(number(LOCK_WAIT_MS, 2_000, 0..=20_000)?),
+            page_token_key_is_default: key.is_none(),
+            page_tokens: TokenKey::new(
+                key.as_deref()
+                    .unwrap_or(DEVELOPMENT_PAGE_TOKEN_KEY)
+                    .as_bytes(),
+            ),
+            api_key_cache: Duration::from_secs(number(API_KEY_CACHE_SECONDS, 60, 0..=60)?),
+        })
+    }
+}

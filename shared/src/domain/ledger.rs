@@ -1,0 +1,410 @@
+//! Planning changes to a balance: expiring credits, settling, and applying INC/DEC.
+//!
+//! The planner is pure. Given the head, a prefix of the credit items (soonest expiry first)
+//! and the time, it returns a list of [`Change`]s. Each change is one consistent step — its
+//! `after` is the head once the step is written — and is never split across DynamoDB
+//! transactions; the store packs consecutive changes into as few transactions as fit.
+//!
+//! Order of work, every time: first settle any debt left by an earlier oversized DEC, then
+//! write an expiry entry for every credit that has expired, then the requested operation.
+
+use super::balance::{Balance, Lot};
+use super::entry::{Entry, EntryKind};
+use super::money;
+use super::names::{TxId, UpdateToken};
+use super::operation::{Operation, OperationRequest, Rejection};
+use super::time::Millis;
+use rust_decimal::Decimal;
+
+/// DynamoDB transactions hold 100 items: the head, the history entry and the idempotency
+/// record leave 97 for the credits one operation consumes. A DEC that spans more records
+/// the excess as debt and settles it in the following transactions.
+pub const MAX_LOT_CHANGES_PER_OPERATION: usize = 97;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LotChange {
+    Create(Lot),
+    /// `lot` holds the new remaining amount; `previous` what the item holds now.
+    Reduce {
+        lot: Lot,
+        previous: Decimal,
+    },
+    /// `lot` as the item holds it now.
+    Remove(Lot),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub entry: Option<Entry>,
+    pub lots: Vec<LotChange>,
+    pub after: Balance,
+}
+
+impl Change {
+    /// DynamoDB items this change writes besides the head.
+    pub fn items(&self) -> usize {
+        usize::from(self.entry.is_some()) + self.lots.len()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    /// Which change carries the requested operation (absent for maintenance only).
+    pub operation: Option<usize>,
+}
+
+impl Plan {
+    pub fn operation_change(&self) -> Option<&Change> {
+        self.operation.and_then(|index| self.changes.get(index))
+    }
+}
+
+/// The credit items loaded so far, soonest expiry first.
+#[derive(Debug, Clone, Copy)]
+pub struct LotsView<'a> {
+    pub lots: &'a [Lot],
+    /// True when `lots` holds every credit item of the balance.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("more credit items are needed")]
+    NeedMoreLots,
+    /// The operation was refused; `maintenance` (expiry, settling) is still due and valid.
+    #[error("{rejection}")]
+    Rejected {
+        rejection: Rejection,
+        maintenance: Vec<Change>,
+    },
+    #[error("stored state is inconsistent: {0}")]
+    Inconsistent(&'static str),
+}
+
+/// Fresh identifiers for what the planner writes. Injected so that planning stays pure.
+pub trait Ids {
+    fn tx_id(&mut self) -> TxId;
+    fn update_token(&mut self) -> UpdateToken;
+    /// The `session` of system-written entries (expiries).
+    fn session(&mut self) -> String;
+}
+
+/// Whether planning will need credit items at all (most operations don't).
+pub fn needs_lots(balance: &Balance, now: Millis, operation: Option<&Operation>) -> bool {
+    balance.credits.debt > Decimal::ZERO
+        || balance.expiry_due(now)
+        || (matches!(operation, Some(Operation::Dec { .. }))
+            && balance.credits.live > Decimal::ZERO)
+}
+
+pub fn plan(
+    balance: &Balance,
+    lots: LotsView<'_>,
+    now: Millis,
+    request: Option<&OperationRequest>,
+    ids: &mut dyn Ids,
+) -> Result<Plan, PlanError> {
+    let mut planner = Planner {
+        current: balance.clone(),
+        lots: lots.lots.to_vec(),
+        next: 0,
+        complete: lots.complete,
+        now,
+        ids,
+        changes: Vec::new(),
+    };
+    planner.settle_debt()?;
+    planner.expire()?;
+    let Some(request) = request else {
+        return Ok(Plan {
+            changes: planner.changes,
+            operation: None,
+        });
+    };
+    match planner.apply(request) {
+        Ok(index) => Ok(Plan {
+            changes: planner.changes,
+            operation: Some(index),
+        }),
+        Err(Refusal::Rejected(rejection)) => Err(PlanError::Rejected {
+            rejection,
+            maintenance: planner.changes,
+        }),
+        Err(Refusal::Plan(error)) => Err(error),
+    }
+}
+
+enum Refusal {
+    Rejected(Rejection),
+    Plan(PlanError),
+}
+
+impl From<PlanError> for Refusal {
+    fn from(error: PlanError) -> Self {
+        Refusal::Plan(error)
+    }
+}
+
+struct Planner<'a> {
+    current: Balance,
+    /// Working copy of the loaded credits; `remaining` is updated as they are consumed.
+    lots: Vec<Lot>,
+    /// Index of the first credit not yet used up.
+    next: usize,
+    complete: bool,
+    now: Millis,
+    ids: &'a mut dyn Ids,
+    changes: Vec<Change>,
+}
+
+impl Planner<'_> {
+    fn lot(&self, index: usize) -> Result<Option<&Lot>, PlanError> {
+        match self.lots.get(index) {
+            Some(lot) => Ok(Some(lot)),
+            None if self.complete => Ok(None),
+            None => Err(PlanError::NeedMoreLots),
+        }
+    }
+
+    /// The soonest expiry among credits from `self.next` on.
+    fn next_expiry(&self) -> Result<Option<Millis>, PlanError> {
+        Ok(self.lot(self.next)?.map(|lot| lot.expires_at))
+    }
+
+    /// Takes `take` from the first unused credit, returning the change for its item.
+    fn consume_next(&mut self, take: Decimal) -> Result<LotChange, PlanError> {
+        let index = self.next;
+        let lot = self.lots.get_mut(index).ok_or(if self.complete {
+            PlanError::Inconsistent("credits missing")
+        } else {
+            PlanError::NeedMoreLots
+        })?;
+        let previous = lot.remaining;
+        if take >= previous {
+            self.next += 1;
+            Ok(LotChange::Remove(lot.clone()))
+        } else {
+            lot.remaining = previous - take;
+            Ok(LotChange::Reduce {
+                lot: lot.clone(),
+                previous,
+            })
+        }
+    }
+
+    fn push(&mut self, entry: Option<Entry>, lots: Vec<LotChange>) -> usize {
+        self.changes.push(Change {
+            entry,
+            lots,
+            after: self.current.clone(),
+        });
+        self.changes.len() - 1
+    }
+
+    /// Appends an entry to the history: sequence, chain, token and time move on.
+    fn entry(&mut self, draft: Draft) -> Entry {
+        let seq = self.current.transactions_count + 1;
+        let entry = Entry {
+            seq,
+            id: draft.id,
+            kind: draft.kind,
+            amount: draft.amount,
+            created_at: draft.created_at,
+            request_time: self.now,
+            expired_at: draft.expired_at,
+            session: draft.session,
+            main_tx_id: draft.main_tx_id,
+            subject: draft.subject,
+            balance_after: self.current.amount,
+            checksum: self.current.checksum.clone(),
+        }
+        .sealed(&self.current.checksum);
+        self.current.transactions_count = seq;
+        self.current.checksum = entry.checksum.clone();
+        self.current.update_token = self.ids.update_token();
+        self.current.updated_at = self.now;
+        entry
+    }
+
+    /// Writes off, soonest credits first, what an earlier oversized DEC already took.
+    fn settle_debt(&mut self) -> Result<(), PlanError> {
+        while self.current.credits.debt > Decimal::ZERO {
+            let available = match self.lot(self.next)? {
+                Some(lot) => lot.remaining,
+                None => return Err(PlanError::Inconsistent("debt without credits")),
+            };
+            let take = available.min(self.current.credits.debt);
+            let change = self.consume_next(take)?;
+            self.current.credits.debt -= take;
+            self.push(None, vec![change]);
+        }
+        Ok(())
+    }
+
+    /// One expiry entry (type DEC, `mainTxId` = the INC) per expired credit with something left.
+    fn expire(&mut self) -> Result<(), PlanError> {
+        if !self.current.expiry_due(self.now) {
+            return Ok(());
+        }
+        let session = self.ids.session();
+        while let Some(lot) = self
+            .lot(self.next)?
+            .filter(|lot| lot.expires_at <= self.now)
+            .cloned()
+        {
+            self.next += 1;
+            self.current.amount -= lot.remaining;
+            self.current.credits.live -= lot.remaining;
+            self.current.credits.next_expiry = self.next_expiry()?;
+            let id = self.ids.tx_id();
+            let entry = self.entry(Draft {
+                id,
+                kind: EntryKind::Dec,
+                amount: lot.remaining,
+                created_at: lot.expires_at,
+                expired_at: None,
+                session: session.clone(),
+                main_tx_id: Some(lot.tx_id),
+                subject: None,
+            });
+            self.push(Some(entry), vec![LotChange::Remove(lot)]);
+        }
+        // The head's hint may point at a credit that is already gone; correct it.
+        let next_expiry = self.next_expiry()?;
+        if self.current.credits.next_expiry != next_expiry {
+            self.current.credits.next_expiry = next_expiry;
+            self.push(None, Vec::new());
+        }
+        if self.current.credits.live < Decimal::ZERO {
+            return Err(PlanError::Inconsistent("credits exceed the live total"));
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, request: &OperationRequest) -> Result<usize, Refusal> {
+        if let Some(token) = &request.update_token {
+            if token != self.current.update_token.as_str() {
+                return Err(Refusal::Rejected(Rejection::StaleUpdateToken));
+            }
+        }
+        match request.operation {
+            Operation::Inc { amount, ttl } => {
+                let after = self.current.amount + amount.value();
+                if !money::in_range(after) {
+                    return Err(Refusal::Rejected(Rejection::AmountOutOfRange));
+                }
+                self.current.amount = after;
+                let id = self.ids.tx_id();
+                let expires_at = ttl.map(|ttl| self.now.plus_seconds(ttl.seconds()));
+                let mut lots = Vec::new();
+                if let Some(expires_at) = expires_at {
+                    let lot = Lot {
+                        seq: self.current.transactions_count + 1,
+                        tx_id: id,
+                        expires_at,
+                        remaining: amount.value(),
+                    };
+                    self.current.credits.live += amount.value();
+                    self.current.credits.next_expiry = Some(
+                        self.current
+                            .credits
+                            .next_expiry
+                            .map_or(expires_at, |at| at.min(expires_at)),
+                    );
+                    lots.push(LotChange::Create(lot));
+                }
+                let entry = self.entry(Draft::operation(
+                    id,
+                    EntryKind::Inc,
+                    amount.value(),
+                    expires_at,
+                    self.now,
+                    request,
+                ));
+                Ok(self.push(Some(entry), lots))
+            }
+            Operation::Dec { amount } => {
+                let after = self.current.amount - amount.value();
+                if after < self.current.min_limit.value() {
+                    return Err(Refusal::Rejected(Rejection::InsufficientFunds));
+                }
+                // Live credits go first, soonest expiry first; the rest comes from the part
+                // that never expires.
+                let mut to_take = amount.value().min(self.current.credits.live);
+                let mut in_this_change = Vec::new();
+                let mut deferred = Vec::new();
+                while to_take > Decimal::ZERO {
+                    let available = match self.lot(self.next)? {
+                        Some(lot) => lot.remaining,
+                        None => {
+                            return Err(PlanError::Inconsistent("live total exceeds credits").into())
+                        }
+                    };
+                    let take = available.min(to_take);
+                    let change = self.consume_next(take)?;
+                    if in_this_change.len() < MAX_LOT_CHANGES_PER_OPERATION {
+                        in_this_change.push(change);
+                    } else {
+                        deferred.push((change, take));
+                    }
+                    to_take -= take;
+                }
+                let from_credits = amount.value().min(self.current.credits.live);
+                self.current.amount = after;
+                self.current.credits.live -= from_credits;
+                self.current.credits.debt = deferred.iter().map(|(_, take)| *take).sum();
+                self.current.credits.next_expiry = self.next_expiry()?;
+                let id = self.ids.tx_id();
+                let entry = self.entry(Draft::operation(
+                    id,
+                    EntryKind::Dec,
+                    amount.value(),
+                    None,
+                    self.now,
+                    request,
+                ));
+                let index = self.push(Some(entry), in_this_change);
+                for (change, take) in deferred {
+                    self.current.credits.debt -= take;
+                    self.push(None, vec![change]);
+                }
+                Ok(index)
+            }
+        }
+    }
+}
+
+/// The parts of an entry that differ between operations and expiries.
+struct Draft {
+    id: TxId,
+    kind: EntryKind,
+    amount: Decimal,
+    created_at: Millis,
+    expired_at: Option<Millis>,
+    session: String,
+    main_tx_id: Option<TxId>,
+    subject: Option<super::names::Subject>,
+}
+
+impl Draft {
+    fn operation(
+        id: TxId,
+        kind: EntryKind,
+        amount: Decimal,
+        expired_at: Option<Millis>,
+        now: Millis,
+        request: &OperationRequest,
+    ) -> Self {
+        Draft {
+            id,
+            kind,
+            amount,
+            created_at: now,
+            expired_at,
+            session: request.session.clone(),
+            main_tx_id: None,
+            subject: request.subject.clone(),
+        }
+    }
+}

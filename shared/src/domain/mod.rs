@@ -1,0 +1,12 @@
+//! Pure rules: no I/O, no AWS, no async. Money, names, the ledger planner, the checksum
+//! chain, pagination tokens.
+
+pub mod balance;
+pub mod checksum;
+pub mod entry;
+pub mod ledger;
+pub mod money;
+pub mod names;
+pub mod operation;
+pub mod page_token;
+pub mod time;

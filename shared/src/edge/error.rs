@@ -1,0 +1,181 @@
+//! Every failure a caller can see, with its HTTP status, mapped once here.
+
+use crate::domain::operation::Rejection;
+use crate::service::{
+    CreateBalanceError, ExecuteOperationError, Fault, GetBalanceError, ListTransactionsError,
+};
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    /// For the log only (never in the answer): what really went wrong behind a 500.
+    pub detail: Option<String>,
+}
+
+/// Seconds a BALANCE_BUSY caller should wait before trying again.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            detail: None,
+        }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = format!("{field}: {}", message.into());
+        Self {
+            field: Some(field),
+            ..Self::new(400, "VALIDATION_ERROR", message)
+        }
+    }
+
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(400, "VALIDATION_ERROR", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            401,
+            "UNAUTHORIZED",
+            "a valid API key is required (Authorization: Bearer <key> or x-api-key)",
+        )
+    }
+
+    pub fn forbidden(scope: &str) -> Self {
+        Self::new(
+            403,
+            "FORBIDDEN",
+            format!("this API key lacks the '{scope}' scope"),
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, "NOT_FOUND", format!("{what} not found"))
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            format!("the body exceeds {limit} bytes"),
+        )
+    }
+
+    pub fn busy() -> Self {
+        Self::new(
+            429,
+            "BALANCE_BUSY",
+            "the balance is busy with another operation; retry shortly",
+        )
+    }
+
+    pub fn key_reused() -> Self {
+        Self::new(
+            409,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used with a different request",
+        )
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..Self::new(500, "INTERNAL", "internal error")
+        }
+    }
+
+    /// Worth a retry by the platform: contention and faults, never a refusal.
+    pub fn is_transient(&self) -> bool {
+        self.status == 429 || self.status >= 500
+    }
+
+    pub fn retry_after(&self) -> Option<u32> {
+        (self.status == 429).then_some(RETRY_AFTER_SECONDS)
+    }
+
+    /// The answer body. A 500 names the request id, so a report can be matched to the log.
+    pub fn body(&self, request_id: &str) -> String {
+        let message = if self.status >= 500 {
+            format!("{} (request id {request_id})", self.message)
+        } else {
+            self.message.clone()
+        };
+        let mut error = json!({ "code": self.code, "message": message });
+        if let Some(field) = &self.field {
+            error["field"] = json!(field);
+        }
+        json!({ "error": error }).to_string()
+    }
+}
+
+impl From<Fault> for ApiError {
+    fn from(fault: Fault) -> Self {
+        ApiError::internal(fault.to_string())
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let (status, code) = match rejection {
+            Rejection::StaleUpdateToken => (409, "STALE_UPDATE_TOKEN"),
+            Rejection::InsufficientFunds => (422, "INSUFFICIENT_FUNDS"),
+            Rejection::AmountOutOfRange => (422, "AMOUNT_OUT_OF_RANGE"),
+        };
+        ApiError::new(status, code, rejection.to_string())
+    }
+}
+
+impl From<CreateBalanceError> for ApiError {
+    fn from(error: CreateBalanceError) -> Self {
+        match error {
+            CreateBalanceError::KeyReused => ApiError::key_reused(),
+            CreateBalanceError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<GetBalanceError> for ApiError {
+    fn from(error: GetBalanceError) -> Self {
+        match error {
+            GetBalanceError::NotFound => ApiError::not_found("balance"),
+            GetBalanceError::Busy => ApiError::busy(),
+            GetBalanceError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<ExecuteOperationError> for ApiError {
+    fn from(error: ExecuteOperationError) -> Self {
+        match error {
+            ExecuteOperationError::NotFound => ApiError::not_found("balance"),
+            ExecuteOperationError::Busy => ApiError::busy(),
+            ExecuteOperationError::Rejected(rejection) => rejection.into(),
+            ExecuteOperationError::KeyReused => ApiError::key_reused(),
+            ExecuteOperationError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<ListTransactionsError> for ApiError {
+    fn from(error: ListTransactionsError) -> Self {
+        match error {
+            ListTransactionsError::NotFound => ApiError::not_found("balance"),
+            ListTransactionsError::BadPageToken => ApiError::validation(
+                "paginationToken",
+                "is malformed, altered, or belongs to another listing",
+            ),
+            ListTransactionsError::Busy => ApiError::busy(),
+            ListTransactionsError::Failed(fault) => fault.into(),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Incoming events: an API Gateway HTTP API (payload 2.0) or Function URL request, or a
+//! direct invocation whose payload is the request body plus its envelope (`projectId`,
+//! path and query parameters, `idempotencyKey`).
+
+use super::error::ApiError;
+use super::input::{string, Fields, Param, Params};
+use crate::domain::names::IdempotencyKey;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Bodies above this are refused with 413 before any parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub enum Incoming {
+    Http(Box<ApiGatewayV2httpRequest>),
+    Direct(Fields),
+}
+
+/// Only HTTP events have `requestContext.http`; anything else is a direct invocation.
+pub fn classify(payload: &RawValue) -> Result<Incoming, ApiError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "requestContext")]
+        request_context: Option<ProbeContext>,
+    }
+    #[derive(Deserialize)]
+    struct ProbeContext {
+        http: Option<serde::de::IgnoredAny>,
+    }
+    let is_http = serde_json::from_str::<Probe>(payload.get())
+        .ok()
+        .and_then(|probe| probe.request_context)
+        .is_some_and(|context| context.http.is_some());
+    if is_http {
+        let request = serde_json::from_str(payload.get())
+            .map_err(|e| ApiError::internal(format!("unreadable HTTP event: {e}")))?;
+        Ok(Incoming::Http(Box::new(request)))
+    } else {
+        Ok(Incoming::Direct(Fields::parse(payload.get())?))
+    }
+}
+
+/// The names of the `{parameters}` of a path template.
+pub fn path_parameter_names(template: &'static str) -> impl Iterator<Item = &'static str> {
+    template
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+}
+
+/// Matches a concrete path against a template (used when no `pathParameters` came along,
+/// as with a Function URL). `None` when the path is not this route's.
+fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let (template, path): (Vec<&str>, Vec<&str>) = (
+        template.trim_matches('/').split('/').collect(),
+        path.trim_matches('/').split('/').collect(),
+    );
+    if template.len() != path.len() {
+        return None;
+    }
+    let mut found = Vec::new();
+    for (expected, actual) in template.iter().zip(path) {
+        match expected.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) if !actual.is_empty() => found.push((name.to_owned(), actual.to_owned())),
+            Some(_) => return None,
+            None if expected == &actual => {}
+            None => return None,
+        }
+    }
+    Some(found)
+}
+
+/// What an action gets from any kind of event.
+pub struct Request {
+    pub body: Fields,
+    pub params: Params,
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+fn idempotency_key(field: &str, value: Option<String>) -> Result<Option<IdempotencyKey>, ApiError> {
+    value
+        .map(|text| {
+            IdempotencyKey::parse(&text).map_err(|e| ApiError::validation(field, e.to_string()))
+        })
+        .transpose()
+}
+
+impl Request {
+    pub fn from_http(
+        event: &ApiGatewayV2httpRequest,
+        path_template: &'static str,
+        query: &'static [&'static str],
+    ) -> Result<Self, ApiError> {
+        let body = match &event.body {
+            None => String::new(),
+            Some(body) if event.is_base64_encoded => {
+                let bytes = STANDARD
+                    .decode(body)
+                    .map_err(|_| ApiError::malformed("the body is not valid base64"))?;
+                if bytes.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+                }
+                String::from_utf8(bytes)
+                    .map_err(|_| ApiError::malformed("the body is not UTF-8"))?
+            }
+            Some(body) => body.clone(),
+        };
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+        }
+        let body = if body.trim().is_empty() {
+            Fields::empty()
+        } else {
+            Fields::parse(&body)?
+        };
+
+        let mut params = Params::default();
+        let mut from_path = None;
+        for name in path_parameter_names(path_template) {
+            let value = match event.path_parameters.get(name) {
+                Some(value) => value.clone(),
+                None => {
+                    let raw_path = event.raw_path.as_deref().unwrap_or_default();
+                    let matched =
+                        from_path.get_or_insert_with(|| match_path(path_template, raw_path));
+                    let found = matched
+                        .as_ref()
+                        .and_then(|m| m.iter().find(|(n, _)| n == name));
+                    found
+                        .map(|(_, value)| value.clone())
+                        .ok_or_else(|| ApiError::not_found("route"))?
+                }
+            };
+            params.insert(name, Param::Text(value));
+        }
+        for name in query {
+            if let Some(value) = event.query_string_parameters.first(name) {
+                params.insert(*name, Param::Text(value.to_owned()));
+            }
+        }
+        let key = event
+            .headers
+            .get("idempotency-key")
+            .map(|v| v.to_str().map(str::to_owned));
+        let key = match key {
+            Some(Ok(text)) => Some(text),
+            Some(Err(_)) => {
+                return Err(ApiError::validation(
+                    "Idempotency-Key",
+                    "must be printable ASCII",
+                ))
+            }
+            None => None,
+        };
+        Ok(Self {
+            body,
+            params,
+            idempotency_key: idempotency_key("Idempotency-Key", key)?,
+        })
+    }
+
+    /// Splits a direct payload into envelope and body. Returns the `projectId` too.
+    pub fn from_direct(
+        mut payload: Fields,
+        path_template: &'static str,
+        query: &'static [&'static str],
+    ) -> Result<(String, Self), ApiError> {
+        let project = payload.required("projectId", string)?;
+        let key = payload.optional("idempotencyKey", string)?;
+        let mut params = Params::default();
+        for name in path_parameter_names(path_template).chain(query.iter().copied()) {
+            if let Some(raw) = payload.take(name) {
+                params.insert(name, Param::Json(raw));
+            }
+        }
+        let request = Self {
+            body: payload,
+            params,
+            idempotency_key: idempotency_key("idempotencyKey", key)?,
+        };
+        Ok((project, request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_templates_segment_by_segment() {
+        let template = "/balances/{balanceId}/operations";
+        assert_eq!(
+            match_path(template, "/balances/abc/operations"),
+            Some(vec![("balanceId".to_owned(), "abc".to_owned())])
+        );
+        assert_eq!(match_path(template, "/balances//operations"), None);
+        assert_eq!(match_path(template, "/balances/abc"), None);
+        assert_eq!(
+            path_parameter_names(template).collect::<Vec<_>>(),
+            vec!["balanceId"]
+        );
+    }
+
+    #[test]
+    fn non_http_payloads_are_direct_invocations() {
+        let raw =
+            RawValue::from_string(r#"{"projectId":"p","requestContext":{"x":1}}"#.into()).unwrap();
+        assert!(matches!(classify(&raw), Ok(Incoming::Direct(_))));
+        let raw = RawValue::from_string("[1,2]".into()).unwrap();
+        assert_eq!(classify(&raw).err().map(|e| e.status), Some(400));
+    }
+}

@@ -1,0 +1,218 @@
+//! Strict request input: a JSON body object whose fields are taken one by one (so every
+//! error names its field and unknown fields are refused), and path/query parameters.
+
+use super::error::ApiError;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::fmt;
+
+/// The members of a JSON object, in order, values still as raw JSON text (numbers stay
+/// exact: nothing goes through f64).
+pub struct Fields {
+    members: Vec<(String, Box<RawValue>)>,
+}
+
+struct Members(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = Members;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Box<RawValue>>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+impl Fields {
+    pub fn empty() -> Self {
+        Self {
+            members: Vec::new(),
+        }
+    }
+
+    /// Parses a body that must be one JSON object with distinct member names.
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        let Members(members) = serde_json::from_str(text).map_err(|e| {
+            let what = if e.is_data() {
+                "the body must be a JSON object"
+            } else {
+                "the body is not valid JSON"
+            };
+            ApiError::malformed(format!("{what} ({e})"))
+        })?;
+        for (i, (name, _)) in members.iter().enumerate() {
+            if members[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(ApiError::validation(name.clone(), "appears more than once"));
+            }
+        }
+        Ok(Self { members })
+    }
+
+    /// Removes and returns a member; `null` counts as absent.
+    pub fn take(&mut self, name: &str) -> Option<Box<RawValue>> {
+        let position = self.members.iter().position(|(member, _)| member == name)?;
+        let (_, value) = self.members.remove(position);
+        (value.get() != "null").then_some(value)
+    }
+
+    pub fn optional<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&RawValue) -> Result<T, String>,
+    ) -> Result<Option<T>, ApiError> {
+        self.take(name)
+            .map(|raw| parse(&raw).map_err(|message| ApiError::validation(name, message)))
+            .transpose()
+    }
+
+    pub fn required<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&RawValue) -> Result<T, String>,
+    ) -> Result<T, ApiError> {
+        self.optional(name, parse)?
+            .ok_or_else(|| ApiError::validation(name, "is required"))
+    }
+
+    /// Refuses whatever member nobody took.
+    pub fn finish(self) -> Result<(), ApiError> {
+        match self.members.into_iter().next() {
+            Some((name, _)) => Err(ApiError::validation(name, "is not a known field")),
+            None => Ok(()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+}
+
+/// A JSON string's content.
+pub fn string(raw: &RawValue) -> Result<String, String> {
+    if !raw.get().trim_start().starts_with('"') {
+        return Err("must be a string".into());
+    }
+    serde_json::from_str(raw.get()).map_err(|_| "must be a string".to_owned())
+}
+
+/// A whole number written as plain digits (no fraction, no exponent, no sign).
+pub fn whole_number(raw: &RawValue) -> Result<u64, String> {
+    digits(raw.get())
+}
+
+fn digits(text: &str) -> Result<u64, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("must be a positive whole number".into());
+    }
+    text.parse().map_err(|_| "is too large".to_owned())
+}
+
+/// Path, query or (for direct invocations) envelope parameters.
+#[derive(Default)]
+pub struct Params {
+    values: HashMap<String, Param>,
+}
+
+pub enum Param {
+    /// From a URL: always text.
+    Text(String),
+    /// From a JSON payload: any JSON value.
+    Json(Box<RawValue>),
+}
+
+impl Params {
+    pub fn insert(&mut self, name: impl Into<String>, value: Param) {
+        self.values.insert(name.into(), value);
+    }
+
+    pub fn text(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.values.get(name) {
+            None => Ok(None),
+            Some(Param::Text(text)) => Ok(Some(text.clone())),
+            Some(Param::Json(raw)) if raw.get() == "null" => Ok(None),
+            Some(Param::Json(raw)) => string(raw)
+                .map(Some)
+                .map_err(|m| ApiError::validation(name, m)),
+        }
+    }
+
+    pub fn required_text(&self, name: &str) -> Result<String, ApiError> {
+        self.text(name)?
+            .ok_or_else(|| ApiError::validation(name, "is required"))
+    }
+
+    /// A whole number, given as digits in a URL, or as a number or a digit string in JSON.
+    pub fn whole_number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        let parsed = match self.values.get(name) {
+            None => return Ok(None),
+            Some(Param::Json(raw)) if raw.get() == "null" => return Ok(None),
+            Some(Param::Json(raw)) if raw.get().starts_with('"') => {
+                string(raw).and_then(|text| digits(&text))
+            }
+            Some(Param::Json(raw)) => whole_number(raw),
+            Some(Param::Text(text)) => digits(text),
+        };
+        parsed
+            .map(Some)
+            .map_err(|message| ApiError::validation(name, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_taken_by_name_and_leftovers_are_refused() {
+        let mut fields = Fields::parse(r#"{"a": "x", "b": 1.10, "c": null}"#).unwrap();
+        assert_eq!(fields.required("a", string).unwrap(), "x");
+        assert_eq!(fields.take("b").unwrap().get(), "1.10");
+        assert!(fields.take("c").is_none());
+        assert!(fields.finish().is_ok());
+
+        let fields = Fields::parse(r#"{"extra": true}"#).unwrap();
+        assert_eq!(fields.finish().unwrap_err().field.as_deref(), Some("extra"));
+    }
+
+    #[test]
+    fn malformed_bodies_and_duplicates_are_validation_errors() {
+        for body in ["", "[1]", "\"x\"", "{", "{\"a\":1,}", "nul"] {
+            let error = Fields::parse(body).err().unwrap();
+            assert_eq!(
+                (error.status, error.code),
+                (400, "VALIDATION_ERROR"),
+                "{body}"
+            );
+        }
+        let error = Fields::parse(r#"{"a":1,"a":2}"#).err().unwrap();
+        assert_eq!(error.field.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn whole_numbers_accept_digits_only() {
+        let raw = |t: &str| RawValue::from_string(t.to_owned()).unwrap();
+        assert_eq!(whole_number(&raw("42")), Ok(42));
+        for bad in [
+            "-1",
+            "1.0",
+            "1e3",
+            "\"42\"",
+            "true",
+            "99999999999999999999999",
+        ] {
+            assert!(whole_number(&raw(bad)).is_err(), "{bad}");
+        }
+    }
+}

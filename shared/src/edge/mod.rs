@@ -1,0 +1,206 @@
+//! Events in and answers out. Knows nothing about DynamoDB: it authenticates, hands a
+//! [`Request`] to an [`Action`], maps its typed error once, and logs one line per request.
+
+pub mod auth;
+pub mod error;
+pub mod event;
+pub mod input;
+mod logging;
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::service::{Ledger, Outcome};
+use crate::store::{IdempotencyRecord, Store};
+use auth::{Authenticator, Caller, Scope};
+use error::ApiError;
+use event::{Incoming, Request};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::json;
+use serde_json::value::RawValue;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One function's action: its route, the scope it needs, and what it does.
+pub trait Action: Send + Sync + 'static {
+    /// The function (and binary) name, e.g. `create-balance`.
+    const NAME: &'static str;
+    const METHOD: &'static str;
+    /// The route's path, API Gateway style: `/balances/{balanceId}`.
+    const PATH: &'static str;
+    /// Query parameters it reads (a direct invocation carries them in the payload).
+    const QUERY: &'static [&'static str] = &[];
+    const SCOPE: Scope;
+
+    fn handle(
+        ledger: &Ledger,
+        caller: &Caller,
+        request: Request,
+    ) -> impl Future<Output = Result<Reply, ApiError>> + Send;
+}
+
+/// A successful answer (or a replayed one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    /// The stored answer of an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        Self {
+            status,
+            body: crate::api::to_json(value),
+            replayed: false,
+        }
+    }
+
+    /// A fresh answer, or the stored one of the request that first used the key.
+    pub fn from_outcome<T>(outcome: Outcome<T>, render: impl FnOnce(T) -> Reply) -> Self {
+        match outcome {
+            Outcome::Done(value) => render(value),
+            Outcome::Replayed(IdempotencyRecord { status, body, .. }) => Self {
+                status,
+                body,
+                replayed: true,
+            },
+        }
+    }
+}
+
+/// What a warm function keeps between invocations.
+pub struct App {
+    pub ledger: Ledger,
+    pub auth: Authenticator,
+    calls: crate::store::CallCounter,
+}
+
+impl App {
+    pub fn new(ledger: Ledger, auth: Authenticator) -> Self {
+        let calls = ledger.store().calls().clone();
+        Self {
+            ledger,
+            auth,
+            calls,
+        }
+    }
+}
+
+/// The whole of a function's `main`: configuration, one DynamoDB client, the runtime loop.
+pub async fn run<A: Action>() -> Result<(), lambda_runtime::Error> {
+    logging::init();
+    let config = Config::from_env()?;
+    if config.page_token_key_is_default {
+        tracing::warn!(
+            "POCKETBOOK_PAGE_TOKEN_KEY is not set: using the development key for page tokens"
+        );
+    }
+    let store = Store::connect(config.table.clone()).await;
+    let ledger = Ledger::new(store.clone(), Arc::new(SystemClock), &config);
+    let app = Arc::new(App::new(
+        ledger,
+        Authenticator::new(store, config.api_key_cache),
+    ));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        let app = Arc::clone(&app);
+        async move { handle::<A>(&app, event).await }
+    }))
+    .await
+}
+
+/// Handles one invocation of any kind. HTTP always gets an HTTP answer; a direct invocation
+/// fails only for faults worth a retry (contention, a 5xx), so that AWS retries those and
+/// never a refusal.
+pub async fn handle<A: Action>(
+    app: &App,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<Box<RawValue>, Diagnostic> {
+    let started = Instant::now();
+    let calls_before = app.calls.total();
+    let request_id = event.context.request_id.clone();
+    let (source, result) = match event::classify(&event.payload) {
+        Ok(Incoming::Http(request)) => ("http", http::<A>(app, &request).await),
+        Ok(Incoming::Direct(payload)) => ("direct", direct::<A>(app, payload).await),
+        Err(error) => ("direct", Err(error)),
+    };
+    let status = result
+        .as_ref()
+        .map_or_else(|e| e.status, |reply| reply.status);
+    if let Err(error) = &result {
+        if let Some(detail) = &error.detail {
+            tracing::error!(requestId = %request_id, action = A::NAME, detail = %detail, "request failed");
+        }
+    }
+    tracing::info!(
+        requestId = %request_id,
+        action = A::NAME,
+        source,
+        status,
+        code = result.as_ref().err().map(|e| e.code),
+        replayed = result.as_ref().is_ok_and(|r| r.replayed),
+        durationMs = started.elapsed().as_millis() as u64,
+        dynamodbCalls = app.calls.total() - calls_before,
+        "request"
+    );
+    let answer = match source {
+        "http" => http_answer(result, &request_id),
+        _ => direct_answer(result, &request_id)?,
+    };
+    RawValue::from_string(answer).map_err(|e| Diagnostic {
+        error_type: "INTERNAL".into(),
+        error_message: format!("answer is not JSON: {e}"),
+    })
+}
+
+async fn http<A: Action>(
+    app: &App,
+    event: &aws_lambda_events::apigw::ApiGatewayV2httpRequest,
+) -> Result<Reply, ApiError> {
+    let authorizer = event.request_context.authorizer.as_ref().map(|a| &a.fields);
+    let caller = app.auth.authenticate(&event.headers, authorizer).await?;
+    caller.require(A::SCOPE)?;
+    let request = Request::from_http(event, A::PATH, A::QUERY)?;
+    A::handle(&app.ledger, &caller, request).await
+}
+
+async fn direct<A: Action>(app: &App, payload: input::Fields) -> Result<Reply, ApiError> {
+    let (project, request) = Request::from_direct(payload, A::PATH, A::QUERY)?;
+    let project = crate::domain::names::ProjectId::parse(&project)
+        .map_err(|e| ApiError::validation("projectId", e.to_string()))?;
+    A::handle(&app.ledger, &Caller::trusted(project), request).await
+}
+
+fn http_answer(result: Result<Reply, ApiError>, request_id: &str) -> String {
+    let mut headers = serde_json::Map::new();
+    headers.insert("content-type".into(), json!("application/json"));
+    let (status, body) = match result {
+        Ok(reply) => {
+            if reply.replayed {
+                headers.insert("idempotent-replayed".into(), json!("true"));
+            }
+            (reply.status, reply.body)
+        }
+        Err(error) => {
+            if let Some(seconds) = error.retry_after() {
+                headers.insert("retry-after".into(), json!(seconds.to_string()));
+            }
+            (error.status, error.body(request_id))
+        }
+    };
+    json!({ "statusCode": status, "headers": headers, "body": body, "isBase64Encoded": false })
+        .to_string()
+}
+
+fn direct_answer(result: Result<Reply, ApiError>, request_id: &str) -> Result<String, Diagnostic> {
+    match result {
+        Ok(reply) => Ok(reply.body),
+        Err(error) if error.is_transient() => Err(Diagnostic {
+            error_type: error.code.to_owned(),
+            error_message: format!("{} (request id {request_id})", error.message),
+        }),
+        Err(error) => Ok(error.body(request_id)),
+    }
+}

@@ -1,0 +1,408 @@
+//! Changing a balance: lock, load what the plan needs, plan, commit in as few transactions as
+//! fit, and recover when a commit's outcome is unknown.
+//!
+//! Recovery never guesses. After a lost answer or a failed fence the request takes the lock
+//! again under a *new* owner (taking over from its own old attempt), which fences that old
+//! attempt off for good; then it looks whether the operation's history entry exists. Either
+//! it does (answer as if nothing happened) or it never will (plan again from fresh state).
+
+use super::locking::LockError;
+use super::{replay, Fault, Idempotency, Ledger, RandomIds, IDEMPOTENCY_TTL_SECONDS};
+use crate::api::{self, BalanceResponse, OperationResponse, TransactionListItem};
+use crate::domain::balance::{Balance, Lot};
+use crate::domain::ledger::{self, Change, LotsView, Plan, PlanError};
+use crate::domain::names::{BalanceId, ProjectId};
+use crate::domain::operation::{OperationRequest, Rejection};
+use crate::domain::time::Millis;
+use crate::failpoint;
+use crate::store::{
+    Batch, CommitError, HeadRecord, IdempotencyRecord, IdempotencyWrite, MAX_TRANSACTION_ITEMS,
+};
+use rand::Rng;
+use std::ops::Range;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Attempts whose outcome stayed unknown before a request gives up.
+const MAX_ATTEMPTS: usize = 4;
+/// Immediate retries of a commit cancelled by a conflict (nothing was written).
+const MAX_CONFLICT_RETRIES: usize = 3;
+/// Credits read per Query while planning.
+const CREDITS_PAGE: usize = 100;
+
+pub(crate) enum Written {
+    /// The operation's change (its `after` and its entry).
+    Operation(Change),
+    /// Only maintenance (expiry, settling) was due; the balance as it is now.
+    Maintained(Balance),
+    Replayed(IdempotencyRecord),
+}
+
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    NotFound,
+    Busy,
+    Rejected(Rejection),
+    KeyReused,
+    Fault(Fault),
+}
+
+impl From<Fault> for WriteError {
+    fn from(fault: Fault) -> Self {
+        WriteError::Fault(fault)
+    }
+}
+
+impl From<LockError> for WriteError {
+    fn from(error: LockError) -> Self {
+        match error {
+            LockError::Missing => WriteError::NotFound,
+            LockError::Busy => WriteError::Busy,
+            LockError::Store(error) => WriteError::Fault(error.into()),
+        }
+    }
+}
+
+enum CommitFailure {
+    IdempotencyTaken(Option<IdempotencyRecord>),
+    /// Restart under a new owner; `operation` is the change whose commit may have landed.
+    Restart {
+        operation: Option<Change>,
+    },
+    Fault(Fault),
+}
+
+/// The answer body stored with an operation's idempotency record.
+pub(crate) fn operation_body(change: &Change) -> Option<String> {
+    let entry = change.entry.as_ref()?;
+    Some(api::to_json(&OperationResponse {
+        balance: BalanceResponse::new(&change.after, false),
+        transaction: TransactionListItem::new(entry),
+    }))
+}
+
+fn new_owner() -> String {
+    Uuid::new_v4().simple().to_string()
+}
+
+/// Splits the plan into runs of consecutive changes that fit one transaction each (the head
+/// is in every one; the idempotency record travels with the operation's change).
+fn batches(plan: &Plan, with_idempotency: bool) -> Vec<Range<usize>> {
+    let cost = |index: usize| {
+        plan.changes[index].items() + usize::from(with_idempotency && plan.operation == Some(index))
+    };
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut used = 1;
+    for index in 0..plan.changes.len() {
+        if index > start && used + cost(index) > MAX_TRANSACTION_ITEMS {
+            batches.push(start..index);
+            start = index;
+            used = 1;
+        }
+        used += cost(index);
+    }
+    if start < plan.changes.len() {
+        batches.push(start..plan.changes.len());
+    }
+    batches
+}
+
+impl Ledger {
+    /// Applies `request` (or, without one, only the maintenance that is due) to the balance.
+    pub(crate) async fn write(
+        &self,
+        project: &ProjectId,
+        id: BalanceId,
+        request: Option<&OperationRequest>,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Written, WriteError> {
+        let mut owner = new_owner();
+        let mut previous_owner: Option<String> = None;
+        let mut in_doubt: Option<Change> = None;
+        for _ in 0..MAX_ATTEMPTS {
+            let head = self
+                .lock(project, id, &owner, previous_owner.as_deref())
+                .await?;
+            failpoint::hit(failpoint::AFTER_LOCK);
+            if let Some(change) = in_doubt.take() {
+                if self.landed(project, id, &change).await? {
+                    self.unlock(project, id, &owner).await;
+                    return Ok(Written::Operation(change));
+                }
+            }
+            let now = self.clock.now();
+            let plan = match self.plan(&head.balance, now, request).await {
+                Ok(plan) => plan,
+                Err(PlanOutcome::Rejected {
+                    rejection,
+                    maintenance,
+                }) => {
+                    self.write_maintenance(&owner, &head, maintenance).await;
+                    return self.rejected(project, rejection, idempotency, now).await;
+                }
+                Err(PlanOutcome::Fault(fault)) => {
+                    self.unlock(project, id, &owner).await;
+                    return Err(fault.into());
+                }
+            };
+            if plan.changes.is_empty() {
+                // Someone else already did what was due.
+                self.unlock(project, id, &owner).await;
+                return Ok(Written::Maintained(head.balance));
+            }
+            match self
+                .commit_plan(&owner, &head, &plan, idempotency, now)
+                .await
+            {
+                Ok(()) => {
+                    return Ok(match plan.operation_change() {
+                        Some(change) => Written::Operation(change.clone()),
+                        None => Written::Maintained(
+                            plan.changes
+                                .last()
+                                .map_or(head.balance, |c| c.after.clone()),
+                        ),
+                    });
+                }
+                Err(CommitFailure::IdempotencyTaken(record)) => {
+                    self.unlock(project, id, &owner).await;
+                    let record = match record {
+                        Some(record) => Some(record),
+                        None => self.idempotency_record(project, idempotency, now).await?,
+                    };
+                    return match (record, idempotency) {
+                        (Some(record), Some(idempotency)) => replay(record, idempotency)
+                            .map(Written::Replayed)
+                            .map_err(|_| WriteError::KeyReused),
+                        // The record vanished between the failed condition and the read: it
+                        // had just expired. Try again; the key is free now.
+                        _ => {
+                            previous_owner = Some(std::mem::replace(&mut owner, new_owner()));
+                            continue;
+                        }
+                    };
+                }
+                Err(CommitFailure::Restart { operation }) => {
+                    tracing::warn!(balance = %id, "commit outcome unknown or fenced; taking over and checking");
+                    in_doubt = operation;
+                    previous_owner = Some(std::mem::replace(&mut owner, new_owner()));
+                }
+                Err(CommitFailure::Fault(fault)) => {
+                    self.unlock(project, id, &owner).await;
+                    return Err(fault.into());
+                }
+            }
+        }
+        Err(Fault::GaveUp(MAX_ATTEMPTS).into())
+    }
+
+    /// Whether the operation's history entry exists (we hold the lock, so it is final).
+    async fn landed(
+        &self,
+        project: &ProjectId,
+        id: BalanceId,
+        change: &Change,
+    ) -> Result<bool, Fault> {
+        let Some(entry) = &change.entry else {
+            return Ok(false);
+        };
+        let stored = self.store.entry(project, id, entry.seq).await?;
+        Ok(stored.is_some_and(|stored| stored.id == entry.id))
+    }
+
+    async fn idempotency_record(
+        &self,
+        project: &ProjectId,
+        idempotency: Option<&Idempotency>,
+        now: Millis,
+    ) -> Result<Option<IdempotencyRecord>, Fault> {
+        match idempotency {
+            Some(idempotency) => Ok(self
+                .store
+                .idempotency_record(project, &idempotency.key, now)
+                .await?),
+            None => Ok(None),
+        }
+    }
+
+    /// A refused operation answers with its stored result when this is a repeat of a request
+    /// that succeeded (its effect may be why it is refused now), with the refusal otherwise.
+    async fn rejected(
+        &self,
+        project: &ProjectId,
+        rejection: Rejection,
+        idempotency: Option<&Idempotency>,
+        now: Millis,
+    ) -> Result<Written, WriteError> {
+        let Some(idempotency) = idempotency else {
+            return Err(WriteError::Rejected(rejection));
+        };
+        match self
+            .store
+            .idempotency_record(project, &idempotency.key, now)
+            .await
+        {
+            Ok(Some(record)) => replay(record, idempotency)
+                .map(Written::Replayed)
+                .map_err(|_| WriteError::KeyReused),
+            Ok(None) => Err(WriteError::Rejected(rejection)),
+            Err(error) => Err(WriteError::Fault(error.into())),
+        }
+    }
+
+    /// Loads credits page by page until the planner has what it needs.
+    async fn plan(
+        &self,
+        balance: &Balance,
+        now: Millis,
+        request: Option<&OperationRequest>,
+    ) -> Result<Plan, PlanOutcome> {
+        let mut lots: Vec<Lot> = Vec::new();
+        let mut complete = false;
+        let mut load = ledger::needs_lots(balance, now, request.map(|r| &r.operation));
+        loop {
+            if load {
+                let (page, last) = self
+                    .store
+                    .credits_page(&balance.project_id, balance.id, lots.last(), CREDITS_PAGE)
+                    .await
+                    .map_err(|e| PlanOutcome::Fault(e.into()))?;
+                lots.extend(page);
+                complete = last;
+            }
+            match ledger::plan(
+                balance,
+                LotsView {
+                    lots: &lots,
+                    complete,
+                },
+                now,
+                request,
+                &mut RandomIds,
+            ) {
+                Ok(plan) => return Ok(plan),
+                Err(PlanError::NeedMoreLots) if !complete => load = true,
+                Err(PlanError::NeedMoreLots) => {
+                    return Err(PlanOutcome::Fault(Fault::Inconsistent("credits missing")))
+                }
+                Err(PlanError::Rejected {
+                    rejection,
+                    maintenance,
+                }) => {
+                    return Err(PlanOutcome::Rejected {
+                        rejection,
+                        maintenance,
+                    })
+                }
+                Err(PlanError::Inconsistent(why)) => {
+                    return Err(PlanOutcome::Fault(Fault::Inconsistent(why)))
+                }
+            }
+        }
+    }
+
+    /// Writes maintenance that was due even though the operation was refused; releases the
+    /// lock either way. Best effort: the next writer redoes whatever did not land.
+    async fn write_maintenance(&self, owner: &str, head: &HeadRecord, maintenance: Vec<Change>) {
+        let (project, id) = (&head.balance.project_id, head.balance.id);
+        if maintenance.is_empty() {
+            return self.unlock(project, id, owner).await;
+        }
+        let plan = Plan {
+            changes: maintenance,
+            operation: None,
+        };
+        if self
+            .commit_plan(owner, head, &plan, None, self.clock.now())
+            .await
+            .is_err()
+        {
+            self.unlock(project, id, owner).await;
+        }
+    }
+
+    async fn commit_plan(
+        &self,
+        owner: &str,
+        head: &HeadRecord,
+        plan: &Plan,
+        idempotency: Option<&Idempotency>,
+        now: Millis,
+    ) -> Result<(), CommitFailure> {
+        let (project, id) = (&head.balance.project_id, head.balance.id);
+        let ranges = batches(plan, idempotency.is_some());
+        let operation_batch = plan
+            .operation
+            .and_then(|op| ranges.iter().position(|r| r.contains(&op)));
+        for (index, range) in ranges.iter().enumerate() {
+            let last = index + 1 == ranges.len();
+            let carries_operation = operation_batch == Some(index);
+            let record = match (carries_operation, idempotency, plan.operation_change()) {
+                (true, Some(idempotency), Some(change)) => Some(IdempotencyWrite {
+                    key: idempotency.key.clone(),
+                    fingerprint: idempotency.fingerprint.clone(),
+                    status: 200,
+                    body: operation_body(change).unwrap_or_default(),
+                    now,
+                    expires_at: now.plus_seconds(IDEMPOTENCY_TTL_SECONDS),
+                }),
+                _ => None,
+            };
+            let batch = Batch {
+                owner,
+                changes: &plan.changes[range.clone()],
+                version: head.version + index as u64 + 1,
+                keep_lock_until: (!last).then(|| self.clock.now().plus_ms(self.lock_lease_ms)),
+                idempotency: record.as_ref(),
+            };
+            match self.commit_retrying_conflicts(&batch).await {
+                Ok(()) => {
+                    if carries_operation {
+                        failpoint::hit(failpoint::AFTER_COMMIT);
+                    }
+                }
+                Err(CommitError::IdempotencyTaken(record)) => {
+                    return Err(CommitFailure::IdempotencyTaken(record))
+                }
+                Err(error) if operation_batch.is_some_and(|op| index > op) => {
+                    // The operation is durable; what failed only settles credits, which the
+                    // next writer finishes (the head records the debt).
+                    tracing::warn!(error = %error, "settling credits after the operation failed; left to the next writer");
+                    self.unlock(project, id, owner).await;
+                    return Ok(());
+                }
+                Err(CommitError::Store(error)) => return Err(CommitFailure::Fault(error.into())),
+                Err(CommitError::Fenced | CommitError::Unknown(_) | CommitError::Conflict) => {
+                    let operation = carries_operation
+                        .then(|| plan.operation_change().cloned())
+                        .flatten();
+                    return Err(CommitFailure::Restart { operation });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit_retrying_conflicts(&self, batch: &Batch<'_>) -> Result<(), CommitError> {
+        let mut retries = 0;
+        loop {
+            match self.store.commit(batch).await {
+                Err(CommitError::Conflict) if retries < MAX_CONFLICT_RETRIES => {
+                    retries += 1;
+                    let pause = rand::rng().random_range(1..=10 * retries as u64);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+enum PlanOutcome {
+    Rejected {
+        rejection: Rejection,
+        maintenance: Vec<Change>,
+    },
+    Fault(Fault),
+}

@@ -1,0 +1,101 @@
+//! Idempotency records: the stored answer to a request that carried an `Idempotency-Key`.
+//! Written in the same transaction as the effect, so an effect and its record exist
+//! together or not at all. Expired records (TTL deletes late) count as absent everywhere.
+
+use super::attributes::{n, s, Item, Reader};
+use super::keys::{self, IDEMPOTENCY_SK, PK, SK, TTL};
+use super::{Store, StoreError};
+use crate::domain::names::{IdempotencyKey, ProjectId};
+use crate::domain::time::Millis;
+use aws_sdk_dynamodb::types::{
+    CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+
+/// What to store for a request that is about to take effect.
+#[derive(Debug, Clone)]
+pub struct IdempotencyWrite {
+    pub key: IdempotencyKey,
+    /// Identifies the request: a repeat with another fingerprint is a key reuse.
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+    pub now: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+}
+
+pub(super) fn put(
+    table: &str,
+    project: &ProjectId,
+    write: &IdempotencyWrite,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .item(PK, s(keys::idempotency_pk(project, &write.key)))
+        .item(SK, s(IDEMPOTENCY_SK))
+        .item("fingerprint", s(&write.fingerprint))
+        .item("status", n(write.status))
+        .item("body", s(&write.body))
+        .item("createdAt", n(write.now.epoch_ms()))
+        .item(TTL, n(write.expires_at.epoch_seconds()))
+        // A record whose time is up may be replaced even if TTL has not deleted it yet.
+        .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+        .expression_attribute_names("#ttl", TTL)
+        .expression_attribute_values(":now", n(write.now.epoch_seconds()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn from_item(item: &Item) -> Result<(IdempotencyRecord, i64), StoreError> {
+    let r = Reader::new(item, "idempotency record");
+    let record = IdempotencyRecord {
+        fingerprint: r.str("fingerprint")?.to_owned(),
+        status: r.number("status")?,
+        body: r.str("body")?.to_owned(),
+    };
+    Ok((record, r.number(TTL)?))
+}
+
+/// The record DynamoDB returned with a failed condition (`ReturnValuesOnConditionCheckFailure`).
+pub(super) fn from_reason(
+    reason: &CancellationReason,
+) -> Result<Option<IdempotencyRecord>, StoreError> {
+    reason
+        .item
+        .as_ref()
+        .map(|item| from_item(item).map(|(record, _)| record))
+        .transpose()
+}
+
+impl Store {
+    pub async fn idempotency_record(
+        &self,
+        project: &ProjectId,
+        key: &IdempotencyKey,
+        now: Millis,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::idempotency_pk(project, key)))
+            .key(SK, s(IDEMPOTENCY_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let (record, expires_at) = from_item(&item)?;
+        Ok((expires_at > now.epoch_seconds()).then_some(record))
+    }
+}

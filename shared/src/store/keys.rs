@@ -1,0 +1,69 @@
+//! Every partition and sort key of the table, in one place.
+//!
+//! One balance is one partition, `P#<project>#B#<balanceId>`, holding:
+//! - history entries `T#<seq, 20 digits>`, in sequence order;
+//! - the head `T$`: `$` sorts right after `#`, so the head is the item just past the newest
+//!   entry. One descending Query from the head reads the head and the newest page of history
+//!   together (existence, tenancy and the page in one round trip);
+//! - expiring credits `L#<expiry ms, 16 digits>#<seq, 20 digits>`, soonest expiry first.
+//!
+//! The project comes first in every tenant-owned key and always from the authenticated
+//! caller, so another project's ids simply address items that do not exist.
+
+use crate::domain::balance::Lot;
+use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+/// The TTL attribute; only ephemeral items (idempotency records) carry it.
+pub const TTL: &str = "expiresAt";
+
+pub const HEAD_SK: &str = "T$";
+pub const HISTORY_FIRST: &str = "T#";
+pub const LOTS_FIRST: &str = "L#";
+pub const LOTS_LAST: &str = "L$";
+
+pub fn balance_pk(project: &ProjectId, balance: BalanceId) -> String {
+    format!("P#{project}#B#{balance}")
+}
+
+pub fn history_sk(seq: u64) -> String {
+    format!("T#{seq:020}")
+}
+
+pub fn lot_sk(lot: &Lot) -> String {
+    format!("L#{:016}#{:020}", lot.expires_at.epoch_ms().max(0), lot.seq)
+}
+
+/// API keys are looked up by the SHA-256 of the key; the key itself is never stored.
+pub fn api_key_pk(key_hash_hex: &str) -> String {
+    format!("K#{key_hash_hex}")
+}
+
+pub const API_KEY_SK: &str = "K";
+
+pub fn idempotency_pk(project: &ProjectId, key: &IdempotencyKey) -> String {
+    format!("P#{project}#I#{key}")
+}
+
+pub const IDEMPOTENCY_SK: &str = "I";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_sorts_right_after_the_newest_entry_and_after_every_credit() {
+        let newest = history_sk(u64::MAX);
+        assert!(newest.as_str() < HEAD_SK);
+        assert!(HISTORY_FIRST < history_sk(1).as_str());
+        assert!(LOTS_LAST < HISTORY_FIRST);
+        let lot = Lot {
+            seq: u64::MAX,
+            tx_id: crate::domain::names::TxId::new(uuid::Uuid::nil()),
+            expires_at: crate::domain::time::Millis::from_epoch_ms(i64::MAX),
+            remaining: rust_decimal::Decimal::ONE,
+        };
+        assert!(LOTS_FIRST < lot_sk(&lot).as_str() && lot_sk(&lot).as_str() < LOTS_LAST);
+    }
+}
