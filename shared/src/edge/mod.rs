@@ -190,8 +190,17 @@ fn http_answer(result: Result<Reply, ApiError>, request_id: &str) -> String {
             (error.status, error.body(request_id))
         }
     };
-    json!({ "statusCode": status, "headers": headers, "body": body, "isBase64Encoded": false })
-        .to_string()
+    // `cookies` and `multiValueHeaders` are optional for API Gateway, but some consumers of the
+    // format (cargo lambda's local router among them) require them.
+    json!({
+        "statusCode": status,
+        "headers": headers,
+        "multiValueHeaders": {},
+        "cookies": [],
+        "body": body,
+        "isBase64Encoded": false,
+    })
+    .to_string()
 }
 
 fn direct_answer(result: Result<Reply, ApiError>, request_id: &str) -> Result<String, Diagnostic> {

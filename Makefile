@@ -1,0 +1,33 @@
+# Pocketbook. `make dev` runs it locally, `make test` runs every test. Both set themselves up
+# on a fresh machine: a project-local virtualenv (.venv) with the pinned tools from
+# requirements-dev.txt (moto's server for the local DynamoDB, cargo-lambda).
+
+SHELL := /bin/bash
+VENV := .venv
+READY := $(VENV)/.ready
+PYTHON ?= python3
+
+.PHONY: dev test tools clean
+
+$(READY): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+tools: $(READY)
+
+# The local DynamoDB (unless AWS_ENDPOINT_URL_DYNAMODB is set), the table, a development
+# API key, and the HTTP API on http://127.0.0.1:9000 (cargo lambda watch).
+dev: $(READY)
+	scripts/dev.sh
+
+# Function binaries are built with the test hooks (failpoints) that the crash tests use;
+# release builds never have them. Tests start their own serialised moto server, or use
+# AWS_ENDPOINT_URL_DYNAMODB when it is set.
+test: $(READY)
+	cargo build --locked --workspace --bins --features pocketbook/test-hooks
+	cargo test --locked --workspace --features pocketbook/test-hooks
+
+clean:
+	rm -rf $(VENV) .dev
+	cargo clean

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `make dev`: a local Pocketbook on http://127.0.0.1:9000.
+#   1. the local DynamoDB (moto, serialised) on 127.0.0.1:${DDB_PORT:-8000}, unless
+#      AWS_ENDPOINT_URL_DYNAMODB is already set (then that one is used and nothing is started);
+#   2. the table (pocketbook-admin create-table) and a development API key;
+#   3. `cargo lambda watch`, routing the API Gateway paths to the functions (see the router in
+#      Cargo.toml), rebuilding on every change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+export AWS_EC2_METADATA_DISABLED=true
+export TABLE_NAME="${TABLE_NAME:-pocketbook}"
+export PATH="$PWD/.venv/bin:$PATH"
+mkdir -p .dev
+
+if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
+  port="${DDB_PORT:-8000}"
+  rm -f .dev/dynamodb.port
+  .venv/bin/python scripts/local_dynamodb.py --port "$port" --port-file .dev/dynamodb.port > .dev/dynamodb.log 2>&1 &
+  ddb_pid=$!
+  trap 'kill $ddb_pid 2>/dev/null || true' EXIT
+  for _ in $(seq 1 150); do
+    [ -s .dev/dynamodb.port ] && break
+    kill -0 "$ddb_pid" 2>/dev/null || { cat .dev/dynamodb.log; echo "the local DynamoDB did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$(cat .dev/dynamodb.port)"
+  echo "local DynamoDB: $AWS_ENDPOINT_URL_DYNAMODB (moto, one request at a time)"
+else
+  echo "using the DynamoDB at $AWS_ENDPOINT_URL_DYNAMODB"
+fi
+
+cargo build --quiet -p pocketbook-admin
+admin=target/debug/pocketbook-admin
+"$admin" create-table --if-missing
+key="$("$admin" create-api-key --project dev --scopes read,write --quiet)"
+echo "$key" > .dev/api-key
+
+cat <<MSG
+
+Pocketbook is starting on http://127.0.0.1:9000 (the first request of each function compiles it).
+Development API key for project "dev" (also in .dev/api-key):
+
+  export POCKETBOOK_KEY=$key
+
+Try:
+
+  curl -s -X POST http://127.0.0.1:9000/balances -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
+       -H 'content-type: application/json' -d '{"balanceType": "EUR", "balanceName": "Store credit"}'
+
+  curl -s -X POST http://127.0.0.1:9000/balances/<balanceId>/operations -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
+       -H 'content-type: application/json' -d '{"amount": 10.50, "type": "INC"}'
+
+  curl -s http://127.0.0.1:9000/balances/<balanceId> -H "Authorization: Bearer \$POCKETBOOK_KEY"
+  curl -s http://127.0.0.1:9000/balances/<balanceId>/transactions -H "Authorization: Bearer \$POCKETBOOK_KEY"
+
+The admin tool works against the same database from another shell:
+
+  AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB TABLE_NAME=$TABLE_NAME AWS_REGION=$AWS_REGION \\
+  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local cargo run -q -p pocketbook-admin -- --help
+
+MSG
+
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
+  --env-var "TABLE_NAME=$TABLE_NAME" \
+  --env-var "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" \
+  --env-var "AWS_REGION=$AWS_REGION" \
+  --env-var "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" \
+  --env-var "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" \
+  --env-var "AWS_EC2_METADATA_DISABLED=true"
