@@ -13,6 +13,7 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 export AWS_EC2_METADATA_DISABLED=true
 export TABLE_NAME="${TABLE_NAME:-pocketbook}"
+export POCKETBOOK_PAGE_TOKEN_KEY="${POCKETBOOK_PAGE_TOKEN_KEY:-local-development-page-token-key}"
 export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p .dev
 
@@ -70,4 +71,5 @@ cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
   --env-var "AWS_REGION=$AWS_REGION" \
   --env-var "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" \
   --env-var "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" \
+  --env-var "POCKETBOOK_PAGE_TOKEN_KEY=$POCKETBOOK_PAGE_TOKEN_KEY" \
   --env-var "AWS_EC2_METADATA_DISABLED=true"

@@ -64,26 +64,14 @@ async fn main() -> ExitCode {
 async fn run(command: Command, store: &Store) -> Result<(), String> {
     match command {
         Command::CreateTable { if_missing } => {
-            let created = schema::create_table(store.client(), store.table(), if_missing)
-                .await
-                .map_err(|e| e.to_string())?;
-            let verb = if created {
-                "created"
-            } else {
-                "already exists:"
-            };
+            let created =
+                schema::create_table(store.client(), store.table(), if_missing).await.map_err(|e| e.to_string())?;
+            let verb = if created { "created" } else { "already exists:" };
             println!("table {verb} {}", store.table());
         }
-        Command::CreateApiKey {
-            project,
-            scopes,
-            quiet,
-        } => {
+        Command::CreateApiKey { project, scopes, quiet } => {
             let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
-            if let Some(bad) = scopes
-                .iter()
-                .find(|s| !["read", "write"].contains(&s.as_str()))
-            {
+            if let Some(bad) = scopes.iter().find(|s| !["read", "write"].contains(&s.as_str())) {
                 return Err(format!("unknown scope {bad:?}: use read and/or write"));
             }
             let key = generate_api_key();
@@ -93,10 +81,7 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
                 scopes,
                 created_at: SystemClock.now(),
             };
-            store
-                .insert_api_key(&hash_api_key(&key), &record)
-                .await
-                .map_err(|e| e.to_string())?;
+            store.insert_api_key(&hash_api_key(&key), &record).await.map_err(|e| e.to_string())?;
             if quiet {
                 println!("{key}");
             } else {
@@ -118,22 +103,16 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or("no such balance in this project")?;
-            let history = store
-                .full_history(&project, id)
-                .await
-                .map_err(|e| e.to_string())?;
-            let count = checksum::verify(id, &history, &head.balance.checksum)
-                .map_err(|e| format!("chain broken: {e}"))?;
+            let history = store.full_history(&project, id).await.map_err(|e| e.to_string())?;
+            let count =
+                checksum::verify(id, &history, &head.balance.checksum).map_err(|e| format!("chain broken: {e}"))?;
             if count != head.balance.transactions_count {
                 return Err(format!(
                     "chain has {count} entries but the balance counts {}",
                     head.balance.transactions_count
                 ));
             }
-            println!(
-                "chain verified: {count} entries, checksum {}",
-                head.balance.checksum.as_str()
-            );
+            println!("chain verified: {count} entries, checksum {}", head.balance.checksum.as_str());
         }
     }
     Ok(())

@@ -14,8 +14,7 @@ pub struct JsonDecimal(pub Decimal);
 
 impl Serialize for JsonDecimal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let raw =
-            RawValue::from_string(money::format(self.0)).map_err(serde::ser::Error::custom)?;
+        let raw = RawValue::from_string(money::format(self.0)).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
     }
 }
@@ -136,11 +135,7 @@ mod tests {
             b: JsonDecimal,
         }
         let value = Outer {
-            inner: Inner {
-                a: JsonDecimal(
-                    Decimal::from_str("0.1").unwrap() + Decimal::from_str("0.2").unwrap(),
-                ),
-            },
+            inner: Inner { a: JsonDecimal(Decimal::from_str("0.1").unwrap() + Decimal::from_str("0.2").unwrap()) },
             b: JsonDecimal(Decimal::from_str("12345678901234.12345678").unwrap()),
         };
         assert_eq!(to_json(&value), r#"{"a":0.3,"b":12345678901234.12345678}"#);

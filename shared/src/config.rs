@@ -32,18 +32,12 @@ pub struct Config {
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
-fn number(
-    name: &str,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
+fn number(name: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
     match env::var(name) {
         Err(_) => Ok(default),
         Ok(text) => match text.trim().parse::<u64>() {
             Ok(value) if range.contains(&value) => Ok(value),
-            _ => Err(ConfigError(format!(
-                "{name} must be a whole number in {range:?}, got {text:?}"
-            ))),
+            _ => Err(ConfigError(format!("{name} must be a whole number in {range:?}, got {text:?}"))),
         },
     }
 }
@@ -60,11 +54,7 @@ impl Config {
             lock_lease_ms: number(LOCK_LEASE_MS, 5_000, 100..=60_000)? as i64,
             lock_wait: Duration::from_millis(number(LOCK_WAIT_MS, 2_000, 0..=20_000)?),
             page_token_key_is_default: key.is_none(),
-            page_tokens: TokenKey::new(
-                key.as_deref()
-                    .unwrap_or(DEVELOPMENT_PAGE_TOKEN_KEY)
-                    .as_bytes(),
-            ),
+            page_tokens: TokenKey::new(key.as_deref().unwrap_or(DEVELOPMENT_PAGE_TOKEN_KEY).as_bytes()),
             api_key_cache: Duration::from_secs(number(API_KEY_CACHE_SECONDS, 60, 0..=60)?),
         })
     }

@@ -9,9 +9,7 @@ use pocketbook::domain::checksum;
 use pocketbook::domain::entry::{Entry, EntryKind};
 use pocketbook::domain::ledger::{self, Ids, LotChange, LotsView, PlanError};
 use pocketbook::domain::money::{Amount, MinLimit};
-use pocketbook::domain::names::{
-    BalanceId, BalanceName, BalanceType, ProjectId, TxId, UpdateToken,
-};
+use pocketbook::domain::names::{BalanceId, BalanceName, BalanceType, ProjectId, TxId, UpdateToken};
 use pocketbook::domain::operation::{Operation, OperationRequest, Rejection, TtlSeconds};
 use pocketbook::domain::time::Millis;
 use proptest::prelude::*;
@@ -62,43 +60,24 @@ impl Stored {
             Millis::from_epoch_ms(0),
             UpdateToken::new(ids.uuid()),
         );
-        Self {
-            head,
-            lots: BTreeMap::new(),
-            history: Vec::new(),
-        }
+        Self { head, lots: BTreeMap::new(), history: Vec::new() }
     }
 
     fn apply(&mut self, change: &ledger::Change) {
         for lot_change in &change.lots {
             match lot_change {
                 LotChange::Create(lot) => {
-                    assert!(self
-                        .lots
-                        .insert((lot.expires_at, lot.seq), lot.clone())
-                        .is_none());
+                    assert!(self.lots.insert((lot.expires_at, lot.seq), lot.clone()).is_none());
                 }
                 LotChange::Reduce { lot, previous } => {
-                    let stored = self
-                        .lots
-                        .get_mut(&(lot.expires_at, lot.seq))
-                        .expect("reduced credit exists");
-                    assert_eq!(
-                        &stored.remaining, previous,
-                        "condition on the credit's remaining amount"
-                    );
+                    let stored = self.lots.get_mut(&(lot.expires_at, lot.seq)).expect("reduced credit exists");
+                    assert_eq!(&stored.remaining, previous, "condition on the credit's remaining amount");
                     assert!(lot.remaining > Decimal::ZERO && lot.remaining < *previous);
                     *stored = lot.clone();
                 }
                 LotChange::Remove(lot) => {
-                    let stored = self
-                        .lots
-                        .remove(&(lot.expires_at, lot.seq))
-                        .expect("removed credit exists");
-                    assert_eq!(
-                        stored.remaining, lot.remaining,
-                        "condition on the credit's remaining amount"
-                    );
+                    let stored = self.lots.remove(&(lot.expires_at, lot.seq)).expect("removed credit exists");
+                    assert_eq!(stored.remaining, lot.remaining, "condition on the credit's remaining amount");
                 }
             }
         }
@@ -112,47 +91,22 @@ impl Stored {
 
     fn check_consistent(&self) {
         let head = &self.head;
-        let signed: Decimal = self
-            .history
-            .iter()
-            .map(|e| {
-                if e.kind == EntryKind::Inc {
-                    e.amount
-                } else {
-                    -e.amount
-                }
-            })
-            .sum();
-        assert_eq!(
-            signed, head.amount,
-            "conservation: the history sums to the balance"
-        );
-        assert!(
-            head.amount >= head.min_limit.value(),
-            "the minimum limit is never crossed"
-        );
+        let signed: Decimal =
+            self.history.iter().map(|e| if e.kind == EntryKind::Inc { e.amount } else { -e.amount }).sum();
+        assert_eq!(signed, head.amount, "conservation: the history sums to the balance");
+        assert!(head.amount >= head.min_limit.value(), "the minimum limit is never crossed");
         assert_eq!(head.transactions_count, self.history.len() as u64);
         let in_lots: Decimal = self.lots.values().map(|lot| lot.remaining).sum();
-        assert_eq!(
-            in_lots,
-            head.credits.live + head.credits.debt,
-            "credit items = live + debt"
-        );
+        assert_eq!(in_lots, head.credits.live + head.credits.debt, "credit items = live + debt");
         assert!(self.lots.values().all(|lot| lot.remaining > Decimal::ZERO));
         assert!(
             head.amount - head.credits.live >= head.min_limit.value(),
             "the part that never expires respects the limit"
         );
         if head.credits.debt.is_zero() {
-            assert_eq!(
-                head.credits.next_expiry,
-                self.lots.keys().next().map(|(at, _)| *at)
-            );
+            assert_eq!(head.credits.next_expiry, self.lots.keys().next().map(|(at, _)| *at));
         }
-        assert_eq!(
-            checksum::verify(head.id, &self.history, &head.checksum),
-            Ok(self.history.len() as u64)
-        );
+        assert_eq!(checksum::verify(head.id, &self.history, &head.checksum), Ok(self.history.len() as u64));
     }
 
     /// Runs the planner the way the service does: load credit pages until it has enough.
@@ -165,16 +119,15 @@ impl Stored {
     ) -> Result<(), Rejection> {
         let all: Vec<Lot> = self.lots.values().cloned().collect();
         let operation = request.map(|r| &r.operation);
-        let mut loaded = if ledger::needs_lots(&self.head, now, operation) {
-            page.min(all.len())
-        } else {
-            0
-        };
+        // Exactly as the service does: nothing is read unless `needs_lots` says so, and what
+        // was never read cannot be known to be complete.
+        let (mut loaded, mut complete) = (0, false);
+        if ledger::needs_lots(&self.head, now, operation) {
+            loaded = page.min(all.len());
+            complete = loaded == all.len();
+        }
         loop {
-            let view = LotsView {
-                lots: &all[..loaded],
-                complete: loaded == all.len(),
-            };
+            let view = LotsView { lots: &all[..loaded], complete };
             match ledger::plan(&self.head, view, now, request, ids) {
                 Ok(plan) => {
                     for change in &plan.changes {
@@ -183,13 +136,15 @@ impl Stored {
                     return Ok(());
                 }
                 Err(PlanError::NeedMoreLots) => {
-                    assert!(loaded < all.len(), "asked for more credits than exist");
+                    assert!(
+                        ledger::needs_lots(&self.head, now, operation),
+                        "needs_lots said no credits were needed, then the plan asked for some"
+                    );
+                    assert!(!complete, "asked for more credits than exist");
                     loaded = (loaded + page).min(all.len());
+                    complete = loaded == all.len();
                 }
-                Err(PlanError::Rejected {
-                    rejection,
-                    maintenance,
-                }) => {
+                Err(PlanError::Rejected { rejection, maintenance }) => {
                     for change in &maintenance {
                         self.apply(change);
                     }
@@ -213,8 +168,7 @@ struct Model {
 impl Model {
     fn expire(&mut self, now: Millis) {
         self.credits.sort_by_key(|(at, seq, _)| (*at, *seq));
-        let (expired, live): (Vec<_>, Vec<_>) =
-            self.credits.iter().partition(|(at, _, _)| *at <= now);
+        let (expired, live): (Vec<_>, Vec<_>) = self.credits.iter().partition(|(at, _, _)| *at <= now);
         for (at, seq, left) in expired {
             if left > Decimal::ZERO {
                 self.next_seq += 1;
@@ -234,9 +188,7 @@ impl Model {
             Step::Inc { amount, ttl } => {
                 self.next_seq += 1;
                 match ttl {
-                    Some(ttl) => self
-                        .credits
-                        .push((now.plus_seconds(ttl), self.next_seq, amount)),
+                    Some(ttl) => self.credits.push((now.plus_seconds(ttl), self.next_seq, amount)),
                     None => self.never_expiring += amount,
                 }
             }
@@ -291,9 +243,7 @@ fn run_scenario(steps: &[Step], min_limit: Decimal, page: usize) {
                 amount: Amount::new(amount).unwrap(),
                 ttl: ttl.map(|s| TtlSeconds::new(s as u64).unwrap()),
             }),
-            Step::Dec { amount } => Some(Operation::Dec {
-                amount: Amount::new(amount).unwrap(),
-            }),
+            Step::Dec { amount } => Some(Operation::Dec { amount: Amount::new(amount).unwrap() }),
             Step::Wait { seconds } => {
                 now = now.plus_seconds(seconds);
                 None
@@ -310,40 +260,19 @@ fn run_scenario(steps: &[Step], min_limit: Decimal, page: usize) {
         if request.is_some() {
             assert_eq!(actual, expected, "step {i}: {step:?}");
         }
-        assert_eq!(
-            stored.head.amount,
-            model.total(),
-            "step {i}: balance matches the model"
-        );
+        assert_eq!(stored.head.amount, model.total(), "step {i}: balance matches the model");
     }
     // Expiry entries: same credits, same amounts, dated at the credit's expiry.
-    let by_id: BTreeMap<String, u64> = stored
-        .history
-        .iter()
-        .map(|e| (e.id.to_string(), e.seq))
-        .collect();
+    let by_id: BTreeMap<String, u64> = stored.history.iter().map(|e| (e.id.to_string(), e.seq)).collect();
     let expiries: Vec<(u64, Decimal, Millis)> = stored
         .history
         .iter()
-        .filter_map(|e| {
-            e.main_tx_id
-                .map(|main| (by_id[&main.to_string()], e.amount, e.created_at))
-        })
+        .filter_map(|e| e.main_tx_id.map(|main| (by_id[&main.to_string()], e.amount, e.created_at)))
         .collect();
     let model_expiries: Vec<(u64, Decimal, Millis)> = model.expiries.clone();
-    assert_eq!(
-        expiries.len(),
-        model_expiries.len(),
-        "one expiry entry per expired credit with something left"
-    );
-    for ((seq, amount, at), (_, model_amount, model_at)) in
-        expiries.iter().zip(model_expiries.iter())
-    {
-        assert_eq!(
-            (amount, at),
-            (model_amount, model_at),
-            "expiry of the INC at seq {seq}"
-        );
+    assert_eq!(expiries.len(), model_expiries.len(), "one expiry entry per expired credit with something left");
+    for ((seq, amount, at), (_, model_amount, model_at)) in expiries.iter().zip(model_expiries.iter()) {
+        assert_eq!((amount, at), (model_amount, model_at), "expiry of the INC at seq {seq}");
     }
 }
 
@@ -362,15 +291,8 @@ proptest! {
 
 #[test]
 fn a_dec_spanning_more_credits_than_a_transaction_holds_is_planned_as_one_entry_and_settlements() {
-    let mut steps: Vec<Step> = (0..250)
-        .map(|i| Step::Inc {
-            amount: Decimal::ONE,
-            ttl: Some(100 + i),
-        })
-        .collect();
-    steps.push(Step::Dec {
-        amount: Decimal::new(2205, 1),
-    });
+    let mut steps: Vec<Step> = (0..250).map(|i| Step::Inc { amount: Decimal::ONE, ttl: Some(100 + i) }).collect();
+    steps.push(Step::Dec { amount: Decimal::new(2205, 1) });
     run_scenario(&steps, Decimal::ZERO, 40);
 
     // And directly: the DEC's own change holds at most 97 credit changes.
@@ -379,10 +301,7 @@ fn a_dec_spanning_more_credits_than_a_transaction_holds_is_planned_as_one_entry_
     let now = Millis::from_epoch_ms(10);
     for i in 0..150 {
         let inc = OperationRequest {
-            operation: Operation::Inc {
-                amount: Amount::new(Decimal::ONE).unwrap(),
-                ttl: TtlSeconds::new(1_000 + i),
-            },
+            operation: Operation::Inc { amount: Amount::new(Decimal::ONE).unwrap(), ttl: TtlSeconds::new(1_000 + i) },
             subject: None,
             update_token: None,
             session: "s".into(),
@@ -390,25 +309,13 @@ fn a_dec_spanning_more_credits_than_a_transaction_holds_is_planned_as_one_entry_
         stored.run(now, Some(&inc), 1000, &mut ids).unwrap();
     }
     let dec = OperationRequest {
-        operation: Operation::Dec {
-            amount: Amount::new(Decimal::from(120)).unwrap(),
-        },
+        operation: Operation::Dec { amount: Amount::new(Decimal::from(120)).unwrap() },
         subject: None,
         update_token: None,
         session: "s".into(),
     };
     let all: Vec<Lot> = stored.lots.values().cloned().collect();
-    let plan = ledger::plan(
-        &stored.head,
-        LotsView {
-            lots: &all,
-            complete: true,
-        },
-        now,
-        Some(&dec),
-        &mut ids,
-    )
-    .unwrap();
+    let plan = ledger::plan(&stored.head, LotsView { lots: &all, complete: true }, now, Some(&dec), &mut ids).unwrap();
     let op = plan.operation_change().unwrap();
     assert_eq!(op.lots.len(), ledger::MAX_LOT_CHANGES_PER_OPERATION);
     assert_eq!(op.after.credits.debt, Decimal::from(23));
@@ -430,24 +337,16 @@ fn expired_credits_leave_through_entries_dated_at_their_expiry() {
         session: "s".into(),
     };
     let t0 = Millis::from_epoch_ms(1_000);
-    stored
-        .run(t0, Some(&inc(10, Some(5))), 10, &mut ids)
-        .unwrap();
+    stored.run(t0, Some(&inc(10, Some(5))), 10, &mut ids).unwrap();
     stored.run(t0, Some(&inc(7, None)), 10, &mut ids).unwrap();
     let dec = OperationRequest {
-        operation: Operation::Dec {
-            amount: Amount::new(Decimal::from(4)).unwrap(),
-        },
+        operation: Operation::Dec { amount: Amount::new(Decimal::from(4)).unwrap() },
         subject: None,
         update_token: None,
         session: "s".into(),
     };
     stored.run(t0, Some(&dec), 10, &mut ids).unwrap();
-    assert_eq!(
-        stored.head.credits.live,
-        Decimal::from(6),
-        "the DEC took from the expiring credit first"
-    );
+    assert_eq!(stored.head.credits.live, Decimal::from(6), "the DEC took from the expiring credit first");
     assert_eq!(stored.head.credits.next_expiry, Some(t0.plus_seconds(5)));
 
     stored.run(t0.plus_seconds(5), None, 10, &mut ids).unwrap();

@@ -58,17 +58,8 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         std::process::exit(code as i32);
     }
     if let Some(error) = instructions.get("error") {
-        let field = |name: &str| {
-            error
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        return Err(Diagnostic {
-            error_type: field("type"),
-            error_message: field("message"),
-        });
+        let field = |name: &str| error.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        return Err(Diagnostic { error_type: field("type"), error_message: field("message") });
     }
     if let Some(answer) = instructions.get("respond") {
         return Ok(answer.clone());

@@ -27,11 +27,7 @@ pub struct AppOptions {
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self {
-            instances: 1,
-            env: Vec::new(),
-            through_proxy: false,
-        }
+        Self { instances: 1, env: Vec::new(), through_proxy: false }
     }
 }
 
@@ -91,10 +87,7 @@ pub struct TestApp {
 /// Where cargo put the function binaries: beside the `deps` folder of this test binary.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -105,10 +98,7 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
 impl TestApp {
@@ -120,17 +110,11 @@ impl TestApp {
         let endpoint = local_dynamodb::endpoint();
         let table = unique("pocketbook-test");
         let client = local_dynamodb::client(&endpoint).await;
-        schema::create_table(&client, &table, false)
-            .await
-            .expect("create the test table");
+        schema::create_table(&client, &table, false).await.expect("create the test table");
         let store = Store::new(client, table.clone(), CallCounter::default());
 
         let proxy = match options.through_proxy {
-            true => Some(
-                DdbProxy::start(endpoint.clone())
-                    .await
-                    .expect("start the DynamoDB proxy"),
-            ),
+            true => Some(DdbProxy::start(endpoint.clone()).await.expect("start the DynamoDB proxy")),
             false => None,
         };
         let function_endpoint = proxy.as_ref().map_or(endpoint.clone(), |p| p.url());
@@ -141,7 +125,8 @@ impl TestApp {
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("AWS_REGION", "us-east-1"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("RUST_LOG", "info"),
+            ("RUST_LOG", std::env::var("TEST_FUNCTION_LOG").as_deref().unwrap_or("info")),
+            ("POCKETBOOK_PAGE_TOKEN_KEY", "test-page-token-key"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -152,11 +137,7 @@ impl TestApp {
         let mut routes = Vec::new();
         for route in pocketbook::actions::ROUTES {
             let pool = start_pool(route.function, &function_env, options.instances).await;
-            routes.push(Route::new(
-                route.method.parse().expect("method"),
-                route.path,
-                pool.clone(),
-            ));
+            routes.push(Route::new(route.method.parse().expect("method"), route.path, pool.clone()));
             functions.insert(route.function, pool);
         }
         let gateway = Gateway::start(routes).await.expect("start the gateway");
@@ -192,66 +173,35 @@ impl TestApp {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             created_at: Millis::from_epoch_ms(0),
         };
-        self.store
-            .insert_api_key(&hash_api_key(&key), &record)
-            .await
-            .expect("store the API key");
+        self.store.insert_api_key(&hash_api_key(&key), &record).await.expect("store the API key");
         key
     }
 
     pub fn function(&self, name: &str) -> &FunctionPool {
-        self.functions
-            .get(name)
-            .unwrap_or_else(|| panic!("no function {name}"))
+        self.functions.get(name).unwrap_or_else(|| panic!("no function {name}"))
     }
 
     /// Sends a request with this app's API key.
     pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
-        self.send_as(
-            method,
-            path,
-            body,
-            &[("authorization", &format!("Bearer {}", self.api_key))],
-        )
-        .await
+        self.send_as(method, path, body, &[("authorization", &format!("Bearer {}", self.api_key))]).await
     }
 
     /// Sends a request with exactly the given headers.
-    pub async fn send_as(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&Value>,
-        headers: &[(&str, &str)],
-    ) -> Answer {
-        let mut request = self.http.request(
-            method.parse().expect("method"),
-            format!("{}{path}", self.url),
-        );
+    pub async fn send_as(&self, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.request(method.parse().expect("method"), format!("{}{path}", self.url));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
+            request = request.header("content-type", "application/json").body(body.to_string());
         }
         into_answer(request.send().await.expect("request reaches the gateway")).await
     }
 
-    pub async fn send_raw(
-        &self,
-        method: &str,
-        path: &str,
-        body: String,
-        headers: &[(&str, &str)],
-    ) -> Answer {
+    pub async fn send_raw(&self, method: &str, path: &str, body: String, headers: &[(&str, &str)]) -> Answer {
         let mut request = self
             .http
-            .request(
-                method.parse().expect("method"),
-                format!("{}{path}", self.url),
-            )
+            .request(method.parse().expect("method"), format!("{}{path}", self.url))
             .header("authorization", format!("Bearer {}", self.api_key))
             .header("content-type", "application/json")
             .body(body);
@@ -269,12 +219,7 @@ impl TestApp {
     }
 
     pub async fn operate(&self, balance_id: &str, body: Value) -> Answer {
-        self.send(
-            "POST",
-            &format!("/balances/{balance_id}/operations"),
-            Some(&body),
-        )
-        .await
+        self.send("POST", &format!("/balances/{balance_id}/operations"), Some(&body)).await
     }
 
     pub async fn operate_with_key(&self, balance_id: &str, body: Value, key: &str) -> Answer {
@@ -289,28 +234,17 @@ impl TestApp {
     }
 
     /// Every transaction of a balance, walking all pages in `order`.
-    pub async fn all_transactions(
-        &self,
-        balance_id: &str,
-        order: &str,
-        page_size: usize,
-    ) -> Vec<Value> {
+    pub async fn all_transactions(&self, balance_id: &str, order: &str, page_size: usize) -> Vec<Value> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut path =
-                format!("/balances/{balance_id}/transactions?order={order}&pageSize={page_size}");
+            let mut path = format!("/balances/{balance_id}/transactions?order={order}&pageSize={page_size}");
             if let Some(token) = &token {
                 path.push_str(&format!("&paginationToken={token}"));
             }
             let answer = self.send("GET", &path, None).await;
             assert_eq!(answer.status, 200, "{}", answer.body);
-            all.extend(
-                answer.body["transactions"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
+            all.extend(answer.body["transactions"].as_array().cloned().unwrap_or_default());
             match answer.body["paginationToken"].as_str() {
                 Some(next) => token = Some(next.to_owned()),
                 None => return all,
@@ -330,9 +264,7 @@ impl TestApp {
 
     /// DynamoDB round trips the function reported for this answer.
     pub fn round_trips(&self, function: &str, answer: &Answer) -> u64 {
-        self.request_log(function, &answer.request_id)["dynamodbCalls"]
-            .as_u64()
-            .expect("dynamodbCalls")
+        self.request_log(function, &answer.request_id)["dynamodbCalls"].as_u64().expect("dynamodbCalls")
     }
 }
 
@@ -347,17 +279,8 @@ async fn start_pool(function: &str, env: &[(String, String)], instances: usize) 
 async fn into_answer(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let request_id = headers
-        .get("apigw-requestid")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = headers.get("apigw-requestid").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        headers,
-        body,
-        request_id,
-    }
+    Answer { status, headers, body, request_id }
 }

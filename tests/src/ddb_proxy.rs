@@ -54,11 +54,12 @@ pub enum Fault {
 }
 
 /// Apply `fault` to the next `times` requests of `operation` (e.g. `"TransactWriteItems"`,
-/// or `"*"` for any) that touch `table`.
+/// or `"*"` for any) that touch `table`, after letting `skip` of them through untouched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultRule {
     pub table: String,
     pub operation: String,
+    pub skip: usize,
     pub times: usize,
     pub fault: Fault,
 }
@@ -66,12 +67,19 @@ pub struct FaultRule {
 impl FaultRule {
     /// A rule that fires once.
     pub fn once(table: impl Into<String>, operation: impl Into<String>, fault: Fault) -> FaultRule {
-        FaultRule {
-            table: table.into(),
-            operation: operation.into(),
-            times: 1,
-            fault,
-        }
+        FaultRule { table: table.into(), operation: operation.into(), skip: 0, times: 1, fault }
+    }
+
+    /// Lets the first `skip` matching requests through before the rule applies.
+    pub fn after(mut self, skip: usize) -> FaultRule {
+        self.skip = skip;
+        self
+    }
+
+    /// Applies to `times` requests instead of one.
+    pub fn times(mut self, times: usize) -> FaultRule {
+        self.times = times;
+        self
     }
 }
 
@@ -93,12 +101,10 @@ struct ProxyState {
 impl DdbProxy {
     /// Starts a proxy to `upstream` (e.g. `"http://127.0.0.1:8000"`).
     pub async fn start(upstream: impl Into<String>) -> std::io::Result<DdbProxy> {
-        let upstream: Uri = upstream.into().parse().map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("upstream URL: {e}"),
-            )
-        })?;
+        let upstream: Uri = upstream
+            .into()
+            .parse()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("upstream URL: {e}")))?;
         let client = Client::builder(TokioExecutor::new()).build_http();
         let state = Arc::new(ProxyState {
             upstream,
@@ -126,10 +132,7 @@ impl DdbProxy {
     /// Operation names of the requests that touched `table`, in arrival order (faulted ones
     /// included). Requests that name no table (e.g. `ListTables`) are under `""`.
     pub fn calls(&self, table: &str) -> Vec<String> {
-        lock(&self.state.calls)
-            .get(table)
-            .cloned()
-            .unwrap_or_default()
+        lock(&self.state.calls).get(table).cloned().unwrap_or_default()
     }
 
     pub fn reset_calls(&self, table: &str) {
@@ -146,11 +149,7 @@ impl DdbProxy {
 
     /// How many fault applications are still pending for `table`.
     pub fn pending_faults(&self, table: &str) -> usize {
-        lock(&self.state.faults)
-            .iter()
-            .filter(|r| r.table == table)
-            .map(|r| r.times)
-            .sum()
+        lock(&self.state.faults).iter().filter(|r| r.table == table).map(|r| r.times).sum()
     }
 
     /// Removes all rules for `table`.
@@ -172,9 +171,7 @@ impl Drop for DdbProxy {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn serve(listener: TcpListener, state: Arc<ProxyState>) {
@@ -211,10 +208,7 @@ impl fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
-async fn handle(
-    request: Request<Incoming>,
-    state: Arc<ProxyState>,
-) -> Result<Response<Full<Bytes>>, DropConnection> {
+async fn handle(request: Request<Incoming>, state: Arc<ProxyState>) -> Result<Response<Full<Bytes>>, DropConnection> {
     let (parts, body) = request.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -224,12 +218,7 @@ async fn handle(
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .map(|target| {
-            target
-                .rsplit_once('.')
-                .map_or(target, |(_, op)| op)
-                .to_owned()
-        })
+        .map(|target| target.rsplit_once('.').map_or(target, |(_, op)| op).to_owned())
         .unwrap_or_default();
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let tables = tables_in(&json);
@@ -237,10 +226,7 @@ async fn handle(
     {
         let mut calls = lock(&state.calls);
         for table in &tables {
-            calls
-                .entry(table.clone())
-                .or_default()
-                .push(operation.clone());
+            calls.entry(table.clone()).or_default().push(operation.clone());
         }
     }
     let fault = take_fault(&state, &tables, &operation);
@@ -260,9 +246,7 @@ async fn handle(
                 StatusCode::BAD_REQUEST,
                 json!({"__type": format!("{ERROR_NAMESPACE}{code}"), "message": "injected throttle"}),
             );
-            response
-                .headers_mut()
-                .insert("x-amzn-errortype", HeaderValue::from_static(code));
+            response.headers_mut().insert("x-amzn-errortype", HeaderValue::from_static(code));
             return Ok(response);
         }
         Some(Fault::TransactionConflict) => return Ok(conflict_response(&json)),
@@ -291,23 +275,13 @@ fn tables_in(body: &Value) -> Vec<String> {
         }
     };
     add(body.get("TableName").and_then(Value::as_str));
-    for item in body
-        .get("TransactItems")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for item in body.get("TransactItems").and_then(Value::as_array).into_iter().flatten() {
         // Each item is {"Put"|"Update"|"Delete"|"ConditionCheck"|"Get": {"TableName": ...}}.
         for action in item.as_object().into_iter().flat_map(|o| o.values()) {
             add(action.get("TableName").and_then(Value::as_str));
         }
     }
-    for table in body
-        .get("RequestItems")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|o| o.keys())
-    {
+    for table in body.get("RequestItems").and_then(Value::as_object).into_iter().flat_map(|o| o.keys()) {
         add(Some(table));
     }
     if tables.is_empty() {
@@ -319,9 +293,13 @@ fn tables_in(body: &Value) -> Vec<String> {
 /// Consumes one application of the first rule that matches.
 fn take_fault(state: &ProxyState, tables: &[String], operation: &str) -> Option<Fault> {
     let mut rules = lock(&state.faults);
-    let index = rules.iter().position(|r| {
-        r.times > 0 && tables.contains(&r.table) && (r.operation == "*" || r.operation == operation)
-    })?;
+    let index = rules
+        .iter()
+        .position(|r| r.times > 0 && tables.contains(&r.table) && (r.operation == "*" || r.operation == operation))?;
+    if rules[index].skip > 0 {
+        rules[index].skip -= 1;
+        return None;
+    }
     let fault = rules[index].fault.clone();
     rules[index].times -= 1;
     if rules[index].times == 0 {
@@ -343,10 +321,7 @@ fn conflict_response(request: &Value) -> Response<Full<Bytes>> {
             _ => json!({"Code": "None"}),
         })
         .collect();
-    let codes: Vec<&str> = reasons
-        .iter()
-        .filter_map(|r| r.get("Code").and_then(Value::as_str))
-        .collect();
+    let codes: Vec<&str> = reasons.iter().filter_map(|r| r.get("Code").and_then(Value::as_str)).collect();
     error_response(
         StatusCode::BAD_REQUEST,
         json!({
@@ -361,16 +336,8 @@ fn error_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-amz-json-1.0"),
-    );
-    if let Ok(id) = HeaderValue::from_str(
-        &uuid::Uuid::new_v4()
-            .simple()
-            .to_string()
-            .to_ascii_uppercase(),
-    ) {
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string().to_ascii_uppercase()) {
         headers.insert("x-amzn-requestid", id);
     }
     response
@@ -380,21 +347,11 @@ fn error_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
 fn is_hop_by_hop(name: &http::HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-connection"
-            | "transfer-encoding"
-            | "te"
-            | "trailer"
-            | "upgrade"
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "te" | "trailer" | "upgrade"
     )
 }
 
-async fn forward(
-    state: &ProxyState,
-    parts: http::request::Parts,
-    body: Bytes,
-) -> Response<Full<Bytes>> {
+async fn forward(state: &ProxyState, parts: http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let mut uri_parts = state.upstream.clone().into_parts();
     uri_parts.path_and_query = path_and_query.parse().ok();
@@ -418,12 +375,7 @@ async fn forward(
         Ok(collected) => collected.to_bytes(),
         Err(error) => return bad_gateway(&format!("upstream body failed: {error}")),
     };
-    let hop_by_hop: Vec<_> = parts
-        .headers
-        .keys()
-        .filter(|n| is_hop_by_hop(n))
-        .cloned()
-        .collect();
+    let hop_by_hop: Vec<_> = parts.headers.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
     for name in hop_by_hop {
         parts.headers.remove(name);
     }
@@ -431,9 +383,7 @@ async fn forward(
 }
 
 fn bad_gateway(message: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(
-        json!({ "message": message }).to_string(),
-    )));
+    let mut response = Response::new(Full::new(Bytes::from(json!({ "message": message }).to_string())));
     *response.status_mut() = StatusCode::BAD_GATEWAY;
     response
 }

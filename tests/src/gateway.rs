@@ -44,11 +44,7 @@ pub struct Route {
 
 impl Route {
     pub fn new(method: Method, path: impl Into<String>, function: FunctionPool) -> Route {
-        Route {
-            method,
-            path: path.into(),
-            function,
-        }
+        Route { method, path: path.into(), function }
     }
 }
 
@@ -70,20 +66,11 @@ impl Gateway {
         routes: Vec<Route>,
         authorizer: Option<Map<String, Value>>,
     ) -> std::io::Result<Gateway> {
-        let routes = routes
-            .into_iter()
-            .map(|route| CompiledRoute {
-                template: Template::parse(&route.path),
-                route,
-            })
-            .collect();
+        let routes =
+            routes.into_iter().map(|route| CompiledRoute { template: Template::parse(&route.path), route }).collect();
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let addr = listener.local_addr()?;
-        let config = Arc::new(Config {
-            routes,
-            authorizer,
-            port: addr.port(),
-        });
+        let config = Arc::new(Config { routes, authorizer, port: addr.port() });
         let task = tokio::spawn(serve(listener, config));
         Ok(Gateway { addr, task })
     }
@@ -171,11 +158,7 @@ async fn route_request(
         .filter_map(|r| r.template.matches(&segments).map(|params| (r, params)))
         .max_by(|(a, _), (b, _)| a.template.specificity().cmp(&b.template.specificity()));
     let Some((compiled, path_parameters)) = best else {
-        if config
-            .routes
-            .iter()
-            .any(|r| r.template.matches(&segments).is_some())
-        {
+        if config.routes.iter().any(|r| r.template.matches(&segments).is_some()) {
             return message(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
         }
         return message(StatusCode::NOT_FOUND, "Not Found");
@@ -191,29 +174,14 @@ async fn route_request(
     };
 
     let route_key = format!("{} {}", compiled.route.method, compiled.route.path);
-    let event = build_event(
-        &parts,
-        &body,
-        &route_key,
-        path_parameters,
-        config,
-        peer,
-        request_id,
-    );
+    let event = build_event(&parts, &body, &route_key, path_parameters, config, peer, request_id);
     let payload = match serde_json::to_vec(&event) {
         Ok(payload) => Bytes::from(payload),
         Err(_) => return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
     };
-    match compiled
-        .route
-        .function
-        .invoke_with_request_id(request_id.to_owned(), payload)
-        .await
-    {
+    match compiled.route.function.invoke_with_request_id(request_id.to_owned(), payload).await {
         Ok(invocation) => convert_answer(&invocation.body),
-        Err(InvokeError::Timeout) => {
-            message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
-        }
+        Err(InvokeError::Timeout) => message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
         Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
     }
 }
@@ -238,13 +206,8 @@ fn build_event(
     for (name, value) in &parts.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == http::header::COOKIE {
-            cookies.extend(
-                value
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(|c| Value::String(c.to_owned())),
-            );
+            cookies
+                .extend(value.split(';').map(str::trim).filter(|c| !c.is_empty()).map(|c| Value::String(c.to_owned())));
             continue;
         }
         match headers.get_mut(name.as_str()) {
@@ -264,20 +227,14 @@ fn build_event(
         ("x-forwarded-proto", "http".to_owned()),
         (
             "x-amzn-trace-id",
-            format!(
-                "Root=1-{:08x}-{}",
-                now.timestamp(),
-                &uuid::Uuid::new_v4().simple().to_string()[..24]
-            ),
+            format!("Root=1-{:08x}-{}", now.timestamp(), &uuid::Uuid::new_v4().simple().to_string()[..24]),
         ),
     ];
     for (name, value) in forwarded {
         headers.entry(name).or_insert(Value::String(value));
     }
-    let user_agent = parts
-        .headers
-        .get(http::header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let user_agent =
+        parts.headers.get(http::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let domain_name = "127.0.0.1";
 
     let mut request_context = json!({
@@ -322,10 +279,7 @@ fn build_event(
         event["pathParameters"] = Value::Object(path_parameters);
     }
     if !body.is_empty() {
-        let content_type = parts
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
+        let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         if is_text(content_type) {
             event["body"] = Value::String(String::from_utf8_lossy(body).into_owned());
         } else {
@@ -342,12 +296,7 @@ pub fn is_text(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type else {
         return false;
     };
-    let mime = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     mime.starts_with("text/")
         || mime == "application/json"
         || (mime.starts_with("application/") && mime.ends_with("+json"))
@@ -415,9 +364,7 @@ fn convert_answer(answer: &[u8]) -> Response<Full<Bytes>> {
 /// A `{"statusCode": ..., "headers": ..., "body": ...}` answer; `None` if it is malformed
 /// (API Gateway answers 500 then).
 fn structured_response(value: &Value, status: &Value) -> Option<Response<Full<Bytes>>> {
-    let status = status
-        .as_u64()
-        .or_else(|| status.as_str().and_then(|s| s.parse().ok()))?;
+    let status = status.as_u64().or_else(|| status.as_str().and_then(|s| s.parse().ok()))?;
     let status = StatusCode::from_u16(u16::try_from(status).ok()?).ok()?;
     let mut headers: Vec<(String, String)> = Vec::new();
     if let Some(map) = value.get("headers").and_then(Value::as_object) {
@@ -439,9 +386,7 @@ fn structured_response(value: &Value, status: &Value) -> Option<Response<Full<By
     }
     let body = match value.get("body") {
         None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(body))
-            if value.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) =>
-        {
+        Some(Value::String(body)) if value.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => {
             Bytes::from(BASE64.decode(body).ok()?)
         }
         Some(Value::String(body)) => Bytes::from(body.clone()),
@@ -459,11 +404,7 @@ fn scalar_to_string(value: &Value) -> Option<String> {
     }
 }
 
-fn build(
-    status: StatusCode,
-    headers: &[(String, String)],
-    body: Bytes,
-) -> Option<Response<Full<Bytes>>> {
+fn build(status: StatusCode, headers: &[(String, String)], body: Bytes) -> Option<Response<Full<Bytes>>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     for (name, value) in headers {
@@ -479,10 +420,7 @@ fn message(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let body = Bytes::from(json!({ "message": text }).to_string());
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -506,15 +444,13 @@ impl Template {
     fn parse(path: &str) -> Template {
         let segments = split_path(path)
             .into_iter()
-            .map(
-                |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(name) => match name.strip_suffix('+') {
-                        Some(name) => Segment::Greedy(name.to_owned()),
-                        None => Segment::Parameter(name.to_owned()),
-                    },
-                    None => Segment::Literal(segment.to_owned()),
+            .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => match name.strip_suffix('+') {
+                    Some(name) => Segment::Greedy(name.to_owned()),
+                    None => Segment::Parameter(name.to_owned()),
                 },
-            )
+                None => Segment::Literal(segment.to_owned()),
+            })
             .collect();
         Template(segments)
     }
@@ -525,9 +461,7 @@ impl Template {
         for (i, template) in self.0.iter().enumerate() {
             match template {
                 Segment::Greedy(name) => {
-                    let rest = segments
-                        .get(i..)
-                        .filter(|rest| !rest.is_empty() && rest != &[""])?;
+                    let rest = segments.get(i..).filter(|rest| !rest.is_empty() && rest != &[""])?;
                     parameters.insert(name.clone(), Value::String(percent_decode(&rest.join("/"))));
                     return Some(parameters);
                 }

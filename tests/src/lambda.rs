@@ -101,10 +101,7 @@ pub struct Invocation {
 pub enum InvokeError {
     /// The function reported an error (`/invocation/{id}/error`), or its init failed
     /// (`/init/error`) on the instance that was meant to run this invocation.
-    Function {
-        error_type: String,
-        error_message: String,
-    },
+    Function { error_type: String, error_message: String },
     /// The process exited while holding the invocation (Lambda's `Runtime.ExitError`), or
     /// exited during init while this invocation was waiting.
     Crashed { exit_status: String },
@@ -117,10 +114,7 @@ pub enum InvokeError {
 impl fmt::Display for InvokeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InvokeError::Function {
-                error_type,
-                error_message,
-            } => {
+            InvokeError::Function { error_type, error_message } => {
                 write!(f, "function error {error_type}: {error_message}")
             }
             InvokeError::Crashed { exit_status } => {
@@ -180,10 +174,7 @@ impl FunctionPool {
     /// queue until an instance asks for one).
     pub async fn start(spec: FunctionSpec) -> std::io::Result<FunctionPool> {
         if spec.instances == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "a pool needs at least one instance",
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "a pool needs at least one instance"));
         }
         let shared = Arc::new(Shared {
             queue: Queue::default(),
@@ -207,63 +198,35 @@ impl FunctionPool {
                     return Err(error);
                 }
             };
-            supervisors.push(tokio::spawn(supervise(
-                shared.clone(),
-                slot,
-                instance,
-                shutdown_rx.clone(),
-            )));
+            supervisors.push(tokio::spawn(supervise(shared.clone(), slot, instance, shutdown_rx.clone())));
         }
-        Ok(FunctionPool {
-            inner: Arc::new(PoolHandle {
-                shared,
-                shutdown_tx,
-                supervisors: Mutex::new(supervisors),
-            }),
-        })
+        Ok(FunctionPool { inner: Arc::new(PoolHandle { shared, shutdown_tx, supervisors: Mutex::new(supervisors) }) })
     }
 
     /// Invokes the function with a fresh request id and waits for its answer.
     pub async fn invoke(&self, payload: Bytes) -> Result<Invocation, InvokeError> {
-        self.invoke_with_request_id(uuid::Uuid::new_v4().to_string(), payload)
-            .await
+        self.invoke_with_request_id(uuid::Uuid::new_v4().to_string(), payload).await
     }
 
     /// Invokes with a caller-chosen request id (`Lambda-Runtime-Aws-Request-Id`), so that the
     /// caller can find the function's log lines even when the invocation fails.
-    pub async fn invoke_with_request_id(
-        &self,
-        request_id: String,
-        payload: Bytes,
-    ) -> Result<Invocation, InvokeError> {
+    pub async fn invoke_with_request_id(&self, request_id: String, payload: Bytes) -> Result<Invocation, InvokeError> {
         let (reply, answer) = oneshot::channel();
-        let pending = Pending {
-            request_id: request_id.clone(),
-            payload,
-            reply,
-        };
+        let pending = Pending { request_id: request_id.clone(), payload, reply };
         if *self.inner.shutdown_tx.borrow() {
-            return Err(InvokeError::Harness(
-                "the function pool is shut down".into(),
-            ));
+            return Err(InvokeError::Harness("the function pool is shut down".into()));
         }
         self.inner.shared.queue.push_back(pending);
         match answer.await {
             Ok(Ok(body)) => Ok(Invocation { request_id, body }),
             Ok(Err(error)) => Err(error),
-            Err(_) => Err(InvokeError::Harness(
-                "the function pool dropped the invocation".into(),
-            )),
+            Err(_) => Err(InvokeError::Harness("the function pool dropped the invocation".into())),
         }
     }
 
     /// Invokes with a JSON payload and parses the JSON answer. Returns (request id, answer).
-    pub async fn invoke_json(
-        &self,
-        payload: &serde_json::Value,
-    ) -> Result<(String, serde_json::Value), InvokeError> {
-        let payload = serde_json::to_vec(payload)
-            .map_err(|e| InvokeError::Harness(format!("payload: {e}")))?;
+    pub async fn invoke_json(&self, payload: &serde_json::Value) -> Result<(String, serde_json::Value), InvokeError> {
+        let payload = serde_json::to_vec(payload).map_err(|e| InvokeError::Harness(format!("payload: {e}")))?;
         let invocation = self.invoke(Bytes::from(payload)).await?;
         let answer = serde_json::from_slice(&invocation.body)
             .map_err(|e| InvokeError::Harness(format!("the function's answer is not JSON: {e}")))?;
@@ -279,11 +242,7 @@ impl FunctionPool {
 
     /// The log lines that contain `needle` (e.g. a request id).
     pub fn log_lines_containing(&self, needle: &str) -> Vec<String> {
-        lock(&self.inner.shared.logs)
-            .iter()
-            .filter(|line| line.contains(needle))
-            .cloned()
-            .collect()
+        lock(&self.inner.shared.logs).iter().filter(|line| line.contains(needle)).cloned().collect()
     }
 
     /// How many processes were started so far (initial instances plus replacements).
@@ -314,10 +273,7 @@ impl FunctionPool {
         for supervisor in supervisors {
             let _ = supervisor.await;
         }
-        self.inner
-            .shared
-            .queue
-            .fail_all("the function pool is shut down");
+        self.inner.shared.queue.fail_all("the function pool is shut down");
     }
 }
 
@@ -334,9 +290,7 @@ impl Drop for PoolHandle {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these short-lived locks leaves consistent data behind.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -389,9 +343,7 @@ impl Queue {
     fn fail_all(&self, message: &str) {
         let drained: Vec<Pending> = lock(&self.items).drain(..).collect();
         for pending in drained {
-            let _ = pending
-                .reply
-                .send(Err(InvokeError::Harness(message.into())));
+            let _ = pending.reply.send(Err(InvokeError::Harness(message.into())));
         }
     }
 }
@@ -401,23 +353,10 @@ impl Queue {
 
 /// Messages from a process's Runtime API server to its supervisor.
 enum ApiMessage {
-    Next {
-        deliver: oneshot::Sender<Delivery>,
-    },
-    Response {
-        request_id: String,
-        body: Bytes,
-        ack: oneshot::Sender<StatusCode>,
-    },
-    Error {
-        request_id: String,
-        error: InvokeError,
-        ack: oneshot::Sender<StatusCode>,
-    },
-    InitError {
-        body: Bytes,
-        ack: oneshot::Sender<StatusCode>,
-    },
+    Next { deliver: oneshot::Sender<Delivery> },
+    Response { request_id: String, body: Bytes, ack: oneshot::Sender<StatusCode> },
+    Error { request_id: String, error: InvokeError, ack: oneshot::Sender<StatusCode> },
+    InitError { body: Bytes, ack: oneshot::Sender<StatusCode> },
 }
 
 /// What `GET /next` hands to the process.
@@ -440,11 +379,7 @@ struct Instance {
 }
 
 impl Instance {
-    async fn spawn(
-        shared: &Arc<Shared>,
-        slot: usize,
-        generation: usize,
-    ) -> std::io::Result<Instance> {
+    async fn spawn(shared: &Arc<Shared>, slot: usize, generation: usize) -> std::io::Result<Instance> {
         let spec = &shared.spec;
         let (api_tx, api_rx) = mpsc::unbounded_channel();
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -456,14 +391,8 @@ impl Instance {
             .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", spec.name),
-            )
-            .env(
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                format!("local/[$LATEST]{slot}-{generation}"),
-            )
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("local/[$LATEST]{slot}-{generation}"))
             .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_DEFAULT_REGION", "us-east-1")
@@ -478,11 +407,7 @@ impl Instance {
         let mut child = command.spawn().map_err(|e| {
             std::io::Error::new(
                 e.kind(),
-                format!(
-                    "cannot start function {} ({}): {e}",
-                    spec.name,
-                    spec.binary.display()
-                ),
+                format!("cannot start function {} ({}): {e}", spec.name, spec.binary.display()),
             )
         })?;
         shared.cold_starts.fetch_add(1, Ordering::SeqCst);
@@ -502,15 +427,7 @@ impl Instance {
         if let Some(stderr) = child.stderr.take() {
             log_readers.push(LogReader::start(stderr, shared.clone(), prefix));
         }
-        Ok(Instance {
-            slot,
-            generation,
-            child,
-            spawned_at,
-            api: api_rx,
-            _server: server,
-            log_readers,
-        })
+        Ok(Instance { slot, generation, child, spawned_at, api: api_rx, _server: server, log_readers })
     }
 
     /// Waits until the log lines the process wrote so far are in the pool's log.
@@ -539,10 +456,7 @@ impl Instance {
 
     fn record_timing(&self, shared: &Shared, update: impl FnOnce(&mut StartupTiming)) {
         let mut timings = lock(&shared.timings);
-        if let Some(timing) = timings
-            .iter_mut()
-            .find(|t| t.instance == self.slot && t.generation == self.generation)
-        {
+        if let Some(timing) = timings.iter_mut().find(|t| t.instance == self.slot && t.generation == self.generation) {
             update(timing);
         }
     }
@@ -563,11 +477,7 @@ struct LogReader {
 }
 
 impl LogReader {
-    fn start(
-        pipe: impl AsyncRead + Unpin + Send + 'static,
-        shared: Arc<Shared>,
-        prefix: String,
-    ) -> LogReader {
+    fn start(pipe: impl AsyncRead + Unpin + Send + 'static, shared: Arc<Shared>, prefix: String) -> LogReader {
         let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<oneshot::Sender<()>>();
         let task = tokio::spawn(async move {
             let mut reader = BufReader::new(pipe);
@@ -624,11 +534,7 @@ enum State {
     /// Long-polling `/next`.
     Waiting(oneshot::Sender<Delivery>),
     /// Running an invocation.
-    Busy {
-        pending: Pending,
-        delivered_at: Instant,
-        deadline: tokio::time::Instant,
-    },
+    Busy { pending: Pending, delivered_at: Instant, deadline: tokio::time::Instant },
 }
 
 /// How a process's life ended.
@@ -641,12 +547,7 @@ enum Ending {
     },
 }
 
-async fn supervise(
-    shared: Arc<Shared>,
-    slot: usize,
-    first: Instance,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn supervise(shared: Arc<Shared>, slot: usize, first: Instance, mut shutdown: watch::Receiver<bool>) {
     let mut instance = first;
     let mut init_failures: u32 = 0;
     loop {
@@ -654,18 +555,14 @@ async fn supervise(
         match run_instance(&shared, instance, &mut shutdown).await {
             Ending::Shutdown => return,
             Ending::Gone { served: true, .. } => init_failures = 0,
-            Ending::Gone {
-                served: false,
-                init_failure,
-            } => {
+            Ending::Gone { served: false, init_failure } => {
                 // Like Lambda, a failed init fails the invocation that was waiting for it
                 // (if any), rather than leaving every queued invocation hanging.
                 if let (Some(error), Some(pending)) = (init_failure, shared.queue.try_pop()) {
                     let _ = pending.reply.send(Err(error));
                 }
                 init_failures += 1;
-                let backoff =
-                    Duration::from_millis(50 << init_failures.min(6)).min(MAX_RESTART_BACKOFF);
+                let backoff = Duration::from_millis(50 << init_failures.min(6)).min(MAX_RESTART_BACKOFF);
                 if wait_or_shutdown(&mut shutdown, backoff).await {
                     return;
                 }
@@ -679,13 +576,10 @@ async fn supervise(
                 Err(error) => {
                     eprintln!("[lambda harness] {}: {error}", shared.spec.name);
                     if let Some(pending) = shared.queue.try_pop() {
-                        let _ = pending
-                            .reply
-                            .send(Err(InvokeError::Harness(error.to_string())));
+                        let _ = pending.reply.send(Err(InvokeError::Harness(error.to_string())));
                     }
                     attempt += 1;
-                    let backoff =
-                        Duration::from_millis(50 << attempt.min(6)).min(MAX_RESTART_BACKOFF);
+                    let backoff = Duration::from_millis(50 << attempt.min(6)).min(MAX_RESTART_BACKOFF);
                     if wait_or_shutdown(&mut shutdown, backoff).await {
                         return;
                     }
@@ -710,11 +604,7 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 }
 
 /// Drives one process until it ends, serving its Runtime API requests.
-async fn run_instance(
-    shared: &Arc<Shared>,
-    mut instance: Instance,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Ending {
+async fn run_instance(shared: &Arc<Shared>, mut instance: Instance, shutdown: &mut watch::Receiver<bool>) -> Ending {
     let timeout = shared.spec.timeout;
     let mut state = State::Idle;
     let mut served = false;
@@ -846,12 +736,7 @@ async fn complete(
     if !matches!(state, State::Busy { pending, .. } if pending.request_id == request_id) {
         return StatusCode::BAD_REQUEST;
     }
-    let State::Busy {
-        pending,
-        delivered_at,
-        ..
-    } = std::mem::replace(state, State::Idle)
-    else {
+    let State::Busy { pending, delivered_at, .. } = std::mem::replace(state, State::Idle) else {
         return StatusCode::BAD_REQUEST;
     };
     if !*answered {
@@ -871,13 +756,7 @@ async fn complete(
 
 fn parse_error_body(body: &[u8]) -> (String, String) {
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
-    let field = |name: &str| {
-        value
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
     if value.is_object() {
         (field("errorType"), field("errorMessage"))
     } else {
@@ -917,11 +796,8 @@ async fn handle_runtime_request(
     let path = request.uri().path().to_owned();
     let route = path.strip_prefix(RUNTIME_PREFIX).unwrap_or("");
     let segments: Vec<&str> = route.trim_start_matches('/').split('/').collect();
-    let error_type_header = request
-        .headers()
-        .get("lambda-runtime-function-error-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let error_type_header =
+        request.headers().get("lambda-runtime-function-error-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = match request.into_body().collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Ok(plain(StatusCode::BAD_REQUEST, "unreadable body")),
@@ -940,30 +816,15 @@ async fn handle_runtime_request(
         }
         (Method::POST, ["invocation", request_id, "response"]) => {
             let (ack, acked) = oneshot::channel();
-            let message = ApiMessage::Response {
-                request_id: (*request_id).to_owned(),
-                body,
-                ack,
-            };
+            let message = ApiMessage::Response { request_id: (*request_id).to_owned(), body, ack };
             acknowledged(&api, message, acked).await
         }
         (Method::POST, ["invocation", request_id, "error"]) => {
             let (error_type, error_message) = parse_error_body(&body);
-            let error_type = if error_type.is_empty() {
-                error_type_header.unwrap_or_default()
-            } else {
-                error_type
-            };
+            let error_type = if error_type.is_empty() { error_type_header.unwrap_or_default() } else { error_type };
             let (ack, acked) = oneshot::channel();
-            let error = InvokeError::Function {
-                error_type,
-                error_message,
-            };
-            let message = ApiMessage::Error {
-                request_id: (*request_id).to_owned(),
-                error,
-                ack,
-            };
+            let error = InvokeError::Function { error_type, error_message };
+            let message = ApiMessage::Error { request_id: (*request_id).to_owned(), error, ack };
             acknowledged(&api, message, acked).await
         }
         (Method::POST, ["init", "error"]) => {
@@ -985,10 +846,7 @@ async fn acknowledged(
     }
     match acked.await {
         Ok(status) if status == StatusCode::ACCEPTED => plain(status, r#"{"status":"OK"}"#),
-        Ok(status) => plain(
-            status,
-            r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#,
-        ),
+        Ok(status) => plain(status, r#"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#),
         Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "instance is gone"),
     }
 }
@@ -996,10 +854,7 @@ async fn acknowledged(
 fn next_response(delivery: Delivery) -> Response<Full<Bytes>> {
     let trace_id = format!(
         "Root=1-{:08x}-{};Parent={};Sampled=0",
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs(),
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
         &uuid::Uuid::new_v4().simple().to_string()[..24],
         &uuid::Uuid::new_v4().simple().to_string()[..16],
     );
@@ -1007,10 +862,7 @@ fn next_response(delivery: Delivery) -> Response<Full<Bytes>> {
         .status(StatusCode::OK)
         .header("content-type", "application/json")
         .header("lambda-runtime-aws-request-id", delivery.request_id)
-        .header(
-            "lambda-runtime-deadline-ms",
-            delivery.deadline_ms.to_string(),
-        )
+        .header("lambda-runtime-deadline-ms", delivery.deadline_ms.to_string())
         .header("lambda-runtime-invoked-function-arn", delivery.function_arn)
         .header("lambda-runtime-trace-id", trace_id);
     builder

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod ddb_proxy;
 pub mod gateway;
+pub mod in_process;
 pub mod lambda;
 pub mod local_dynamodb;
 

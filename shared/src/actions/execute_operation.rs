@@ -26,16 +26,10 @@ impl Action for ExecuteOperation {
     const PATH: &'static str = "/balances/{balanceId}/operations";
     const SCOPE: Scope = Scope::Write;
 
-    async fn handle(
-        ledger: &Ledger,
-        caller: &Caller,
-        mut request: Request,
-    ) -> Result<Reply, ApiError> {
+    async fn handle(ledger: &Ledger, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let id = balance_id(&request.params)?;
         let body = &mut request.body;
-        let amount = body.required("amount", |raw| {
-            Amount::parse_json(raw.get()).map_err(|e| e.to_string())
-        })?;
+        let amount = body.required("amount", |raw| Amount::parse_json(raw.get()).map_err(|e| e.to_string()))?;
         let kind = body.required("type", |raw| match string(raw)?.as_str() {
             "INC" => Ok(Kind::Inc),
             "DEC" => Ok(Kind::Dec),
@@ -47,30 +41,16 @@ impl Action for ExecuteOperation {
                 .and_then(TtlSeconds::new)
                 .ok_or_else(|| format!("must be a whole number from 1 to {}", TtlSeconds::MAX))
         })?;
-        let subject = body.optional("subject", |raw| {
-            Subject::parse(&string(raw)?).map_err(|e| e.to_string())
-        })?;
+        let subject = body.optional("subject", |raw| Subject::parse(&string(raw)?).map_err(|e| e.to_string()))?;
         let update_token = body.optional("updateToken", string)?;
         request.body.finish()?;
         let operation = match (kind, ttl) {
             (Kind::Inc, ttl) => Operation::Inc { amount, ttl },
             (Kind::Dec, None) => Operation::Dec { amount },
-            (Kind::Dec, Some(_)) => {
-                return Err(ApiError::validation(
-                    "ttlInSeconds",
-                    "is only allowed with INC",
-                ))
-            }
+            (Kind::Dec, Some(_)) => return Err(ApiError::validation("ttlInSeconds", "is only allowed with INC")),
         };
         let outcome = ledger
-            .execute_operation(
-                &caller.project,
-                id,
-                operation,
-                subject.flatten(),
-                update_token,
-                request.idempotency_key,
-            )
+            .execute_operation(&caller.project, id, operation, subject.flatten(), update_token, request.idempotency_key)
             .await?;
         Ok(Reply::from_outcome(outcome, |done| {
             Reply::json(

@@ -20,9 +20,6 @@ impl Action for GetBalance {
         let id = balance_id(&request.params)?;
         request.body.finish()?;
         let (balance, in_progress) = ledger.get_balance(&caller.project, id).await?;
-        Ok(Reply::json(
-            200,
-            &BalanceResponse::new(&balance, in_progress),
-        ))
+        Ok(Reply::json(200, &BalanceResponse::new(&balance, in_progress)))
     }
 }

@@ -23,15 +23,9 @@ impl Action for ListTransactions {
     async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let id = balance_id(&request.params)?;
         request.body.finish()?;
-        let size = request
-            .params
-            .whole_number("pageSize")?
-            .unwrap_or(DEFAULT_PAGE_SIZE);
+        let size = request.params.whole_number("pageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&size) {
-            return Err(ApiError::validation(
-                "pageSize",
-                format!("must be from 1 to {MAX_PAGE_SIZE}"),
-            ));
+            return Err(ApiError::validation("pageSize", format!("must be from 1 to {MAX_PAGE_SIZE}")));
         }
         let order = match request.params.text("order")?.as_deref() {
             None | Some("desc") => Order::Desc,
@@ -39,11 +33,7 @@ impl Action for ListTransactions {
             Some(_) => return Err(ApiError::validation("order", "must be asc or desc")),
         };
         let token = request.params.text("paginationToken")?;
-        let page = PageRequest {
-            size: size as usize,
-            order,
-            token,
-        };
+        let page = PageRequest { size: size as usize, order, token };
         let page = ledger.list_transactions(&caller.project, id, &page).await?;
         Ok(Reply::json(200, &page))
     }

@@ -25,19 +25,11 @@ pub struct Route {
 }
 
 const fn route<A: Action>() -> Route {
-    Route {
-        function: A::NAME,
-        method: A::METHOD,
-        path: A::PATH,
-    }
+    Route { function: A::NAME, method: A::METHOD, path: A::PATH }
 }
 
-pub const ROUTES: [Route; 4] = [
-    route::<CreateBalance>(),
-    route::<GetBalance>(),
-    route::<ExecuteOperation>(),
-    route::<ListTransactions>(),
-];
+pub const ROUTES: [Route; 4] =
+    [route::<CreateBalance>(), route::<GetBalance>(), route::<ExecuteOperation>(), route::<ListTransactions>()];
 
 /// The `{balanceId}` path parameter.
 fn balance_id(params: &Params) -> Result<BalanceId, ApiError> {

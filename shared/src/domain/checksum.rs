@@ -55,11 +55,7 @@ pub enum ChainError {
     #[error("entry {seq}: expected sequence number {expected}")]
     Gap { seq: u64, expected: u64 },
     #[error("entry {seq}: checksum {found} does not match the recomputed {expected}")]
-    Mismatch {
-        seq: u64,
-        found: String,
-        expected: String,
-    },
+    Mismatch { seq: u64, found: String, expected: String },
     #[error("balance head checksum {found} does not match the chain's last value {expected}")]
     Head { found: String, expected: String },
 }
@@ -76,26 +72,16 @@ pub fn verify<'a>(
     for entry in entries {
         count += 1;
         if entry.seq != count {
-            return Err(ChainError::Gap {
-                seq: entry.seq,
-                expected: count,
-            });
+            return Err(ChainError::Gap { seq: entry.seq, expected: count });
         }
         let expected = current.next(entry);
         if expected != entry.checksum {
-            return Err(ChainError::Mismatch {
-                seq: entry.seq,
-                found: entry.checksum.0.clone(),
-                expected: expected.0,
-            });
+            return Err(ChainError::Mismatch { seq: entry.seq, found: entry.checksum.0.clone(), expected: expected.0 });
         }
         current = expected;
     }
     if &current != head_checksum {
-        return Err(ChainError::Head {
-            found: head_checksum.0.clone(),
-            expected: current.0,
-        });
+        return Err(ChainError::Head { found: head_checksum.0.clone(), expected: current.0 });
     }
     Ok(count)
 }

@@ -74,10 +74,7 @@ pub enum PlanError {
     NeedMoreLots,
     /// The operation was refused; `maintenance` (expiry, settling) is still due and valid.
     #[error("{rejection}")]
-    Rejected {
-        rejection: Rejection,
-        maintenance: Vec<Change>,
-    },
+    Rejected { rejection: Rejection, maintenance: Vec<Change> },
     #[error("stored state is inconsistent: {0}")]
     Inconsistent(&'static str),
 }
@@ -94,8 +91,7 @@ pub trait Ids {
 pub fn needs_lots(balance: &Balance, now: Millis, operation: Option<&Operation>) -> bool {
     balance.credits.debt > Decimal::ZERO
         || balance.expiry_due(now)
-        || (matches!(operation, Some(Operation::Dec { .. }))
-            && balance.credits.live > Decimal::ZERO)
+        || (matches!(operation, Some(Operation::Dec { .. })) && balance.credits.live > Decimal::ZERO)
 }
 
 pub fn plan(
@@ -117,20 +113,11 @@ pub fn plan(
     planner.settle_debt()?;
     planner.expire()?;
     let Some(request) = request else {
-        return Ok(Plan {
-            changes: planner.changes,
-            operation: None,
-        });
+        return Ok(Plan { changes: planner.changes, operation: None });
     };
     match planner.apply(request) {
-        Ok(index) => Ok(Plan {
-            changes: planner.changes,
-            operation: Some(index),
-        }),
-        Err(Refusal::Rejected(rejection)) => Err(PlanError::Rejected {
-            rejection,
-            maintenance: planner.changes,
-        }),
+        Ok(index) => Ok(Plan { changes: planner.changes, operation: Some(index) }),
+        Err(Refusal::Rejected(rejection)) => Err(PlanError::Rejected { rejection, maintenance: planner.changes }),
         Err(Refusal::Plan(error)) => Err(error),
     }
 }
@@ -186,19 +173,12 @@ impl Planner<'_> {
             Ok(LotChange::Remove(lot.clone()))
         } else {
             lot.remaining = previous - take;
-            Ok(LotChange::Reduce {
-                lot: lot.clone(),
-                previous,
-            })
+            Ok(LotChange::Reduce { lot: lot.clone(), previous })
         }
     }
 
     fn push(&mut self, entry: Option<Entry>, lots: Vec<LotChange>) -> usize {
-        self.changes.push(Change {
-            entry,
-            lots,
-            after: self.current.clone(),
-        });
+        self.changes.push(Change { entry, lots, after: self.current.clone() });
         self.changes.len() - 1
     }
 
@@ -248,11 +228,7 @@ impl Planner<'_> {
             return Ok(());
         }
         let session = self.ids.session();
-        while let Some(lot) = self
-            .lot(self.next)?
-            .filter(|lot| lot.expires_at <= self.now)
-            .cloned()
-        {
+        while let Some(lot) = self.lot(self.next)?.filter(|lot| lot.expires_at <= self.now).cloned() {
             self.next += 1;
             self.current.amount -= lot.remaining;
             self.current.credits.live -= lot.remaining;
@@ -306,22 +282,12 @@ impl Planner<'_> {
                         remaining: amount.value(),
                     };
                     self.current.credits.live += amount.value();
-                    self.current.credits.next_expiry = Some(
-                        self.current
-                            .credits
-                            .next_expiry
-                            .map_or(expires_at, |at| at.min(expires_at)),
-                    );
+                    self.current.credits.next_expiry =
+                        Some(self.current.credits.next_expiry.map_or(expires_at, |at| at.min(expires_at)));
                     lots.push(LotChange::Create(lot));
                 }
-                let entry = self.entry(Draft::operation(
-                    id,
-                    EntryKind::Inc,
-                    amount.value(),
-                    expires_at,
-                    self.now,
-                    request,
-                ));
+                let entry =
+                    self.entry(Draft::operation(id, EntryKind::Inc, amount.value(), expires_at, self.now, request));
                 Ok(self.push(Some(entry), lots))
             }
             Operation::Dec { amount } => {
@@ -337,9 +303,7 @@ impl Planner<'_> {
                 while to_take > Decimal::ZERO {
                     let available = match self.lot(self.next)? {
                         Some(lot) => lot.remaining,
-                        None => {
-                            return Err(PlanError::Inconsistent("live total exceeds credits").into())
-                        }
+                        None => return Err(PlanError::Inconsistent("live total exceeds credits").into()),
                     };
                     let take = available.min(to_take);
                     let change = self.consume_next(take)?;
@@ -352,18 +316,15 @@ impl Planner<'_> {
                 }
                 let from_credits = amount.value().min(self.current.credits.live);
                 self.current.amount = after;
-                self.current.credits.live -= from_credits;
-                self.current.credits.debt = deferred.iter().map(|(_, take)| *take).sum();
-                self.current.credits.next_expiry = self.next_expiry()?;
+                if from_credits > Decimal::ZERO {
+                    // Only a DEC that used credits moves the soonest expiry (and only it has
+                    // the credits loaded to tell).
+                    self.current.credits.live -= from_credits;
+                    self.current.credits.debt = deferred.iter().map(|(_, take)| *take).sum();
+                    self.current.credits.next_expiry = self.next_expiry()?;
+                }
                 let id = self.ids.tx_id();
-                let entry = self.entry(Draft::operation(
-                    id,
-                    EntryKind::Dec,
-                    amount.value(),
-                    None,
-                    self.now,
-                    request,
-                ));
+                let entry = self.entry(Draft::operation(id, EntryKind::Dec, amount.value(), None, self.now, request));
                 let index = self.push(Some(entry), in_this_change);
                 for (change, take) in deferred {
                     self.current.credits.debt -= take;

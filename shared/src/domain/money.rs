@@ -87,12 +87,7 @@ impl<'a> JsonNumberLiteral<'a> {
             None if rest.is_empty() => 0,
             None => return None,
         };
-        Some(Self {
-            negative,
-            int_digits,
-            frac_digits,
-            exponent,
-        })
+        Some(Self { negative, int_digits, frac_digits, exponent })
     }
 
     fn to_decimal(&self) -> Result<Decimal, NumberError> {
@@ -101,11 +96,7 @@ impl<'a> JsonNumberLiteral<'a> {
         let mut scale = self.frac_digits.len() as i64 - self.exponent;
         let trimmed = digits.trim_start_matches('0').len();
         if trimmed == 0 {
-            return if self.negative {
-                Err(NumberError::NegativeZero)
-            } else {
-                Ok(Decimal::ZERO)
-            };
+            return if self.negative { Err(NumberError::NegativeZero) } else { Ok(Decimal::ZERO) };
         }
         digits.drain(..digits.len() - trimmed);
         while scale > 0 && digits.ends_with('0') {
@@ -224,10 +215,7 @@ mod tests {
     #[test]
     fn plain_and_exponent_literals_parse_exactly() {
         assert_eq!(parse_json_number("0.1"), Ok(dec("0.1")));
-        assert_eq!(
-            parse_json_number("12345678901234.12345678"),
-            Ok(dec("12345678901234.12345678"))
-        );
+        assert_eq!(parse_json_number("12345678901234.12345678"), Ok(dec("12345678901234.12345678")));
         assert_eq!(parse_json_number("1.5e2"), Ok(dec("150")));
         assert_eq!(parse_json_number("15E-1"), Ok(dec("1.5")));
         assert_eq!(parse_json_number("1.500000000"), Ok(dec("1.5")));
@@ -257,11 +245,7 @@ mod tests {
             "0x10",
             "",
         ] {
-            assert_eq!(
-                parse_json_number(text),
-                Err(NumberError::NotANumber),
-                "{text}"
-            );
+            assert_eq!(parse_json_number(text), Err(NumberError::NotANumber), "{text}");
         }
     }
 
@@ -269,36 +253,21 @@ mod tests {
     fn negative_zero_precision_and_magnitude_are_rejected() {
         assert_eq!(parse_json_number("-0"), Err(NumberError::NegativeZero));
         assert_eq!(parse_json_number("-0.000"), Err(NumberError::NegativeZero));
-        assert_eq!(
-            parse_json_number("0.123456789"),
-            Err(NumberError::TooPrecise)
-        );
+        assert_eq!(parse_json_number("0.123456789"), Err(NumberError::TooPrecise));
         assert_eq!(parse_json_number("1e-9"), Err(NumberError::TooPrecise));
-        assert_eq!(
-            parse_json_number("1000000000000000"),
-            Err(NumberError::TooLarge)
-        );
+        assert_eq!(parse_json_number("1000000000000000"), Err(NumberError::TooLarge));
         assert_eq!(parse_json_number("1e15"), Err(NumberError::TooLarge));
         assert_eq!(parse_json_number("1e400"), Err(NumberError::TooLarge));
-        assert_eq!(
-            parse_json_number("999999999999999.99999999"),
-            Ok(dec("999999999999999.99999999"))
-        );
+        assert_eq!(parse_json_number("999999999999999.99999999"), Ok(dec("999999999999999.99999999")));
     }
 
     #[test]
     fn amounts_must_be_positive_and_min_limits_not_positive() {
         assert_eq!(Amount::parse_json("0"), Err(AmountError::NotPositive));
         assert_eq!(Amount::parse_json("-1"), Err(AmountError::NotPositive));
-        assert_eq!(
-            Amount::parse_json("0.00000001").map(Amount::value),
-            Ok(dec("0.00000001"))
-        );
+        assert_eq!(Amount::parse_json("0.00000001").map(Amount::value), Ok(dec("0.00000001")));
         assert_eq!(MinLimit::parse_json("1"), Err(MinLimitError::Positive));
-        assert_eq!(
-            MinLimit::parse_json("-100.5").map(MinLimit::value),
-            Ok(dec("-100.5"))
-        );
+        assert_eq!(MinLimit::parse_json("-100.5").map(MinLimit::value), Ok(dec("-100.5")));
     }
 
     #[test]

@@ -61,15 +61,11 @@ fn chars_without_controls(value: &str) -> bool {
 impl ProjectId {
     pub fn parse(value: &str) -> Result<Self, NameError> {
         let ok = (1..=64).contains(&value.len())
-            && value
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if ok {
             Ok(Self(value.to_owned()))
         } else {
-            Err(NameError(
-                "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'",
-            ))
+            Err(NameError("must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"))
         }
     }
 }
@@ -90,9 +86,7 @@ impl BalanceName {
         if (1..=60).contains(&len) && chars_without_controls(value) {
             Ok(Self(value.to_owned()))
         } else {
-            Err(NameError(
-                "must be 1-60 characters without control characters",
-            ))
+            Err(NameError("must be 1-60 characters without control characters"))
         }
     }
 
@@ -105,9 +99,7 @@ impl Subject {
     /// An empty subject is the same as none: the checksum cannot tell them apart.
     pub fn parse(value: &str) -> Result<Option<Self>, NameError> {
         if value.chars().count() > 60 || !chars_without_controls(value) {
-            return Err(NameError(
-                "must be at most 60 characters without control characters",
-            ));
+            return Err(NameError("must be at most 60 characters without control characters"));
         }
         Ok((!value.is_empty()).then(|| Self(value.to_owned())))
     }

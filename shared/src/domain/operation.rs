@@ -11,9 +11,7 @@ impl TtlSeconds {
     pub const MAX: u32 = 315_360_000;
 
     pub fn new(seconds: u64) -> Option<Self> {
-        (1..=u64::from(Self::MAX))
-            .contains(&seconds)
-            .then_some(Self(seconds as u32))
+        (1..=u64::from(Self::MAX)).contains(&seconds).then_some(Self(seconds as u32))
     }
 
     pub fn seconds(self) -> i64 {

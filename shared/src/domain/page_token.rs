@@ -44,11 +44,7 @@ impl TokenKey {
             // HMAC takes keys of any length; this arm is unreachable in practice.
             Err(BadToken) => Default::default(),
         };
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(payload),
-            URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES])
-        )
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(&tag[..TAG_BYTES]))
     }
 
     pub fn open(&self, scope: &[&str], token: &str) -> Result<Vec<u8>, BadToken> {
@@ -58,9 +54,7 @@ impl TokenKey {
         if tag.len() != TAG_BYTES {
             return Err(BadToken);
         }
-        self.tag(scope, &payload)?
-            .verify_truncated_left(&tag)
-            .map_err(|_| BadToken)?;
+        self.tag(scope, &payload)?.verify_truncated_left(&tag).map_err(|_| BadToken)?;
         Ok(payload)
     }
 }
@@ -77,17 +71,11 @@ mod tests {
     #[test]
     fn a_sealed_token_opens_in_its_scope_only() {
         let token = key().seal(&["p1", "b1", "desc"], b"42");
-        assert_eq!(
-            key().open(&["p1", "b1", "desc"], &token),
-            Ok(b"42".to_vec())
-        );
+        assert_eq!(key().open(&["p1", "b1", "desc"], &token), Ok(b"42".to_vec()));
         assert_eq!(key().open(&["p1", "b1", "asc"], &token), Err(BadToken));
         assert_eq!(key().open(&["p2", "b1", "desc"], &token), Err(BadToken));
         assert_eq!(key().open(&["p1b", "1", "desc"], &token), Err(BadToken));
-        assert_eq!(
-            TokenKey::new(b"other").open(&["p1", "b1", "desc"], &token),
-            Err(BadToken)
-        );
+        assert_eq!(TokenKey::new(b"other").open(&["p1", "b1", "desc"], &token), Err(BadToken));
     }
 
     proptest! {

@@ -52,13 +52,7 @@ mod tests {
 
     #[test]
     fn iso8601_is_utc_with_milliseconds() {
-        assert_eq!(
-            Millis::from_epoch_ms(1_700_000_000_123).to_iso8601(),
-            "2023-11-14T22:13:20.123Z"
-        );
-        assert_eq!(
-            Millis::from_epoch_ms(0).to_iso8601(),
-            "1970-01-01T00:00:00.000Z"
-        );
+        assert_eq!(Millis::from_epoch_ms(1_700_000_000_123).to_iso8601(), "2023-11-14T22:13:20.123Z");
+        assert_eq!(Millis::from_epoch_ms(0).to_iso8601(), "1970-01-01T00:00:00.000Z");
     }
 }

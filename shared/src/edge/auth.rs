@@ -49,11 +49,7 @@ pub struct Caller {
 impl Caller {
     /// Direct invocations passed IAM: they may do anything in the project they name.
     pub fn trusted(project: ProjectId) -> Self {
-        Self {
-            project,
-            scopes: vec![Scope::Read, Scope::Write],
-            key_id: None,
-        }
+        Self { project, scopes: vec![Scope::Read, Scope::Write], key_id: None }
     }
 
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
@@ -77,10 +73,7 @@ pub fn hash_api_key(key: &str) -> String {
 }
 
 fn parse_scopes(values: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<Scope> {
-    values
-        .into_iter()
-        .filter_map(|scope| Scope::parse(scope.as_ref().trim()))
-        .collect()
+    values.into_iter().filter_map(|scope| Scope::parse(scope.as_ref().trim())).collect()
 }
 
 pub struct Authenticator {
@@ -91,11 +84,7 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(store: Store, ttl: Duration) -> Self {
-        Self {
-            store,
-            ttl,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Self { store, ttl, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The caller of an HTTP request. An authorizer's context wins (API Gateway only passes it
@@ -140,11 +129,7 @@ impl Authenticator {
 }
 
 fn caller_from_record(record: ApiKeyRecord) -> Caller {
-    Caller {
-        project: record.project_id,
-        scopes: parse_scopes(&record.scopes),
-        key_id: Some(record.key_id),
-    }
+    Caller { project: record.project_id, scopes: parse_scopes(&record.scopes), key_id: Some(record.key_id) }
 }
 
 /// `Authorization: Bearer <key>`, or `x-api-key: <key>`.
@@ -156,12 +141,7 @@ fn api_key(headers: &HeaderMap) -> Option<String> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim().to_owned());
     bearer
-        .or_else(|| {
-            headers
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.trim().to_owned())
-        })
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned()))
         .filter(|key| !key.is_empty())
 }
 
@@ -173,15 +153,8 @@ fn from_authorizer(context: &HashMap<String, Value>) -> Option<Caller> {
         Value::Array(values) => parse_scopes(values.iter().filter_map(Value::as_str)),
         _ => return None,
     };
-    let key_id = context
-        .get("keyId")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Some(Caller {
-        project,
-        scopes,
-        key_id,
-    })
+    let key_id = context.get("keyId").and_then(Value::as_str).map(str::to_owned);
+    Some(Caller { project, scopes, key_id })
 }
 
 #[cfg(test)]
@@ -204,11 +177,8 @@ mod tests {
 
     #[test]
     fn an_authorizer_context_names_the_project_and_scopes() {
-        let context: HashMap<String, Value> = [
-            ("projectId".to_owned(), json!("acme")),
-            ("scopes".to_owned(), json!("read write")),
-        ]
-        .into();
+        let context: HashMap<String, Value> =
+            [("projectId".to_owned(), json!("acme")), ("scopes".to_owned(), json!("read write"))].into();
         let caller = from_authorizer(&context).unwrap();
         assert_eq!(caller.project.as_str(), "acme");
         assert_eq!(caller.scopes, vec![Scope::Read, Scope::Write]);

@@ -1,9 +1,7 @@
 //! Every failure a caller can see, with its HTTP status, mapped once here.
 
 use crate::domain::operation::Rejection;
-use crate::service::{
-    CreateBalanceError, ExecuteOperationError, Fault, GetBalanceError, ListTransactionsError,
-};
+use crate::service::{CreateBalanceError, ExecuteOperationError, Fault, GetBalanceError, ListTransactionsError};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,22 +19,13 @@ pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            detail: None,
-        }
+        Self { status, code, message: message.into(), field: None, detail: None }
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         let message = format!("{field}: {}", message.into());
-        Self {
-            field: Some(field),
-            ..Self::new(400, "VALIDATION_ERROR", message)
-        }
+        Self { field: Some(field), ..Self::new(400, "VALIDATION_ERROR", message) }
     }
 
     pub fn malformed(message: impl Into<String>) -> Self {
@@ -44,19 +33,11 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            401,
-            "UNAUTHORIZED",
-            "a valid API key is required (Authorization: Bearer <key> or x-api-key)",
-        )
+        Self::new(401, "UNAUTHORIZED", "a valid API key is required (Authorization: Bearer <key> or x-api-key)")
     }
 
     pub fn forbidden(scope: &str) -> Self {
-        Self::new(
-            403,
-            "FORBIDDEN",
-            format!("this API key lacks the '{scope}' scope"),
-        )
+        Self::new(403, "FORBIDDEN", format!("this API key lacks the '{scope}' scope"))
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -64,34 +45,19 @@ impl ApiError {
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            413,
-            "PAYLOAD_TOO_LARGE",
-            format!("the body exceeds {limit} bytes"),
-        )
+        Self::new(413, "PAYLOAD_TOO_LARGE", format!("the body exceeds {limit} bytes"))
     }
 
     pub fn busy() -> Self {
-        Self::new(
-            429,
-            "BALANCE_BUSY",
-            "the balance is busy with another operation; retry shortly",
-        )
+        Self::new(429, "BALANCE_BUSY", "the balance is busy with another operation; retry shortly")
     }
 
     pub fn key_reused() -> Self {
-        Self::new(
-            409,
-            "IDEMPOTENCY_KEY_REUSED",
-            "this Idempotency-Key was used with a different request",
-        )
+        Self::new(409, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request")
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self {
-            detail: Some(detail.into()),
-            ..Self::new(500, "INTERNAL", "internal error")
-        }
+        Self { detail: Some(detail.into()), ..Self::new(500, "INTERNAL", "internal error") }
     }
 
     /// Worth a retry by the platform: contention and faults, never a refusal.
@@ -170,10 +136,9 @@ impl From<ListTransactionsError> for ApiError {
     fn from(error: ListTransactionsError) -> Self {
         match error {
             ListTransactionsError::NotFound => ApiError::not_found("balance"),
-            ListTransactionsError::BadPageToken => ApiError::validation(
-                "paginationToken",
-                "is malformed, altered, or belongs to another listing",
-            ),
+            ListTransactionsError::BadPageToken => {
+                ApiError::validation("paginationToken", "is malformed, altered, or belongs to another listing")
+            }
             ListTransactionsError::Busy => ApiError::busy(),
             ListTransactionsError::Failed(fault) => fault.into(),
         }

@@ -45,18 +45,14 @@ pub fn classify(payload: &RawValue) -> Result<Incoming, ApiError> {
 
 /// The names of the `{parameters}` of a path template.
 pub fn path_parameter_names(template: &'static str) -> impl Iterator<Item = &'static str> {
-    template
-        .split('/')
-        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+    template.split('/').filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
 }
 
 /// Matches a concrete path against a template (used when no `pathParameters` came along,
 /// as with a Function URL). `None` when the path is not this route's.
 fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
-    let (template, path): (Vec<&str>, Vec<&str>) = (
-        template.trim_matches('/').split('/').collect(),
-        path.trim_matches('/').split('/').collect(),
-    );
+    let (template, path): (Vec<&str>, Vec<&str>) =
+        (template.trim_matches('/').split('/').collect(), path.trim_matches('/').split('/').collect());
     if template.len() != path.len() {
         return None;
     }
@@ -80,11 +76,7 @@ pub struct Request {
 }
 
 fn idempotency_key(field: &str, value: Option<String>) -> Result<Option<IdempotencyKey>, ApiError> {
-    value
-        .map(|text| {
-            IdempotencyKey::parse(&text).map_err(|e| ApiError::validation(field, e.to_string()))
-        })
-        .transpose()
+    value.map(|text| IdempotencyKey::parse(&text).map_err(|e| ApiError::validation(field, e.to_string()))).transpose()
 }
 
 impl Request {
@@ -96,25 +88,18 @@ impl Request {
         let body = match &event.body {
             None => String::new(),
             Some(body) if event.is_base64_encoded => {
-                let bytes = STANDARD
-                    .decode(body)
-                    .map_err(|_| ApiError::malformed("the body is not valid base64"))?;
+                let bytes = STANDARD.decode(body).map_err(|_| ApiError::malformed("the body is not valid base64"))?;
                 if bytes.len() > MAX_BODY_BYTES {
                     return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
                 }
-                String::from_utf8(bytes)
-                    .map_err(|_| ApiError::malformed("the body is not UTF-8"))?
+                String::from_utf8(bytes).map_err(|_| ApiError::malformed("the body is not UTF-8"))?
             }
             Some(body) => body.clone(),
         };
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
         }
-        let body = if body.trim().is_empty() {
-            Fields::empty()
-        } else {
-            Fields::parse(&body)?
-        };
+        let body = if body.trim().is_empty() { Fields::empty() } else { Fields::parse(&body)? };
 
         let mut params = Params::default();
         let mut from_path = None;
@@ -123,14 +108,9 @@ impl Request {
                 Some(value) => value.clone(),
                 None => {
                     let raw_path = event.raw_path.as_deref().unwrap_or_default();
-                    let matched =
-                        from_path.get_or_insert_with(|| match_path(path_template, raw_path));
-                    let found = matched
-                        .as_ref()
-                        .and_then(|m| m.iter().find(|(n, _)| n == name));
-                    found
-                        .map(|(_, value)| value.clone())
-                        .ok_or_else(|| ApiError::not_found("route"))?
+                    let matched = from_path.get_or_insert_with(|| match_path(path_template, raw_path));
+                    let found = matched.as_ref().and_then(|m| m.iter().find(|(n, _)| n == name));
+                    found.map(|(_, value)| value.clone()).ok_or_else(|| ApiError::not_found("route"))?
                 }
             };
             params.insert(name, Param::Text(value));
@@ -140,25 +120,13 @@ impl Request {
                 params.insert(*name, Param::Text(value.to_owned()));
             }
         }
-        let key = event
-            .headers
-            .get("idempotency-key")
-            .map(|v| v.to_str().map(str::to_owned));
+        let key = event.headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
         let key = match key {
             Some(Ok(text)) => Some(text),
-            Some(Err(_)) => {
-                return Err(ApiError::validation(
-                    "Idempotency-Key",
-                    "must be printable ASCII",
-                ))
-            }
+            Some(Err(_)) => return Err(ApiError::validation("Idempotency-Key", "must be printable ASCII")),
             None => None,
         };
-        Ok(Self {
-            body,
-            params,
-            idempotency_key: idempotency_key("Idempotency-Key", key)?,
-        })
+        Ok(Self { body, params, idempotency_key: idempotency_key("Idempotency-Key", key)? })
     }
 
     /// Splits a direct payload into envelope and body. Returns the `projectId` too.
@@ -175,11 +143,7 @@ impl Request {
                 params.insert(name, Param::Json(raw));
             }
         }
-        let request = Self {
-            body: payload,
-            params,
-            idempotency_key: idempotency_key("idempotencyKey", key)?,
-        };
+        let request = Self { body: payload, params, idempotency_key: idempotency_key("idempotencyKey", key)? };
         Ok((project, request))
     }
 }
@@ -197,16 +161,12 @@ mod tests {
         );
         assert_eq!(match_path(template, "/balances//operations"), None);
         assert_eq!(match_path(template, "/balances/abc"), None);
-        assert_eq!(
-            path_parameter_names(template).collect::<Vec<_>>(),
-            vec!["balanceId"]
-        );
+        assert_eq!(path_parameter_names(template).collect::<Vec<_>>(), vec!["balanceId"]);
     }
 
     #[test]
     fn non_http_payloads_are_direct_invocations() {
-        let raw =
-            RawValue::from_string(r#"{"projectId":"p","requestContext":{"x":1}}"#.into()).unwrap();
+        let raw = RawValue::from_string(r#"{"projectId":"p","requestContext":{"x":1}}"#.into()).unwrap();
         assert!(matches!(classify(&raw), Ok(Incoming::Direct(_))));
         let raw = RawValue::from_string("[1,2]".into()).unwrap();
         assert_eq!(classify(&raw).err().map(|e| e.status), Some(400));

@@ -37,19 +37,13 @@ impl<'de> Deserialize<'de> for Members {
 
 impl Fields {
     pub fn empty() -> Self {
-        Self {
-            members: Vec::new(),
-        }
+        Self { members: Vec::new() }
     }
 
     /// Parses a body that must be one JSON object with distinct member names.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
         let Members(members) = serde_json::from_str(text).map_err(|e| {
-            let what = if e.is_data() {
-                "the body must be a JSON object"
-            } else {
-                "the body is not valid JSON"
-            };
+            let what = if e.is_data() { "the body must be a JSON object" } else { "the body is not valid JSON" };
             ApiError::malformed(format!("{what} ({e})"))
         })?;
         for (i, (name, _)) in members.iter().enumerate() {
@@ -72,9 +66,7 @@ impl Fields {
         name: &str,
         parse: impl FnOnce(&RawValue) -> Result<T, String>,
     ) -> Result<Option<T>, ApiError> {
-        self.take(name)
-            .map(|raw| parse(&raw).map_err(|message| ApiError::validation(name, message)))
-            .transpose()
+        self.take(name).map(|raw| parse(&raw).map_err(|message| ApiError::validation(name, message))).transpose()
     }
 
     pub fn required<T>(
@@ -82,8 +74,7 @@ impl Fields {
         name: &str,
         parse: impl FnOnce(&RawValue) -> Result<T, String>,
     ) -> Result<T, ApiError> {
-        self.optional(name, parse)?
-            .ok_or_else(|| ApiError::validation(name, "is required"))
+        self.optional(name, parse)?.ok_or_else(|| ApiError::validation(name, "is required"))
     }
 
     /// Refuses whatever member nobody took.
@@ -142,15 +133,12 @@ impl Params {
             None => Ok(None),
             Some(Param::Text(text)) => Ok(Some(text.clone())),
             Some(Param::Json(raw)) if raw.get() == "null" => Ok(None),
-            Some(Param::Json(raw)) => string(raw)
-                .map(Some)
-                .map_err(|m| ApiError::validation(name, m)),
+            Some(Param::Json(raw)) => string(raw).map(Some).map_err(|m| ApiError::validation(name, m)),
         }
     }
 
     pub fn required_text(&self, name: &str) -> Result<String, ApiError> {
-        self.text(name)?
-            .ok_or_else(|| ApiError::validation(name, "is required"))
+        self.text(name)?.ok_or_else(|| ApiError::validation(name, "is required"))
     }
 
     /// A whole number, given as digits in a URL, or as a number or a digit string in JSON.
@@ -158,15 +146,11 @@ impl Params {
         let parsed = match self.values.get(name) {
             None => return Ok(None),
             Some(Param::Json(raw)) if raw.get() == "null" => return Ok(None),
-            Some(Param::Json(raw)) if raw.get().starts_with('"') => {
-                string(raw).and_then(|text| digits(&text))
-            }
+            Some(Param::Json(raw)) if raw.get().starts_with('"') => string(raw).and_then(|text| digits(&text)),
             Some(Param::Json(raw)) => whole_number(raw),
             Some(Param::Text(text)) => digits(text),
         };
-        parsed
-            .map(Some)
-            .map_err(|message| ApiError::validation(name, message))
+        parsed.map(Some).map_err(|message| ApiError::validation(name, message))
     }
 }
 
@@ -190,11 +174,7 @@ mod tests {
     fn malformed_bodies_and_duplicates_are_validation_errors() {
         for body in ["", "[1]", "\"x\"", "{", "{\"a\":1,}", "nul"] {
             let error = Fields::parse(body).err().unwrap();
-            assert_eq!(
-                (error.status, error.code),
-                (400, "VALIDATION_ERROR"),
-                "{body}"
-            );
+            assert_eq!((error.status, error.code), (400, "VALIDATION_ERROR"), "{body}");
         }
         let error = Fields::parse(r#"{"a":1,"a":2}"#).err().unwrap();
         assert_eq!(error.field.as_deref(), Some("a"));
@@ -204,14 +184,7 @@ mod tests {
     fn whole_numbers_accept_digits_only() {
         let raw = |t: &str| RawValue::from_string(t.to_owned()).unwrap();
         assert_eq!(whole_number(&raw("42")), Ok(42));
-        for bad in [
-            "-1",
-            "1.0",
-            "1e3",
-            "\"42\"",
-            "true",
-            "99999999999999999999999",
-        ] {
+        for bad in ["-1", "1.0", "1e3", "\"42\"", "true", "99999999999999999999999"] {
             assert!(whole_number(&raw(bad)).is_err(), "{bad}");
         }
     }

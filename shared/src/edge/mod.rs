@@ -51,22 +51,14 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, value: &impl Serialize) -> Self {
-        Self {
-            status,
-            body: crate::api::to_json(value),
-            replayed: false,
-        }
+        Self { status, body: crate::api::to_json(value), replayed: false }
     }
 
     /// A fresh answer, or the stored one of the request that first used the key.
     pub fn from_outcome<T>(outcome: Outcome<T>, render: impl FnOnce(T) -> Reply) -> Self {
         match outcome {
             Outcome::Done(value) => render(value),
-            Outcome::Replayed(IdempotencyRecord { status, body, .. }) => Self {
-                status,
-                body,
-                replayed: true,
-            },
+            Outcome::Replayed(IdempotencyRecord { status, body, .. }) => Self { status, body, replayed: true },
         }
     }
 }
@@ -81,11 +73,7 @@ pub struct App {
 impl App {
     pub fn new(ledger: Ledger, auth: Authenticator) -> Self {
         let calls = ledger.store().calls().clone();
-        Self {
-            ledger,
-            auth,
-            calls,
-        }
+        Self { ledger, auth, calls }
     }
 }
 
@@ -94,16 +82,11 @@ pub async fn run<A: Action>() -> Result<(), lambda_runtime::Error> {
     logging::init();
     let config = Config::from_env()?;
     if config.page_token_key_is_default {
-        tracing::warn!(
-            "POCKETBOOK_PAGE_TOKEN_KEY is not set: using the development key for page tokens"
-        );
+        tracing::warn!("POCKETBOOK_PAGE_TOKEN_KEY is not set: using the development key for page tokens");
     }
     let store = Store::connect(config.table.clone()).await;
     let ledger = Ledger::new(store.clone(), Arc::new(SystemClock), &config);
-    let app = Arc::new(App::new(
-        ledger,
-        Authenticator::new(store, config.api_key_cache),
-    ));
+    let app = Arc::new(App::new(ledger, Authenticator::new(store, config.api_key_cache)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = Arc::clone(&app);
         async move { handle::<A>(&app, event).await }
@@ -114,10 +97,7 @@ pub async fn run<A: Action>() -> Result<(), lambda_runtime::Error> {
 /// Handles one invocation of any kind. HTTP always gets an HTTP answer; a direct invocation
 /// fails only for faults worth a retry (contention, a 5xx), so that AWS retries those and
 /// never a refusal.
-pub async fn handle<A: Action>(
-    app: &App,
-    event: LambdaEvent<Box<RawValue>>,
-) -> Result<Box<RawValue>, Diagnostic> {
+pub async fn handle<A: Action>(app: &App, event: LambdaEvent<Box<RawValue>>) -> Result<Box<RawValue>, Diagnostic> {
     let started = Instant::now();
     let calls_before = app.calls.total();
     let request_id = event.context.request_id.clone();
@@ -126,9 +106,7 @@ pub async fn handle<A: Action>(
         Ok(Incoming::Direct(payload)) => ("direct", direct::<A>(app, payload).await),
         Err(error) => ("direct", Err(error)),
     };
-    let status = result
-        .as_ref()
-        .map_or_else(|e| e.status, |reply| reply.status);
+    let status = result.as_ref().map_or_else(|e| e.status, |reply| reply.status);
     if let Err(error) = &result {
         if let Some(detail) = &error.detail {
             tracing::error!(requestId = %request_id, action = A::NAME, detail = %detail, "request failed");
@@ -149,10 +127,8 @@ pub async fn handle<A: Action>(
         "http" => http_answer(result, &request_id),
         _ => direct_answer(result, &request_id)?,
     };
-    RawValue::from_string(answer).map_err(|e| Diagnostic {
-        error_type: "INTERNAL".into(),
-        error_message: format!("answer is not JSON: {e}"),
-    })
+    RawValue::from_string(answer)
+        .map_err(|e| Diagnostic { error_type: "INTERNAL".into(), error_message: format!("answer is not JSON: {e}") })
 }
 
 async fn http<A: Action>(

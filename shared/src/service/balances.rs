@@ -104,10 +104,7 @@ impl Ledger {
             NewBalance {
                 project_id: project.clone(),
                 id: BalanceId::new(Uuid::new_v4()),
-                name: request
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| BalanceName::from_type(&request.balance_type)),
+                name: request.name.clone().unwrap_or_else(|| BalanceName::from_type(&request.balance_type)),
                 balance_type: request.balance_type.clone(),
                 min_limit: request.min_limit,
             },
@@ -140,16 +137,12 @@ impl Ledger {
                 };
                 let stored = match stored {
                     Some(stored) => Some(stored),
-                    None => self
-                        .store
-                        .idempotency_record(project, &idempotency.key, now)
-                        .await
-                        .map_err(Fault::from)?,
+                    None => self.store.idempotency_record(project, &idempotency.key, now).await.map_err(Fault::from)?,
                 };
                 match stored {
-                    Some(stored) => replay(stored, &idempotency)
-                        .map(Outcome::Replayed)
-                        .map_err(|_| CreateBalanceError::KeyReused),
+                    Some(stored) => {
+                        replay(stored, &idempotency).map(Outcome::Replayed).map_err(|_| CreateBalanceError::KeyReused)
+                    }
                     None => Err(Fault::Inconsistent("idempotency record vanished").into()),
                 }
             }
@@ -158,17 +151,8 @@ impl Ledger {
 
     /// One round trip, unless a credit has expired since the last write: then the expiry is
     /// written first, so that the answer never counts an expired credit.
-    pub async fn get_balance(
-        &self,
-        project: &ProjectId,
-        id: BalanceId,
-    ) -> Result<(Balance, bool), GetBalanceError> {
-        let head = self
-            .store
-            .read_head(project, id)
-            .await
-            .map_err(Fault::from)?
-            .ok_or(GetBalanceError::NotFound)?;
+    pub async fn get_balance(&self, project: &ProjectId, id: BalanceId) -> Result<(Balance, bool), GetBalanceError> {
+        let head = self.store.read_head(project, id).await.map_err(Fault::from)?.ok_or(GetBalanceError::NotFound)?;
         let now = self.clock.now();
         if !head.balance.expiry_due(now) {
             let in_progress = head.in_progress(now);
@@ -199,9 +183,7 @@ impl Ledger {
     ) -> Result<Outcome<OperationOutcome>, ExecuteOperationError> {
         let idempotency = key.as_ref().map(|key| {
             let (kind, amount, ttl) = match operation {
-                Operation::Inc { amount, ttl } => {
-                    ("INC", amount, ttl.map(|t| t.seconds().to_string()))
-                }
+                Operation::Inc { amount, ttl } => ("INC", amount, ttl.map(|t| t.seconds().to_string())),
                 Operation::Dec { amount } => ("DEC", amount, None),
             };
             Idempotency {
@@ -223,15 +205,9 @@ impl Ledger {
             update_token,
             session: key.map_or_else(|| Uuid::new_v4().to_string(), |key| key.to_string()),
         };
-        match self
-            .write(project, id, Some(&request), idempotency.as_ref())
-            .await
-        {
+        match self.write(project, id, Some(&request), idempotency.as_ref()).await {
             Ok(Written::Operation(change)) => match change.entry {
-                Some(entry) => Ok(Outcome::Done(OperationOutcome {
-                    balance: change.after,
-                    entry,
-                })),
+                Some(entry) => Ok(Outcome::Done(OperationOutcome { balance: change.after, entry })),
                 None => Err(Fault::Inconsistent("operation without an entry").into()),
             },
             Ok(Written::Replayed(record)) => Ok(Outcome::Replayed(record)),
@@ -253,31 +229,19 @@ impl Ledger {
         request: &PageRequest,
     ) -> Result<TransactionsPage, ListTransactionsError> {
         let balance_text = id.to_string();
-        let scope = [
-            project.as_str(),
-            balance_text.as_str(),
-            request.order.as_str(),
-        ];
+        let scope = [project.as_str(), balance_text.as_str(), request.order.as_str()];
         let after = match &request.token {
             None => None,
             Some(token) => {
-                let payload = self
-                    .page_tokens
-                    .open(&scope, token)
-                    .map_err(|_| ListTransactionsError::BadPageToken)?;
-                let seq = std::str::from_utf8(&payload)
-                    .ok()
-                    .and_then(|text| text.parse::<u64>().ok());
+                let payload = self.page_tokens.open(&scope, token).map_err(|_| ListTransactionsError::BadPageToken)?;
+                let seq = std::str::from_utf8(&payload).ok().and_then(|text| text.parse::<u64>().ok());
                 Some(seq.ok_or(ListTransactionsError::BadPageToken)?)
             }
         };
         let mut maintained = false;
         loop {
-            let page = self
-                .store
-                .history_page(project, id, request.order, after, request.size)
-                .await
-                .map_err(Fault::from)?;
+            let page =
+                self.store.history_page(project, id, request.order, after, request.size).await.map_err(Fault::from)?;
             if after.is_none() {
                 let exists = page.head.is_some() || !page.entries.is_empty();
                 if !exists || (request.order == Order::Desc && page.head.is_none()) {
@@ -287,12 +251,7 @@ impl Ledger {
             // The page that reaches the newest entries also shows whether an expiry is due;
             // write it first so the page includes it.
             let now = self.clock.now();
-            if !maintained
-                && page
-                    .head
-                    .as_ref()
-                    .is_some_and(|head| head.balance.expiry_due(now))
-            {
+            if !maintained && page.head.as_ref().is_some_and(|head| head.balance.expiry_due(now)) {
                 maintained = true;
                 match self.write(project, id, None, None).await {
                     Ok(_) => continue,
@@ -305,10 +264,7 @@ impl Ledger {
                 }
             }
             let pagination_token = match (page.more, page.entries.last()) {
-                (true, Some(last)) => Some(
-                    self.page_tokens
-                        .seal(&scope, last.seq.to_string().as_bytes()),
-                ),
+                (true, Some(last)) => Some(self.page_tokens.seal(&scope, last.seq.to_string().as_bytes())),
                 _ => None,
             };
             return Ok(TransactionsPage {

@@ -30,11 +30,7 @@ impl Ledger {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let now = self.clock.now();
-            match self
-                .store
-                .try_lock(project, id, owner, previous_owner, now, self.lock_lease_ms)
-                .await
-            {
+            match self.store.try_lock(project, id, owner, previous_owner, now, self.lock_lease_ms).await {
                 Ok(TryLock::Locked(head)) => return Ok(head),
                 Ok(TryLock::Missing) => return Err(LockError::Missing),
                 Err(error) => return Err(LockError::Store(error)),
@@ -45,9 +41,7 @@ impl Ledger {
                     }
                     // Full jitter spreads the waiters out; never sleep past the holder's lease
                     // (it may be dead) or past our own budget.
-                    let until_lease = Duration::from_millis(
-                        (until.epoch_ms() - now.epoch_ms()).max(0) as u64 + 1,
-                    );
+                    let until_lease = Duration::from_millis((until.epoch_ms() - now.epoch_ms()).max(0) as u64 + 1);
                     let jittered = rand::rng().random_range(Duration::ZERO..=backoff);
                     tokio::time::sleep(jittered.min(until_lease).min(left)).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -5,8 +5,8 @@ mod locking;
 mod writer;
 
 pub use balances::{
-    CreateBalanceError, CreateBalanceRequest, ExecuteOperationError, GetBalanceError,
-    ListTransactionsError, OperationOutcome, PageRequest,
+    CreateBalanceError, CreateBalanceRequest, ExecuteOperationError, GetBalanceError, ListTransactionsError,
+    OperationOutcome, PageRequest,
 };
 
 use crate::clock::Clock;
@@ -83,10 +83,7 @@ pub enum Fault {
 pub struct KeyReused;
 
 /// The stored answer when the fingerprints match.
-fn replay(
-    record: IdempotencyRecord,
-    idempotency: &Idempotency,
-) -> Result<IdempotencyRecord, KeyReused> {
+fn replay(record: IdempotencyRecord, idempotency: &Idempotency) -> Result<IdempotencyRecord, KeyReused> {
     if record.fingerprint == idempotency.fingerprint {
         Ok(record)
     } else {

@@ -15,9 +15,7 @@ use crate::domain::names::{BalanceId, ProjectId};
 use crate::domain::operation::{OperationRequest, Rejection};
 use crate::domain::time::Millis;
 use crate::failpoint;
-use crate::store::{
-    Batch, CommitError, HeadRecord, IdempotencyRecord, IdempotencyWrite, MAX_TRANSACTION_ITEMS,
-};
+use crate::store::{Batch, CommitError, HeadRecord, IdempotencyRecord, IdempotencyWrite, MAX_TRANSACTION_ITEMS};
 use rand::Rng;
 use std::ops::Range;
 use std::time::Duration;
@@ -88,9 +86,8 @@ fn new_owner() -> String {
 /// Splits the plan into runs of consecutive changes that fit one transaction each (the head
 /// is in every one; the idempotency record travels with the operation's change).
 fn batches(plan: &Plan, with_idempotency: bool) -> Vec<Range<usize>> {
-    let cost = |index: usize| {
-        plan.changes[index].items() + usize::from(with_idempotency && plan.operation == Some(index))
-    };
+    let cost =
+        |index: usize| plan.changes[index].items() + usize::from(with_idempotency && plan.operation == Some(index));
     let mut batches = Vec::new();
     let mut start = 0;
     let mut used = 1;
@@ -121,9 +118,7 @@ impl Ledger {
         let mut previous_owner: Option<String> = None;
         let mut in_doubt: Option<Change> = None;
         for _ in 0..MAX_ATTEMPTS {
-            let head = self
-                .lock(project, id, &owner, previous_owner.as_deref())
-                .await?;
+            let head = self.lock(project, id, &owner, previous_owner.as_deref()).await?;
             failpoint::hit(failpoint::AFTER_LOCK);
             if let Some(change) = in_doubt.take() {
                 if self.landed(project, id, &change).await? {
@@ -134,10 +129,7 @@ impl Ledger {
             let now = self.clock.now();
             let plan = match self.plan(&head.balance, now, request).await {
                 Ok(plan) => plan,
-                Err(PlanOutcome::Rejected {
-                    rejection,
-                    maintenance,
-                }) => {
+                Err(PlanOutcome::Rejected { rejection, maintenance }) => {
                     self.write_maintenance(&owner, &head, maintenance).await;
                     return self.rejected(project, rejection, idempotency, now).await;
                 }
@@ -151,18 +143,11 @@ impl Ledger {
                 self.unlock(project, id, &owner).await;
                 return Ok(Written::Maintained(head.balance));
             }
-            match self
-                .commit_plan(&owner, &head, &plan, idempotency, now)
-                .await
-            {
+            match self.commit_plan(&owner, &head, &plan, idempotency, now).await {
                 Ok(()) => {
                     return Ok(match plan.operation_change() {
                         Some(change) => Written::Operation(change.clone()),
-                        None => Written::Maintained(
-                            plan.changes
-                                .last()
-                                .map_or(head.balance, |c| c.after.clone()),
-                        ),
+                        None => Written::Maintained(plan.changes.last().map_or(head.balance, |c| c.after.clone())),
                     });
                 }
                 Err(CommitFailure::IdempotencyTaken(record)) => {
@@ -172,9 +157,9 @@ impl Ledger {
                         None => self.idempotency_record(project, idempotency, now).await?,
                     };
                     return match (record, idempotency) {
-                        (Some(record), Some(idempotency)) => replay(record, idempotency)
-                            .map(Written::Replayed)
-                            .map_err(|_| WriteError::KeyReused),
+                        (Some(record), Some(idempotency)) => {
+                            replay(record, idempotency).map(Written::Replayed).map_err(|_| WriteError::KeyReused)
+                        }
                         // The record vanished between the failed condition and the read: it
                         // had just expired. Try again; the key is free now.
                         _ => {
@@ -198,12 +183,7 @@ impl Ledger {
     }
 
     /// Whether the operation's history entry exists (we hold the lock, so it is final).
-    async fn landed(
-        &self,
-        project: &ProjectId,
-        id: BalanceId,
-        change: &Change,
-    ) -> Result<bool, Fault> {
+    async fn landed(&self, project: &ProjectId, id: BalanceId, change: &Change) -> Result<bool, Fault> {
         let Some(entry) = &change.entry else {
             return Ok(false);
         };
@@ -218,10 +198,7 @@ impl Ledger {
         now: Millis,
     ) -> Result<Option<IdempotencyRecord>, Fault> {
         match idempotency {
-            Some(idempotency) => Ok(self
-                .store
-                .idempotency_record(project, &idempotency.key, now)
-                .await?),
+            Some(idempotency) => Ok(self.store.idempotency_record(project, &idempotency.key, now).await?),
             None => Ok(None),
         }
     }
@@ -238,14 +215,8 @@ impl Ledger {
         let Some(idempotency) = idempotency else {
             return Err(WriteError::Rejected(rejection));
         };
-        match self
-            .store
-            .idempotency_record(project, &idempotency.key, now)
-            .await
-        {
-            Ok(Some(record)) => replay(record, idempotency)
-                .map(Written::Replayed)
-                .map_err(|_| WriteError::KeyReused),
+        match self.store.idempotency_record(project, &idempotency.key, now).await {
+            Ok(Some(record)) => replay(record, idempotency).map(Written::Replayed).map_err(|_| WriteError::KeyReused),
             Ok(None) => Err(WriteError::Rejected(rejection)),
             Err(error) => Err(WriteError::Fault(error.into())),
         }
@@ -271,33 +242,14 @@ impl Ledger {
                 lots.extend(page);
                 complete = last;
             }
-            match ledger::plan(
-                balance,
-                LotsView {
-                    lots: &lots,
-                    complete,
-                },
-                now,
-                request,
-                &mut RandomIds,
-            ) {
+            match ledger::plan(balance, LotsView { lots: &lots, complete }, now, request, &mut RandomIds) {
                 Ok(plan) => return Ok(plan),
                 Err(PlanError::NeedMoreLots) if !complete => load = true,
-                Err(PlanError::NeedMoreLots) => {
-                    return Err(PlanOutcome::Fault(Fault::Inconsistent("credits missing")))
+                Err(PlanError::NeedMoreLots) => return Err(PlanOutcome::Fault(Fault::Inconsistent("credits missing"))),
+                Err(PlanError::Rejected { rejection, maintenance }) => {
+                    return Err(PlanOutcome::Rejected { rejection, maintenance })
                 }
-                Err(PlanError::Rejected {
-                    rejection,
-                    maintenance,
-                }) => {
-                    return Err(PlanOutcome::Rejected {
-                        rejection,
-                        maintenance,
-                    })
-                }
-                Err(PlanError::Inconsistent(why)) => {
-                    return Err(PlanOutcome::Fault(Fault::Inconsistent(why)))
-                }
+                Err(PlanError::Inconsistent(why)) => return Err(PlanOutcome::Fault(Fault::Inconsistent(why))),
             }
         }
     }
@@ -309,15 +261,8 @@ impl Ledger {
         if maintenance.is_empty() {
             return self.unlock(project, id, owner).await;
         }
-        let plan = Plan {
-            changes: maintenance,
-            operation: None,
-        };
-        if self
-            .commit_plan(owner, head, &plan, None, self.clock.now())
-            .await
-            .is_err()
-        {
+        let plan = Plan { changes: maintenance, operation: None };
+        if self.commit_plan(owner, head, &plan, None, self.clock.now()).await.is_err() {
             self.unlock(project, id, owner).await;
         }
     }
@@ -332,9 +277,7 @@ impl Ledger {
     ) -> Result<(), CommitFailure> {
         let (project, id) = (&head.balance.project_id, head.balance.id);
         let ranges = batches(plan, idempotency.is_some());
-        let operation_batch = plan
-            .operation
-            .and_then(|op| ranges.iter().position(|r| r.contains(&op)));
+        let operation_batch = plan.operation.and_then(|op| ranges.iter().position(|r| r.contains(&op)));
         for (index, range) in ranges.iter().enumerate() {
             let last = index + 1 == ranges.len();
             let carries_operation = operation_batch == Some(index);
@@ -362,9 +305,7 @@ impl Ledger {
                         failpoint::hit(failpoint::AFTER_COMMIT);
                     }
                 }
-                Err(CommitError::IdempotencyTaken(record)) => {
-                    return Err(CommitFailure::IdempotencyTaken(record))
-                }
+                Err(CommitError::IdempotencyTaken(record)) => return Err(CommitFailure::IdempotencyTaken(record)),
                 Err(error) if operation_batch.is_some_and(|op| index > op) => {
                     // The operation is durable; what failed only settles credits, which the
                     // next writer finishes (the head records the debt).
@@ -374,9 +315,7 @@ impl Ledger {
                 }
                 Err(CommitError::Store(error)) => return Err(CommitFailure::Fault(error.into())),
                 Err(CommitError::Fenced | CommitError::Unknown(_) | CommitError::Conflict) => {
-                    let operation = carries_operation
-                        .then(|| plan.operation_change().cloned())
-                        .flatten();
+                    let operation = carries_operation.then(|| plan.operation_change().cloned()).flatten();
                     return Err(CommitFailure::Restart { operation });
                 }
             }
@@ -400,9 +339,6 @@ impl Ledger {
 }
 
 enum PlanOutcome {
-    Rejected {
-        rejection: Rejection,
-        maintenance: Vec<Change>,
-    },
+    Rejected { rejection: Rejection, maintenance: Vec<Change> },
     Fault(Fault),
 }

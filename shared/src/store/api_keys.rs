@@ -39,11 +39,7 @@ impl Store {
         }))
     }
 
-    pub async fn insert_api_key(
-        &self,
-        key_hash_hex: &str,
-        record: &ApiKeyRecord,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_api_key(&self, key_hash_hex: &str, record: &ApiKeyRecord) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)

@@ -49,24 +49,21 @@ impl<'a> Reader<'a> {
     }
 
     pub fn str(&self, name: &str) -> Result<&'a str, StoreError> {
-        self.opt_str(name)?
-            .ok_or_else(|| self.corrupt(name, "missing"))
+        self.opt_str(name)?.ok_or_else(|| self.corrupt(name, "missing"))
     }
 
     pub fn opt_number<T: FromStr>(&self, name: &str) -> Result<Option<T>, StoreError> {
         match self.item.get(name) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(text)) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| self.corrupt(name, "not a number of the expected kind")),
+            Some(AttributeValue::N(text)) => {
+                text.parse().map(Some).map_err(|_| self.corrupt(name, "not a number of the expected kind"))
+            }
             Some(_) => Err(self.corrupt(name, "not a number")),
         }
     }
 
     pub fn number<T: FromStr>(&self, name: &str) -> Result<T, StoreError> {
-        self.opt_number(name)?
-            .ok_or_else(|| self.corrupt(name, "missing"))
+        self.opt_number(name)?.ok_or_else(|| self.corrupt(name, "missing"))
     }
 
     pub fn decimal(&self, name: &str) -> Result<Decimal, StoreError> {
@@ -84,11 +81,7 @@ impl<'a> Reader<'a> {
             Some(AttributeValue::Ss(values)) => Ok(values.clone()),
             Some(AttributeValue::L(values)) => values
                 .iter()
-                .map(|v| {
-                    v.as_s()
-                        .cloned()
-                        .map_err(|_| self.corrupt(name, "list of non-strings"))
-                })
+                .map(|v| v.as_s().cloned().map_err(|_| self.corrupt(name, "list of non-strings")))
                 .collect(),
             None => Ok(Vec::new()),
             Some(_) => Err(self.corrupt(name, "not a string set")),
@@ -96,11 +89,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Parses a string attribute with a domain parser.
-    pub fn parsed<T, E>(
-        &self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, E>,
-    ) -> Result<T, StoreError> {
+    pub fn parsed<T, E>(&self, name: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<T, StoreError> {
         parse(self.str(name)?).map_err(|_| self.corrupt(name, "not valid"))
     }
 }

@@ -45,9 +45,8 @@ impl HeadRecord {
             id: r.parsed("balanceId", BalanceId::parse)?,
             balance_type: r.parsed("balanceType", BalanceType::parse)?,
             name: r.parsed("balanceName", BalanceName::parse)?,
-            min_limit: MinLimit::new(r.decimal("balanceMinLimit")?).map_err(|_| {
-                StoreError::Corrupt("balance attribute balanceMinLimit: positive".into())
-            })?,
+            min_limit: MinLimit::new(r.decimal("balanceMinLimit")?)
+                .map_err(|_| StoreError::Corrupt("balance attribute balanceMinLimit: positive".into()))?,
             amount: r.decimal("balanceAmount")?,
             transactions_count: r.number("transactionsCount")?,
             checksum: Checksum::from_stored(r.str("transactionsChecksum")?.to_owned()),
@@ -60,29 +59,18 @@ impl HeadRecord {
                 next_expiry: r.opt_number("nextExpiry")?.map(Millis::from_epoch_ms),
             },
         };
-        let lock = match (
-            r.opt_str(LOCK_OWNER)?,
-            r.opt_number::<i64>(LOCK_EXPIRES_AT)?,
-        ) {
-            (Some(owner), Some(expires_at)) => Some(LockHolder {
-                owner: owner.to_owned(),
-                expires_at: Millis::from_epoch_ms(expires_at),
-            }),
+        let lock = match (r.opt_str(LOCK_OWNER)?, r.opt_number::<i64>(LOCK_EXPIRES_AT)?) {
+            (Some(owner), Some(expires_at)) => {
+                Some(LockHolder { owner: owner.to_owned(), expires_at: Millis::from_epoch_ms(expires_at) })
+            }
             _ => None,
         };
-        Ok(Self {
-            balance,
-            version: r.number(VERSION)?,
-            lock,
-        })
+        Ok(Self { balance, version: r.number(VERSION)?, lock })
     }
 }
 
 /// The balance's own attributes (`None`: absent).
-fn balance_attributes(
-    balance: &Balance,
-    version: u64,
-) -> [(&'static str, Option<AttributeValue>); 15] {
+fn balance_attributes(balance: &Balance, version: u64) -> [(&'static str, Option<AttributeValue>); 15] {
     [
         ("projectId", Some(s(balance.project_id.as_str()))),
         ("balanceId", Some(s(balance.id.to_string()))),
@@ -97,10 +85,7 @@ fn balance_attributes(
         ("updatedAt", Some(n(balance.updated_at.epoch_ms()))),
         ("creditsLive", Some(decimal(balance.credits.live))),
         ("creditsDebt", Some(decimal(balance.credits.debt))),
-        (
-            "nextExpiry",
-            balance.credits.next_expiry.map(|at| n(at.epoch_ms())),
-        ),
+        ("nextExpiry", balance.credits.next_expiry.map(|at| n(at.epoch_ms()))),
         (VERSION, Some(n(version))),
     ]
 }
@@ -110,9 +95,7 @@ fn balance_attributes(
 pub(super) fn balance_update(balance: &Balance, version: u64) -> Update {
     balance_attributes(balance, version)
         .into_iter()
-        .fold(Update::default(), |update, (name, value)| {
-            update.set_opt(name, value)
-        })
+        .fold(Update::default(), |update, (name, value)| update.set_opt(name, value))
 }
 
 fn new_head_item(balance: &Balance) -> Item {
@@ -120,10 +103,7 @@ fn new_head_item(balance: &Balance) -> Item {
         .into_iter()
         .filter_map(|(name, value)| Some((name.to_owned(), value?)))
         .collect();
-    item.insert(
-        PK.into(),
-        s(keys::balance_pk(&balance.project_id, balance.id)),
-    );
+    item.insert(PK.into(), s(keys::balance_pk(&balance.project_id, balance.id)));
     item.insert(SK.into(), s(HEAD_SK));
     item.insert(IN_PROGRESS.into(), boolean(false));
     item
@@ -169,25 +149,17 @@ impl Store {
             TransactWriteItem::builder().put(head).build(),
             idempotency::put(&self.table, &balance.project_id, record)?,
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(error) => {
                 let reasons = match error.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
-                        e.cancellation_reasons().to_vec()
-                    }
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
                     _ => Vec::new(),
                 };
                 match reasons.get(1) {
-                    Some(reason) if reason.code() == Some("ConditionalCheckFailed") => Err(
-                        InsertError::IdempotencyTaken(idempotency::from_reason(reason)?),
-                    ),
+                    Some(reason) if reason.code() == Some("ConditionalCheckFailed") => {
+                        Err(InsertError::IdempotencyTaken(idempotency::from_reason(reason)?))
+                    }
                     _ => Err(StoreError::sdk("TransactWriteItems", error).into()),
                 }
             }
@@ -195,11 +167,7 @@ impl Store {
     }
 
     /// A strongly consistent read of the head: one round trip.
-    pub async fn read_head(
-        &self,
-        project: &ProjectId,
-        id: BalanceId,
-    ) -> Result<Option<HeadRecord>, StoreError> {
+    pub async fn read_head(&self, project: &ProjectId, id: BalanceId) -> Result<Option<HeadRecord>, StoreError> {
         let output = self
             .client
             .get_item()

@@ -70,10 +70,7 @@ impl Store {
 
         let mut items = vec![self.head_update(&pk, balance, batch)?];
         if let Some(record) = batch.idempotency {
-            items.push(
-                idempotency::put(&self.table, &balance.project_id, record)
-                    .map_err(CommitError::Store)?,
-            );
+            items.push(idempotency::put(&self.table, &balance.project_id, record).map_err(CommitError::Store)?);
         }
         for change in batch.changes {
             if let Some(entry) = &change.entry {
@@ -81,28 +78,17 @@ impl Store {
                     .table_name(&self.table)
                     .set_item(Some(entry_item(&balance.project_id, balance.id, entry)))
                     .condition_expression("attribute_not_exists(pk)");
-                items.push(
-                    TransactWriteItem::builder()
-                        .put(built(put.build())?)
-                        .build(),
-                );
+                items.push(TransactWriteItem::builder().put(built(put.build())?).build());
             }
             for lot_change in &change.lots {
                 items.push(self.lot_write(&pk, balance, lot_change)?);
             }
         }
 
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(error) => {
-                let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
-                    error.as_service_error()
+                let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = error.as_service_error()
                 else {
                     let error = StoreError::sdk("TransactWriteItems", error);
                     return Err(if error.is_ambiguous() {
@@ -116,11 +102,7 @@ impl Store {
                 if reasons.iter().any(|r| {
                     matches!(
                         r.code(),
-                        Some(
-                            "TransactionConflict"
-                                | "ThrottlingError"
-                                | "ProvisionedThroughputExceeded"
-                        )
+                        Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
                     )
                 }) {
                     return Err(CommitError::Conflict);
@@ -129,42 +111,23 @@ impl Store {
                     && code(1) == "ConditionalCheckFailed"
                     && code(0) != "ConditionalCheckFailed"
                 {
-                    let record = reasons
-                        .get(1)
-                        .map(idempotency::from_reason)
-                        .transpose()
-                        .map_err(CommitError::Store)?;
+                    let record =
+                        reasons.get(1).map(idempotency::from_reason).transpose().map_err(CommitError::Store)?;
                     return Err(CommitError::IdempotencyTaken(record.flatten()));
                 }
-                if reasons
-                    .iter()
-                    .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                {
+                if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
                     return Err(CommitError::Fenced);
                 }
-                Err(CommitError::Store(StoreError::sdk(
-                    "TransactWriteItems",
-                    error,
-                )))
+                Err(CommitError::Store(StoreError::sdk("TransactWriteItems", error)))
             }
         }
     }
 
-    fn head_update(
-        &self,
-        pk: &str,
-        balance: &Balance,
-        batch: &Batch<'_>,
-    ) -> Result<TransactWriteItem, CommitError> {
+    fn head_update(&self, pk: &str, balance: &Balance, batch: &Batch<'_>) -> Result<TransactWriteItem, CommitError> {
         let update = balance_update(balance, batch.version);
         let mut update = match batch.keep_lock_until {
-            Some(until) => update
-                .set(LOCK_EXPIRES_AT, n(until.epoch_ms()))
-                .set(IN_PROGRESS, boolean(true)),
-            None => update
-                .remove(LOCK_OWNER)
-                .remove(LOCK_EXPIRES_AT)
-                .set(IN_PROGRESS, boolean(false)),
+            Some(until) => update.set(LOCK_EXPIRES_AT, n(until.epoch_ms())).set(IN_PROGRESS, boolean(true)),
+            None => update.remove(LOCK_OWNER).remove(LOCK_EXPIRES_AT).set(IN_PROGRESS, boolean(false)),
         };
         let owner_name = update.name(LOCK_OWNER);
         let owner_value = update.value(s(batch.owner));
@@ -176,32 +139,18 @@ impl Store {
             .condition_expression(format!("{owner_name} = {owner_value}"))
             .set_expression_attribute_names(Some(update.names))
             .set_expression_attribute_values(Some(update.values));
-        Ok(TransactWriteItem::builder()
-            .update(built(item.build())?)
-            .build())
+        Ok(TransactWriteItem::builder().update(built(item.build())?).build())
     }
 
-    fn lot_write(
-        &self,
-        pk: &str,
-        balance: &Balance,
-        change: &LotChange,
-    ) -> Result<TransactWriteItem, CommitError> {
-        let key = |lot: &Lot| {
-            [
-                (PK.to_owned(), s(pk)),
-                (SK.to_owned(), s(keys::lot_sk(lot))),
-            ]
-        };
+    fn lot_write(&self, pk: &str, balance: &Balance, change: &LotChange) -> Result<TransactWriteItem, CommitError> {
+        let key = |lot: &Lot| [(PK.to_owned(), s(pk)), (SK.to_owned(), s(keys::lot_sk(lot)))];
         Ok(match change {
             LotChange::Create(lot) => {
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(lot_item(&balance.project_id, balance.id, lot)))
                     .condition_expression("attribute_not_exists(pk)");
-                TransactWriteItem::builder()
-                    .put(built(put.build())?)
-                    .build()
+                TransactWriteItem::builder().put(built(put.build())?).build()
             }
             LotChange::Reduce { lot, previous } => {
                 let update = UpdateItem::builder()
@@ -212,9 +161,7 @@ impl Store {
                     .expression_attribute_names("#r", REMAINING)
                     .expression_attribute_values(":new", decimal(lot.remaining))
                     .expression_attribute_values(":previous", decimal(*previous));
-                TransactWriteItem::builder()
-                    .update(built(update.build())?)
-                    .build()
+                TransactWriteItem::builder().update(built(update.build())?).build()
             }
             LotChange::Remove(lot) => {
                 let delete = Delete::builder()
@@ -223,9 +170,7 @@ impl Store {
                     .condition_expression("#r = :previous")
                     .expression_attribute_names("#r", REMAINING)
                     .expression_attribute_values(":previous", decimal(lot.remaining));
-                TransactWriteItem::builder()
-                    .delete(built(delete.build())?)
-                    .build()
+                TransactWriteItem::builder().delete(built(delete.build())?).build()
             }
         })
     }

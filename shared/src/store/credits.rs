@@ -58,11 +58,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| StoreError::sdk("Query", e))?;
-        let mut lots = output
-            .items()
-            .iter()
-            .map(lot_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut lots = output.items().iter().map(lot_from_item).collect::<Result<Vec<_>, _>>()?;
         let complete = lots.len() <= limit && output.last_evaluated_key.is_none();
         lots.truncate(limit);
         Ok((lots, complete))

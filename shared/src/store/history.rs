@@ -20,10 +20,7 @@ pub(super) fn entry_item(project: &ProjectId, balance: BalanceId, entry: &Entry)
         ("type".to_owned(), s(entry.kind.as_str())),
         ("amount".to_owned(), decimal(entry.amount)),
         ("createdAt".to_owned(), n(entry.created_at.epoch_ms())),
-        (
-            "requestTimeEpoch".to_owned(),
-            n(entry.request_time.epoch_ms()),
-        ),
+        ("requestTimeEpoch".to_owned(), n(entry.request_time.epoch_ms())),
         ("session".to_owned(), s(&entry.session)),
         ("balanceAfter".to_owned(), decimal(entry.balance_after)),
         ("checksum".to_owned(), s(entry.checksum.as_str())),
@@ -43,9 +40,7 @@ pub(super) fn entry_item(project: &ProjectId, balance: BalanceId, entry: &Entry)
 pub(super) fn entry_from_item(item: &Item) -> Result<Entry, StoreError> {
     let r = Reader::new(item, "history entry");
     let subject = match r.opt_str("subject")? {
-        Some(text) => {
-            Subject::parse(text).map_err(|_| StoreError::Corrupt("history entry subject".into()))?
-        }
+        Some(text) => Subject::parse(text).map_err(|_| StoreError::Corrupt("history entry subject".into()))?,
         None => None,
     };
     Ok(Entry {
@@ -84,12 +79,7 @@ pub struct HistoryPage {
 }
 
 impl Store {
-    pub async fn entry(
-        &self,
-        project: &ProjectId,
-        balance: BalanceId,
-        seq: u64,
-    ) -> Result<Option<Entry>, StoreError> {
+    pub async fn entry(&self, project: &ProjectId, balance: BalanceId, seq: u64) -> Result<Option<Entry>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -120,13 +110,8 @@ impl Store {
     ) -> Result<HistoryPage, StoreError> {
         let (from, to) = match (order, after) {
             (_, None) => (HISTORY_FIRST.to_owned(), HEAD_SK.to_owned()),
-            (Order::Desc, Some(seq)) => (
-                HISTORY_FIRST.to_owned(),
-                keys::history_sk(seq.saturating_sub(1)),
-            ),
-            (Order::Asc, Some(seq)) => {
-                (keys::history_sk(seq.saturating_add(1)), HEAD_SK.to_owned())
-            }
+            (Order::Desc, Some(seq)) => (HISTORY_FIRST.to_owned(), keys::history_sk(seq.saturating_sub(1))),
+            (Order::Asc, Some(seq)) => (keys::history_sk(seq.saturating_add(1)), HEAD_SK.to_owned()),
         };
         // One extra entry tells whether another page follows; one more for the head.
         let wanted = size + 1 + usize::from(after.is_none());
@@ -158,11 +143,7 @@ impl Store {
         let mut head = None;
         let mut entries = Vec::with_capacity(items.len());
         for item in &items {
-            if item
-                .get(SK)
-                .and_then(|sk| sk.as_s().ok())
-                .is_some_and(|sk| sk == HEAD_SK)
-            {
+            if item.get(SK).and_then(|sk| sk.as_s().ok()).is_some_and(|sk| sk == HEAD_SK) {
                 head = Some(HeadRecord::from_item(item)?);
             } else {
                 entries.push(entry_from_item(item)?);
@@ -170,25 +151,15 @@ impl Store {
         }
         let more = entries.len() > size;
         entries.truncate(size);
-        Ok(HistoryPage {
-            head,
-            entries,
-            more,
-        })
+        Ok(HistoryPage { head, entries, more })
     }
 
     /// The whole history in sequence order (for verification, not for requests).
-    pub async fn full_history(
-        &self,
-        project: &ProjectId,
-        balance: BalanceId,
-    ) -> Result<Vec<Entry>, StoreError> {
+    pub async fn full_history(&self, project: &ProjectId, balance: BalanceId) -> Result<Vec<Entry>, StoreError> {
         let mut entries = Vec::new();
         let mut after = None;
         loop {
-            let page = self
-                .history_page(project, balance, Order::Asc, after, 1000)
-                .await?;
+            let page = self.history_page(project, balance, Order::Asc, after, 1000).await?;
             after = page.entries.last().map(|e| e.seq);
             entries.extend(page.entries);
             if !page.more {

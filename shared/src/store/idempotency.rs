@@ -7,9 +7,7 @@ use super::keys::{self, IDEMPOTENCY_SK, PK, SK, TTL};
 use super::{Store, StoreError};
 use crate::domain::names::{IdempotencyKey, ProjectId};
 use crate::domain::time::Millis;
-use aws_sdk_dynamodb::types::{
-    CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
 /// What to store for a request that is about to take effect.
 #[derive(Debug, Clone)]
@@ -30,11 +28,7 @@ pub struct IdempotencyRecord {
     pub body: String,
 }
 
-pub(super) fn put(
-    table: &str,
-    project: &ProjectId,
-    write: &IdempotencyWrite,
-) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn put(table: &str, project: &ProjectId, write: &IdempotencyWrite) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
         .item(PK, s(keys::idempotency_pk(project, &write.key)))
@@ -65,14 +59,8 @@ fn from_item(item: &Item) -> Result<(IdempotencyRecord, i64), StoreError> {
 }
 
 /// The record DynamoDB returned with a failed condition (`ReturnValuesOnConditionCheckFailure`).
-pub(super) fn from_reason(
-    reason: &CancellationReason,
-) -> Result<Option<IdempotencyRecord>, StoreError> {
-    reason
-        .item
-        .as_ref()
-        .map(|item| from_item(item).map(|(record, _)| record))
-        .transpose()
+pub(super) fn from_reason(reason: &CancellationReason) -> Result<Option<IdempotencyRecord>, StoreError> {
+    reason.item.as_ref().map(|item| from_item(item).map(|(record, _)| record)).transpose()
 }
 
 impl Store {

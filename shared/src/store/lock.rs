@@ -64,9 +64,7 @@ impl Store {
             .await;
         match result {
             Ok(output) => {
-                let item = output
-                    .attributes
-                    .ok_or_else(|| StoreError::Corrupt("lock: no item returned".into()))?;
+                let item = output.attributes.ok_or_else(|| StoreError::Corrupt("lock: no item returned".into()))?;
                 Ok(TryLock::Locked(HeadRecord::from_item(&item)?))
             }
             Err(error) => {
@@ -91,16 +89,8 @@ impl Store {
 
     /// Gives the lock back without changing the balance. If it is no longer ours (the lease
     /// ran out and someone took it), there is nothing to give back.
-    pub async fn unlock(
-        &self,
-        project: &ProjectId,
-        id: BalanceId,
-        owner: &str,
-    ) -> Result<(), StoreError> {
-        let mut update = Update::default()
-            .remove(LOCK_OWNER)
-            .remove(LOCK_EXPIRES_AT)
-            .set(IN_PROGRESS, boolean(false));
+    pub async fn unlock(&self, project: &ProjectId, id: BalanceId, owner: &str) -> Result<(), StoreError> {
+        let mut update = Update::default().remove(LOCK_OWNER).remove(LOCK_EXPIRES_AT).set(IN_PROGRESS, boolean(false));
         let owner_name = update.name(LOCK_OWNER);
         let owner_value = update.value(s(owner));
         let result = self
@@ -117,13 +107,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
             Err(error) => Err(StoreError::sdk("UpdateItem", error)),
         }
     }

@@ -59,35 +59,19 @@ impl StoreError {
     {
         // Only an error *answer* proves the request did nothing; a timeout or a broken
         // connection may hide a write that landed.
-        let ambiguous = matches!(
-            error,
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-        );
-        StoreError::Sdk {
-            operation,
-            detail: DisplayErrorContext(error).to_string(),
-            ambiguous,
-        }
+        let ambiguous =
+            matches!(error, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_));
+        StoreError::Sdk { operation, detail: DisplayErrorContext(error).to_string(), ambiguous }
     }
 
     pub fn is_ambiguous(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Sdk {
-                ambiguous: true,
-                ..
-            }
-        )
+        matches!(self, StoreError::Sdk { ambiguous: true, .. })
     }
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>, calls: CallCounter) -> Self {
-        Self {
-            client,
-            table: table.into(),
-            calls,
-        }
+        Self { client, table: table.into(), calls }
     }
 
     /// Builds the client once per process: region, credentials and `AWS_ENDPOINT_URL_DYNAMODB`

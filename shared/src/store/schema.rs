@@ -3,8 +3,7 @@
 
 use super::keys::{PK, SK, TTL};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -25,40 +24,21 @@ pub enum SchemaError {
 
 /// Creates the table (on-demand, `pk`/`sk` strings) and turns on TTL. With `if_missing`, an
 /// existing table of that name is left as it is.
-pub async fn create_table(
-    client: &Client,
-    table: &str,
-    if_missing: bool,
-) -> Result<bool, SchemaError> {
-    let mut request = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest);
+pub async fn create_table(client: &Client, table: &str, if_missing: bool) -> Result<bool, SchemaError> {
+    let mut request = client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest);
     for (name, key_type) in KEY_SCHEMA {
         request = request
             .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()?,
+                AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()?,
             )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(name)
-                    .key_type(KeyType::from(key_type))
-                    .build()?,
-            );
+            .key_schema(KeySchemaElement::builder().attribute_name(name).key_type(KeyType::from(key_type)).build()?);
     }
     match request.send().await {
         Ok(_) => {}
         Err(error) => {
-            let exists = error
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception());
+            let exists = error.as_service_error().is_some_and(|e| e.is_resource_in_use_exception());
             if !(exists && if_missing) {
-                return Err(SchemaError::Create(
-                    aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string(),
-                ));
+                return Err(SchemaError::Create(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()));
             }
             return Ok(false);
         }
@@ -67,15 +47,10 @@ pub async fn create_table(
         .update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(TTL_ATTRIBUTE)
-                .enabled(true)
-                .build()?,
+            TimeToLiveSpecification::builder().attribute_name(TTL_ATTRIBUTE).enabled(true).build()?,
         )
         .send()
         .await
-        .map_err(|e| {
-            SchemaError::Create(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-        })?;
+        .map_err(|e| SchemaError::Create(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
     Ok(true)
 }

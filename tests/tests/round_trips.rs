@@ -1,0 +1,101 @@
+//! DynamoDB round trips per action, from the counter on each function's client (reported in
+//! its request log line), with the function warm and the API key already cached.
+
+use pocketbook_tests::{Answer, TestApp};
+use serde_json::json;
+use std::time::Duration;
+
+/// One request per function so that each has looked up (and cached) the API key.
+async fn warm(app: &TestApp) -> String {
+    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
+    let id = created["balanceId"].as_str().unwrap().to_owned();
+    app.operate(&id, json!({"amount": 1, "type": "INC"})).await;
+    app.send("GET", &format!("/balances/{id}"), None).await;
+    app.send("GET", &format!("/balances/{id}/transactions"), None).await;
+    id
+}
+
+fn calls(app: &TestApp, function: &str, answer: &Answer) -> u64 {
+    assert!(answer.status < 300, "{function}: {} {}", answer.status, answer.body);
+    app.round_trips(function, answer)
+}
+
+#[tokio::test]
+async fn create_balance_costs_one_round_trip_with_or_without_an_idempotency_key() {
+    let app = TestApp::spawn().await;
+    warm(&app).await;
+    let plain = app.send("POST", "/balances", Some(&json!({"balanceType": "EUR"}))).await;
+    assert_eq!(calls(&app, "create-balance", &plain), 1);
+    let auth = format!("Bearer {}", app.api_key);
+    let keyed = app
+        .send_as(
+            "POST",
+            "/balances",
+            Some(&json!({"balanceType": "EUR"})),
+            &[("authorization", &auth), ("idempotency-key", "c-1")],
+        )
+        .await;
+    assert_eq!(calls(&app, "create-balance", &keyed), 1);
+}
+
+#[tokio::test]
+async fn get_balance_costs_one_round_trip() {
+    let app = TestApp::spawn().await;
+    let id = warm(&app).await;
+    let answer = app.send("GET", &format!("/balances/{id}"), None).await;
+    assert_eq!(calls(&app, "get-balance", &answer), 1);
+}
+
+#[tokio::test]
+async fn an_uncontended_operation_costs_two_round_trips_with_or_without_a_key() {
+    let app = TestApp::spawn().await;
+    let id = warm(&app).await;
+    for body in [
+        json!({"amount": 5, "type": "INC"}),
+        json!({"amount": 2, "type": "DEC"}),
+        json!({"amount": 5, "type": "INC", "ttlInSeconds": 3600}),
+    ] {
+        let answer = app.operate(&id, body.clone()).await;
+        assert_eq!(calls(&app, "execute-operation", &answer), 2, "{body}");
+    }
+    let keyed = app.operate_with_key(&id, json!({"amount": 1, "type": "INC"}), "rt-1").await;
+    assert_eq!(calls(&app, "execute-operation", &keyed), 2, "the idempotency record rides in the commit");
+}
+
+#[tokio::test]
+async fn a_dec_that_consumes_live_credits_reads_them_once_more() {
+    let app = TestApp::spawn().await;
+    let id = warm(&app).await;
+    app.operate(&id, json!({"amount": 5, "type": "INC", "ttlInSeconds": 3600})).await;
+    let answer = app.operate(&id, json!({"amount": 2, "type": "DEC"})).await;
+    assert_eq!(calls(&app, "execute-operation", &answer), 3, "lock, credits query, commit");
+}
+
+#[tokio::test]
+async fn a_history_page_costs_one_round_trip_including_the_ownership_check() {
+    let app = TestApp::spawn().await;
+    let id = warm(&app).await;
+    for i in 0..5 {
+        app.operate(&id, json!({"amount": i + 1, "type": "INC"})).await;
+    }
+    let first = app.send("GET", &format!("/balances/{id}/transactions?pageSize=2"), None).await;
+    assert_eq!(calls(&app, "list-transactions", &first), 1);
+    let token = first.body["paginationToken"].as_str().unwrap();
+    let second =
+        app.send("GET", &format!("/balances/{id}/transactions?pageSize=2&paginationToken={token}"), None).await;
+    assert_eq!(calls(&app, "list-transactions", &second), 1);
+    let asc = app.send("GET", &format!("/balances/{id}/transactions?pageSize=2&order=asc"), None).await;
+    assert_eq!(calls(&app, "list-transactions", &asc), 1);
+}
+
+#[tokio::test]
+async fn reading_a_balance_with_a_due_expiry_writes_it_first() {
+    let app = TestApp::spawn().await;
+    let id = warm(&app).await;
+    app.operate(&id, json!({"amount": 5, "type": "INC", "ttlInSeconds": 1})).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let answer = app.send("GET", &format!("/balances/{id}"), None).await;
+    assert_eq!(calls(&app, "get-balance", &answer), 4, "read, lock, credits query, commit");
+    let again = app.send("GET", &format!("/balances/{id}"), None).await;
+    assert_eq!(calls(&app, "get-balance", &again), 1, "and back to one");
+}
