@@ -211,6 +211,18 @@ impl TestApp {
         into_answer(request.send().await.expect("request reaches the gateway")).await
     }
 
+    /// The body of a GET exactly as sent: numbers keep their digits (no f64 on the way).
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header("authorization", format!("Bearer {}", self.api_key))
+            .send()
+            .await
+            .expect("request reaches the gateway");
+        response.text().await.expect("a text body")
+    }
+
     /// Creates a balance and returns its BalanceResponse.
     pub async fn create_balance(&self, body: Value) -> Value {
         let answer = self.send("POST", "/balances", Some(&body)).await;

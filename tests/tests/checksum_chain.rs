@@ -32,16 +32,7 @@ async fn eventful_balance(app: &TestApp) -> String {
 
 /// Reads raw JSON text so that numbers keep exactly the digits the API sent.
 async fn raw_entries(app: &TestApp, id: &str) -> Vec<HashMap<String, Box<RawValue>>> {
-    let text = app
-        .http
-        .get(format!("{}/balances/{id}/transactions?order=asc&pageSize=1000", app.url))
-        .header("authorization", format!("Bearer {}", app.api_key))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_text(&format!("/balances/{id}/transactions?order=asc&pageSize=1000")).await;
     #[derive(serde::Deserialize)]
     struct Page {
         transactions: Vec<HashMap<String, Box<RawValue>>>,

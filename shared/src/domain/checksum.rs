@@ -85,3 +85,92 @@ pub fn verify<'a>(
     }
     Ok(count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::entry::EntryKind;
+    use crate::domain::names::{Subject, TxId};
+    use crate::domain::time::Millis;
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use uuid::Uuid;
+
+    fn entry(seq: u64, amount: i64, previous: &Checksum) -> Entry {
+        Entry {
+            seq,
+            id: TxId::new(Uuid::from_u128(seq as u128 | (4 << 76))),
+            kind: EntryKind::Inc,
+            amount: Decimal::new(amount, 2),
+            created_at: Millis::from_epoch_ms(1_000 + seq as i64),
+            request_time: Millis::from_epoch_ms(1_000 + seq as i64),
+            expired_at: None,
+            session: format!("session-{seq}"),
+            main_tx_id: None,
+            subject: Subject::parse("why").unwrap(),
+            balance_after: Decimal::new(amount * seq as i64, 2),
+            checksum: previous.clone(),
+        }
+        .sealed(previous)
+    }
+
+    fn chain(balance: BalanceId, amounts: &[i64]) -> Vec<Entry> {
+        let mut previous = Checksum::genesis(balance);
+        amounts
+            .iter()
+            .enumerate()
+            .map(|(i, amount)| {
+                let entry = entry(i as u64 + 1, *amount, &previous);
+                previous = entry.checksum.clone();
+                entry
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_formula_is_sha256_over_newline_joined_fields() {
+        let balance = BalanceId::parse("6f9619ff-8b86-4d01-b42d-00cf4fc964ff").unwrap();
+        let genesis = Checksum::genesis(balance);
+        assert_eq!(genesis.as_str(), hex::encode(Sha256::digest(b"6f9619ff-8b86-4d01-b42d-00cf4fc964ff")));
+        let first = entry(1, 1050, &genesis);
+        let text = format!(
+            "{}\n{}\nINC\n10.5\n10.5\n1001\n1001\n\nsession-1\n\nwhy",
+            genesis.as_str(),
+            first.id
+        );
+        assert_eq!(first.checksum.as_str(), hex::encode(Sha256::digest(text.as_bytes())));
+    }
+
+    proptest! {
+        #[test]
+        fn any_stored_history_recomputes_and_any_change_is_caught(
+            amounts in proptest::collection::vec(1i64..1_000_000, 1..30),
+            victim in any::<proptest::sample::Index>(),
+            delta in 1i64..100,
+        ) {
+            let balance = BalanceId::new(Uuid::new_v4());
+            let entries = chain(balance, &amounts);
+            let head = entries.last().unwrap().checksum.clone();
+            prop_assert_eq!(verify(balance, &entries, &head), Ok(entries.len() as u64));
+
+            let mut tampered = entries.clone();
+            let i = victim.index(tampered.len());
+            tampered[i].amount += Decimal::new(delta, 2);
+            let caught_at = match verify(balance, &tampered, &head) {
+                Err(ChainError::Mismatch { seq, .. }) => Some(seq),
+                _ => None,
+            };
+            prop_assert_eq!(caught_at, Some(i as u64 + 1));
+
+            let other = BalanceId::new(Uuid::new_v4());
+            prop_assert!(verify(other, &entries, &head).is_err(), "a history cannot be passed off as another balance's");
+
+            let mut gapped = entries.clone();
+            if gapped.len() > 1 {
+                gapped.remove(0);
+                let gap = matches!(verify(balance, &gapped, &head), Err(ChainError::Gap { .. }));
+                prop_assert!(gap);
+            }
+        }
+    }
+}

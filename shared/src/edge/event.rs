@@ -15,12 +15,14 @@ use serde_json::value::RawValue;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub enum Incoming {
-    Http(Box<ApiGatewayV2httpRequest>),
-    Direct(Fields),
+    /// An HTTP request (or the reason it could not be read: an HTTP answer all the same).
+    Http(Result<Box<ApiGatewayV2httpRequest>, ApiError>),
+    /// A direct invocation's payload (or why it is not a JSON object).
+    Direct(Result<Fields, ApiError>),
 }
 
 /// Only HTTP events have `requestContext.http`; anything else is a direct invocation.
-pub fn classify(payload: &RawValue) -> Result<Incoming, ApiError> {
+pub fn classify(payload: &RawValue) -> Incoming {
     #[derive(Deserialize)]
     struct Probe {
         #[serde(rename = "requestContext")]
@@ -35,11 +37,13 @@ pub fn classify(payload: &RawValue) -> Result<Incoming, ApiError> {
         .and_then(|probe| probe.request_context)
         .is_some_and(|context| context.http.is_some());
     if is_http {
-        let request = serde_json::from_str(payload.get())
-            .map_err(|e| ApiError::internal(format!("unreadable HTTP event: {e}")))?;
-        Ok(Incoming::Http(Box::new(request)))
+        Incoming::Http(
+            serde_json::from_str(payload.get())
+                .map(Box::new)
+                .map_err(|e| ApiError::internal(format!("unreadable HTTP event: {e}"))),
+        )
     } else {
-        Ok(Incoming::Direct(Fields::parse(payload.get())?))
+        Incoming::Direct(Fields::parse(payload.get()))
     }
 }
 
@@ -167,8 +171,8 @@ mod tests {
     #[test]
     fn non_http_payloads_are_direct_invocations() {
         let raw = RawValue::from_string(r#"{"projectId":"p","requestContext":{"x":1}}"#.into()).unwrap();
-        assert!(matches!(classify(&raw), Ok(Incoming::Direct(_))));
+        assert!(matches!(classify(&raw), Incoming::Direct(Ok(_))));
         let raw = RawValue::from_string("[1,2]".into()).unwrap();
-        assert_eq!(classify(&raw).err().map(|e| e.status), Some(400));
+        assert!(matches!(classify(&raw), Incoming::Direct(Err(ApiError { status: 400, .. }))));
     }
 }

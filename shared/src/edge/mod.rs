@@ -101,10 +101,14 @@ pub async fn handle<A: Action>(app: &App, event: LambdaEvent<Box<RawValue>>) -> 
     let started = Instant::now();
     let calls_before = app.calls.total();
     let request_id = event.context.request_id.clone();
-    let (source, result) = match event::classify(&event.payload) {
-        Ok(Incoming::Http(request)) => ("http", http::<A>(app, &request).await),
-        Ok(Incoming::Direct(payload)) => ("direct", direct::<A>(app, payload).await),
-        Err(error) => ("direct", Err(error)),
+    let (source, api_request_id, result) = match event::classify(&event.payload) {
+        Incoming::Http(Ok(request)) => {
+            let api_request_id = request.request_context.request_id.clone();
+            ("http", api_request_id, http::<A>(app, &request).await)
+        }
+        Incoming::Http(Err(error)) => ("http", None, Err(error)),
+        Incoming::Direct(Ok(payload)) => ("direct", None, direct::<A>(app, payload).await),
+        Incoming::Direct(Err(error)) => ("direct", None, Err(error)),
     };
     let status = result.as_ref().map_or_else(|e| e.status, |reply| reply.status);
     if let Err(error) = &result {
@@ -114,6 +118,7 @@ pub async fn handle<A: Action>(app: &App, event: LambdaEvent<Box<RawValue>>) -> 
     }
     tracing::info!(
         requestId = %request_id,
+        apiRequestId = api_request_id,
         action = A::NAME,
         source,
         status,
