@@ -133,11 +133,7 @@ mod tests {
         let genesis = Checksum::genesis(balance);
         assert_eq!(genesis.as_str(), hex::encode(Sha256::digest(b"6f9619ff-8b86-4d01-b42d-00cf4fc964ff")));
         let first = entry(1, 1050, &genesis);
-        let text = format!(
-            "{}\n{}\nINC\n10.5\n10.5\n1001\n1001\n\nsession-1\n\nwhy",
-            genesis.as_str(),
-            first.id
-        );
+        let text = format!("{}\n{}\nINC\n10.5\n10.5\n1001\n1001\n\nsession-1\n\nwhy", genesis.as_str(), first.id);
         assert_eq!(first.checksum.as_str(), hex::encode(Sha256::digest(text.as_bytes())));
     }
 

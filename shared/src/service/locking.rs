@@ -31,7 +31,7 @@ impl Ledger {
         loop {
             let now = self.clock.now();
             match self.store.try_lock(project, id, owner, previous_owner, now, self.lock_lease_ms).await {
-                Ok(TryLock::Locked(head)) => return Ok(head),
+                Ok(TryLock::Locked(head)) => return Ok(*head),
                 Ok(TryLock::Missing) => return Err(LockError::Missing),
                 Err(error) => return Err(LockError::Store(error)),
                 Ok(TryLock::Busy { until }) => {

@@ -30,7 +30,7 @@ const CREDITS_PAGE: usize = 100;
 
 pub(crate) enum Written {
     /// The operation's change (its `after` and its entry).
-    Operation(Change),
+    Operation(Box<Change>),
     /// Only maintenance (expiry, settling) was due; the balance as it is now.
     Maintained(Balance),
     Replayed(IdempotencyRecord),
@@ -65,7 +65,7 @@ enum CommitFailure {
     IdempotencyTaken(Option<IdempotencyRecord>),
     /// Restart under a new owner; `operation` is the change whose commit may have landed.
     Restart {
-        operation: Option<Change>,
+        operation: Option<Box<Change>>,
     },
     Fault(Fault),
 }
@@ -116,7 +116,7 @@ impl Ledger {
     ) -> Result<Written, WriteError> {
         let mut owner = new_owner();
         let mut previous_owner: Option<String> = None;
-        let mut in_doubt: Option<Change> = None;
+        let mut in_doubt: Option<Box<Change>> = None;
         for _ in 0..MAX_ATTEMPTS {
             let head = self.lock(project, id, &owner, previous_owner.as_deref()).await?;
             failpoint::hit(failpoint::AFTER_LOCK);
@@ -146,7 +146,7 @@ impl Ledger {
             match self.commit_plan(&owner, &head, &plan, idempotency, now).await {
                 Ok(()) => {
                     return Ok(match plan.operation_change() {
-                        Some(change) => Written::Operation(change.clone()),
+                        Some(change) => Written::Operation(Box::new(change.clone())),
                         None => Written::Maintained(plan.changes.last().map_or(head.balance, |c| c.after.clone())),
                     });
                 }
@@ -315,7 +315,7 @@ impl Ledger {
                 }
                 Err(CommitError::Store(error)) => return Err(CommitFailure::Fault(error.into())),
                 Err(CommitError::Fenced | CommitError::Unknown(_) | CommitError::Conflict) => {
-                    let operation = carries_operation.then(|| plan.operation_change().cloned()).flatten();
+                    let operation = carries_operation.then(|| plan.operation_change().cloned().map(Box::new)).flatten();
                     return Err(CommitFailure::Restart { operation });
                 }
             }

@@ -30,12 +30,6 @@ pub struct Batch<'a> {
     pub idempotency: Option<&'a IdempotencyWrite>,
 }
 
-impl Batch<'_> {
-    pub fn items(changes: &[Change], with_idempotency: bool) -> usize {
-        1 + usize::from(with_idempotency) + changes.iter().map(Change::items).sum::<usize>()
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError {
     /// The idempotency key has a live record; nothing was written.

@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 #[derive(Debug)]
 pub enum TryLock {
     /// Ours, with the head as it is now.
-    Locked(HeadRecord),
+    Locked(Box<HeadRecord>),
     /// Someone else holds a lease until `until`.
     Busy { until: Millis },
     /// No such balance (in this project).
@@ -65,7 +65,7 @@ impl Store {
         match result {
             Ok(output) => {
                 let item = output.attributes.ok_or_else(|| StoreError::Corrupt("lock: no item returned".into()))?;
-                Ok(TryLock::Locked(HeadRecord::from_item(&item)?))
+                Ok(TryLock::Locked(Box::new(HeadRecord::from_item(&item)?)))
             }
             Err(error) => {
                 let failed = match error.as_service_error() {
