@@ -171,3 +171,29 @@ async fn a_dead_holders_lock_blocks_only_until_its_lease_ends() {
     local.clock.advance_ms(5_001);
     assert_eq!(apply(&local, id, inc("1", None)).await.unwrap(), Decimal::ONE);
 }
+
+#[tokio::test]
+async fn a_lost_commit_answer_is_recognised_even_when_another_writer_took_the_balance_meanwhile() {
+    let local = LocalLedger::with(true, Duration::from_millis(200)).await;
+    let id = open(&local).await;
+    let proxy = local.proxy.as_ref().unwrap();
+    // The commit lands but its answer is lost; the SDK's retry then fails the fence. Taking
+    // over is slowed down until another writer holds the balance.
+    proxy.add_fault(FaultRule::once(local.table.clone(), "TransactWriteItems", Fault::DropResponse));
+    proxy.add_fault(
+        FaultRule::once(local.table.clone(), "UpdateItem", Fault::Delay(Duration::from_millis(1_000))).after(1),
+    );
+    let (ledger, project) = (local.ledger.clone(), local.project.clone());
+    let operation =
+        tokio::spawn(async move { ledger.execute_operation(&project, id, inc("5", None), None, None, None).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let taken = local.store.try_lock(&local.project, id, "another-writer", None, local.clock.now(), 60_000).await;
+    assert!(matches!(taken, Ok(TryLock::Locked(_))), "the first commit released the lock");
+
+    match operation.await.unwrap() {
+        Ok(Outcome::Done(done)) => assert_eq!(done.balance.amount, dec("5")),
+        other => panic!("the landed operation must be reported as done, got {other:?}"),
+    }
+    assert_eq!(proxy.pending_faults(&local.table), 0);
+    assert_eq!(assert_chain_verifies(&local, id).await, 1, "applied exactly once");
+}

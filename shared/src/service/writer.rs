@@ -118,7 +118,19 @@ impl Ledger {
         let mut previous_owner: Option<String> = None;
         let mut in_doubt: Option<Box<Change>> = None;
         for _ in 0..MAX_ATTEMPTS {
-            let head = self.lock(project, id, &owner, previous_owner.as_deref()).await?;
+            let head = match self.lock(project, id, &owner, previous_owner.as_deref()).await {
+                Ok(head) => head,
+                Err(error) => {
+                    // Someone else holds the balance now, so our earlier attempt is fenced
+                    // off: whether its entry exists is final even without the lock.
+                    if let Some(change) = in_doubt.take() {
+                        if self.landed(project, id, &change).await? {
+                            return Ok(Written::Operation(change));
+                        }
+                    }
+                    return Err(error.into());
+                }
+            };
             failpoint::hit(failpoint::AFTER_LOCK);
             if let Some(change) = in_doubt.take() {
                 if self.landed(project, id, &change).await? {
