@@ -23,11 +23,13 @@ pub struct AppOptions {
     pub env: Vec<(String, String)>,
     /// Put the fault-injecting proxy between the functions and DynamoDB.
     pub through_proxy: bool,
+    /// Behave like an API Gateway whose Lambda authorizer passes this context on.
+    pub authorizer: Option<serde_json::Map<String, Value>>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self { instances: 1, env: Vec::new(), through_proxy: false }
+        Self { instances: 1, env: Vec::new(), through_proxy: false, authorizer: None }
     }
 }
 
@@ -44,6 +46,11 @@ impl AppOptions {
 
     pub fn through_proxy(mut self) -> Self {
         self.through_proxy = true;
+        self
+    }
+
+    pub fn authorizer(mut self, context: Value) -> Self {
+        self.authorizer = context.as_object().cloned();
         self
     }
 }
@@ -140,7 +147,9 @@ impl TestApp {
             routes.push(Route::new(route.method.parse().expect("method"), route.path, pool.clone()));
             functions.insert(route.function, pool);
         }
-        let gateway = Gateway::start(routes).await.expect("start the gateway");
+        let gateway = Gateway::start_with_authorizer_context(routes, options.authorizer.clone())
+            .await
+            .expect("start the gateway");
         let project = unique("acme");
         let mut app = Self {
             url: gateway.url(),

@@ -377,3 +377,17 @@ async fn request_logs_are_json_lines_without_secrets() {
         }
     }
 }
+
+#[tokio::test]
+async fn behind_an_api_gateway_authorizer_the_project_and_scopes_come_from_its_context() {
+    let context = json!({"projectId": "tenant-from-authorizer", "scopes": "read write", "keyId": "key_1"});
+    let app = TestApp::spawn_with(AppOptions::default().authorizer(context)).await;
+    let created = app.send_as("POST", "/balances", Some(&json!({"balanceType": "EUR"})), &[]).await;
+    assert_eq!(created.status, 201, "no key needed: the authorizer already checked it");
+    assert_eq!(created.body["projectId"], "tenant-from-authorizer");
+
+    let read_only = json!({"projectId": "tenant-from-authorizer", "scopes": ["read"]});
+    let reader = TestApp::spawn_with(AppOptions::default().authorizer(read_only)).await;
+    let refused = reader.send_as("POST", "/balances", Some(&json!({"balanceType": "EUR"})), &[]).await;
+    assert_eq!(refused.status, 403);
+}
