@@ -100,6 +100,13 @@ pub struct OperationResponse {
     pub transaction: TransactionListItem,
 }
 
+impl OperationResponse {
+    /// Right after a commit: the lock is released with it.
+    pub fn new(balance: &Balance, entry: &Entry) -> Self {
+        Self { balance: BalanceResponse::new(balance, false), transaction: TransactionListItem::new(entry) }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionsPage {

@@ -239,6 +239,12 @@ impl TestApp {
         answer.body
     }
 
+    /// A new empty EUR balance; its id.
+    pub async fn new_balance(&self) -> String {
+        let created = self.create_balance(serde_json::json!({"balanceType": "EUR"})).await;
+        created["balanceId"].as_str().expect("balanceId").to_owned()
+    }
+
     pub async fn operate(&self, balance_id: &str, body: Value) -> Answer {
         self.send("POST", &format!("/balances/{balance_id}/operations"), Some(&body)).await
     }

@@ -10,8 +10,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_decs_of_one_on_twenty_leave_exactly_zero() {
     let app = Arc::new(TestApp::spawn_with(AppOptions::default().instances(16)).await);
-    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
-    let id = created["balanceId"].as_str().unwrap().to_owned();
+    let id = app.new_balance().await;
     assert_eq!(app.operate(&id, json!({"amount": 20, "type": "INC"})).await.status, 200);
 
     let mut clients = Vec::new();

@@ -11,8 +11,7 @@ use std::time::Duration;
 async fn a_request_killed_between_lock_and_commit_leaves_nothing_and_blocks_only_for_the_lease() {
     let options = AppOptions::default().env("POCKETBOOK_LOCK_LEASE_MS", "1000").env("POCKETBOOK_LOCK_WAIT_MS", "100");
     let app = TestApp::spawn_with(options).await;
-    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
-    let id = created["balanceId"].as_str().unwrap().to_owned();
+    let id = app.new_balance().await;
     app.operate(&id, json!({"amount": 10, "type": "INC"})).await;
     let before = app.send("GET", &format!("/balances/{id}"), None).await.body;
 
@@ -42,8 +41,7 @@ async fn a_request_killed_between_lock_and_commit_leaves_nothing_and_blocks_only
 #[tokio::test]
 async fn a_transaction_conflict_is_retried_and_applied_once() {
     let app = TestApp::spawn_with(AppOptions::default().through_proxy()).await;
-    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
-    let id = created["balanceId"].as_str().unwrap().to_owned();
+    let id = app.new_balance().await;
     let proxy = app.proxy.as_ref().unwrap();
     proxy.add_fault(FaultRule::once(app.table.clone(), "TransactWriteItems", Fault::TransactionConflict).times(2));
     let answer = app.operate(&id, json!({"amount": 5, "type": "INC"})).await;
@@ -56,8 +54,7 @@ async fn a_transaction_conflict_is_retried_and_applied_once() {
 #[tokio::test]
 async fn throttling_is_absorbed_by_retries() {
     let app = TestApp::spawn_with(AppOptions::default().through_proxy()).await;
-    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
-    let id = created["balanceId"].as_str().unwrap().to_owned();
+    let id = app.new_balance().await;
     app.operate(&id, json!({"amount": 1, "type": "INC"})).await; // warm: the API key is cached
     let proxy = app.proxy.as_ref().unwrap();
     proxy.add_fault(FaultRule::once(app.table.clone(), "UpdateItem", Fault::Throttle));
@@ -70,8 +67,7 @@ async fn throttling_is_absorbed_by_retries() {
 #[tokio::test]
 async fn dynamodb_being_unreachable_is_a_500_not_a_hang() {
     let app = TestApp::spawn_with(AppOptions::default().through_proxy()).await;
-    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
-    let id = created["balanceId"].as_str().unwrap().to_owned();
+    let id = app.new_balance().await;
     let proxy = app.proxy.as_ref().unwrap();
     proxy.add_fault(FaultRule::once(app.table.clone(), "GetItem", Fault::Throttle).times(3));
     let answer = app.send("GET", &format!("/balances/{id}"), None).await;

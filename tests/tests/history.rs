@@ -7,8 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 async fn balance_with_entries(app: &TestApp, count: usize) -> String {
-    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
-    let id = created["balanceId"].as_str().unwrap().to_owned();
+    let id = app.new_balance().await;
     for i in 0..count {
         let answer = app.operate(&id, json!({"amount": i + 1, "type": "INC", "subject": format!("entry {i}")})).await;
         assert_eq!(answer.status, 200);

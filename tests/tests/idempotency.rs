@@ -7,8 +7,7 @@ use pocketbook_tests::{AppOptions, TestApp};
 use serde_json::{json, Value};
 
 async fn balance(app: &TestApp, amount: i64) -> String {
-    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
-    let id = created["balanceId"].as_str().unwrap().to_owned();
+    let id = app.new_balance().await;
     if amount > 0 {
         assert_eq!(app.operate(&id, json!({"amount": amount, "type": "INC"})).await.status, 200);
     }

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 /// One request per function so that each has looked up (and cached) the API key.
 async fn warm(app: &TestApp) -> String {
-    let created = app.create_balance(json!({"balanceType": "EUR"})).await;
-    let id = created["balanceId"].as_str().unwrap().to_owned();
+    let id = app.new_balance().await;
     app.operate(&id, json!({"amount": 1, "type": "INC"})).await;
     app.send("GET", &format!("/balances/{id}"), None).await;
     app.send("GET", &format!("/balances/{id}/transactions"), None).await;

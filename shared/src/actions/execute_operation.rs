@@ -1,7 +1,7 @@
 //! `POST /balances/{balanceId}/operations`: an INC or a DEC.
 
 use super::balance_id;
-use crate::api::{BalanceResponse, OperationResponse, TransactionListItem};
+use crate::api::OperationResponse;
 use crate::domain::money::Amount;
 use crate::domain::names::Subject;
 use crate::domain::operation::{Operation, TtlSeconds};
@@ -52,14 +52,6 @@ impl Action for ExecuteOperation {
         let outcome = ledger
             .execute_operation(&caller.project, id, operation, subject.flatten(), update_token, request.idempotency_key)
             .await?;
-        Ok(Reply::from_outcome(outcome, |done| {
-            Reply::json(
-                200,
-                &OperationResponse {
-                    balance: BalanceResponse::new(&done.balance, false),
-                    transaction: TransactionListItem::new(&done.entry),
-                },
-            )
-        }))
+        Ok(Reply::from_outcome(outcome, |done| Reply::json(200, &OperationResponse::new(&done.balance, &done.entry))))
     }
 }

@@ -91,7 +91,29 @@ impl Order {
     }
 }
 
+/// Why writing the maintenance that was due (expiries) did not happen.
+enum Due {
+    NotFound,
+    Busy,
+    Fault(Fault),
+}
+
 impl Ledger {
+    /// Writes whatever is due (expiries, settling) and returns the balance as it is then. A
+    /// maintenance-only write has no operation to refuse and no key to replay.
+    async fn write_due(&self, project: &ProjectId, id: BalanceId) -> Result<Balance, Due> {
+        match self.write(project, id, None, None).await {
+            Ok(Written::Maintained(balance)) => Ok(balance),
+            Ok(Written::Operation(_) | Written::Replayed(_)) => Err(Due::Fault(Fault::Inconsistent("not maintenance"))),
+            Err(WriteError::NotFound) => Err(Due::NotFound),
+            Err(WriteError::Busy) => Err(Due::Busy),
+            Err(WriteError::Fault(fault)) => Err(Due::Fault(fault)),
+            Err(WriteError::Rejected(_) | WriteError::KeyReused) => {
+                Err(Due::Fault(Fault::Inconsistent("maintenance refused")))
+            }
+        }
+    }
+
     /// One round trip: the head (and the idempotency record, in the same transaction).
     pub async fn create_balance(
         &self,
@@ -158,16 +180,11 @@ impl Ledger {
             let in_progress = head.in_progress(now);
             return Ok((head.balance, in_progress));
         }
-        match self.write(project, id, None, None).await {
-            Ok(Written::Maintained(balance)) => Ok((balance, false)),
-            Ok(Written::Operation(change)) => Ok((change.after, false)),
-            Ok(Written::Replayed(_)) => Err(Fault::Inconsistent("replay without a key").into()),
-            Err(WriteError::NotFound) => Err(GetBalanceError::NotFound),
-            Err(WriteError::Busy) => Err(GetBalanceError::Busy),
-            Err(WriteError::Fault(fault)) => Err(fault.into()),
-            Err(WriteError::Rejected(_) | WriteError::KeyReused) => {
-                Err(Fault::Inconsistent("maintenance refused").into())
-            }
+        match self.write_due(project, id).await {
+            Ok(balance) => Ok((balance, false)),
+            Err(Due::NotFound) => Err(GetBalanceError::NotFound),
+            Err(Due::Busy) => Err(GetBalanceError::Busy),
+            Err(Due::Fault(fault)) => Err(fault.into()),
         }
     }
 
@@ -253,14 +270,11 @@ impl Ledger {
             let now = self.clock.now();
             if !maintained && page.head.as_ref().is_some_and(|head| head.balance.expiry_due(now)) {
                 maintained = true;
-                match self.write(project, id, None, None).await {
+                match self.write_due(project, id).await {
                     Ok(_) => continue,
-                    Err(WriteError::Busy) => return Err(ListTransactionsError::Busy),
-                    Err(WriteError::NotFound) => return Err(ListTransactionsError::NotFound),
-                    Err(WriteError::Fault(fault)) => return Err(fault.into()),
-                    Err(WriteError::Rejected(_) | WriteError::KeyReused) => {
-                        return Err(Fault::Inconsistent("maintenance refused").into())
-                    }
+                    Err(Due::Busy) => return Err(ListTransactionsError::Busy),
+                    Err(Due::NotFound) => return Err(ListTransactionsError::NotFound),
+                    Err(Due::Fault(fault)) => return Err(fault.into()),
                 }
             }
             let pagination_token = match (page.more, page.entries.last()) {

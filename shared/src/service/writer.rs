@@ -8,7 +8,7 @@
 
 use super::locking::LockError;
 use super::{replay, Fault, Idempotency, Ledger, RandomIds, IDEMPOTENCY_TTL_SECONDS};
-use crate::api::{self, BalanceResponse, OperationResponse, TransactionListItem};
+use crate::api::{self, OperationResponse};
 use crate::domain::balance::{Balance, Lot};
 use crate::domain::ledger::{self, Change, LotsView, Plan, PlanError};
 use crate::domain::names::{BalanceId, ProjectId};
@@ -73,10 +73,7 @@ enum CommitFailure {
 /// The answer body stored with an operation's idempotency record.
 pub(crate) fn operation_body(change: &Change) -> Option<String> {
     let entry = change.entry.as_ref()?;
-    Some(api::to_json(&OperationResponse {
-        balance: BalanceResponse::new(&change.after, false),
-        transaction: TransactionListItem::new(entry),
-    }))
+    Some(api::to_json(&OperationResponse::new(&change.after, entry)))
 }
 
 fn new_owner() -> String {
