@@ -134,6 +134,9 @@ pub struct BalanceId(Uuid);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TxId(Uuid);
 
+/// `xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx`
+const HYPHENATED_LEN: usize = 36;
+
 macro_rules! uuid_newtype {
     ($name:ident) => {
         impl $name {
@@ -141,10 +144,13 @@ macro_rules! uuid_newtype {
                 Self(value)
             }
 
+            /// Only the hyphenated form (any letter case): `Uuid::try_parse` also takes the
+            /// simple, braced and URN forms, which openapi.yaml does not offer, and one balance
+            /// must not answer to four spellings of its id.
             pub fn parse(value: &str) -> Result<Self, NameError> {
                 match Uuid::try_parse(value) {
-                    Ok(id) if id.get_version_num() == 4 => Ok(Self(id)),
-                    _ => Err(NameError("must be a UUID v4")),
+                    Ok(id) if value.len() == HYPHENATED_LEN && id.get_version_num() == 4 => Ok(Self(id)),
+                    _ => Err(NameError("must be a UUID v4 in hyphenated form")),
                 }
             }
         }
@@ -193,6 +199,19 @@ mod tests {
         assert_eq!(id.to_string(), "6f9619ff-8b86-4d01-b42d-00cf4fc964ff");
         assert!(BalanceId::parse("6f9619ff-8b86-1d01-b42d-00cf4fc964ff").is_err());
         assert!(BalanceId::parse("not-a-uuid").is_err());
+    }
+
+    #[test]
+    fn balance_ids_have_one_spelling_up_to_letter_case() {
+        // Found by the contract work: these reached the balance 6f9619ff-... before.
+        for other_form in [
+            "6f9619ff8b864d01b42d00cf4fc964ff",
+            "{6f9619ff-8b86-4d01-b42d-00cf4fc964ff}",
+            "urn:uuid:6f9619ff-8b86-4d01-b42d-00cf4fc964ff",
+        ] {
+            assert!(BalanceId::parse(other_form).is_err(), "{other_form}");
+        }
+        assert!(BalanceId::parse("6f9619ff-8b86-4d01-b42d-00cf4fc964ff").is_ok());
     }
 
     #[test]

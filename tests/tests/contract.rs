@@ -1,0 +1,333 @@
+//! The HTTP API against its contract, `openapi.yaml`: schemathesis (pinned in
+//! requirements-dev.txt) generates valid and invalid requests from the document, runs them
+//! against the real function binaries behind the local API Gateway, and checks every answer
+//! against what the document promises.
+//!
+//! The run is reproducible: a fixed seed, overridable with `POCKETBOOK_CONTRACT_SEED` (to
+//! explore further, or to replay a seed another run printed), and a bounded number of examples
+//! per operation, overridable with `POCKETBOOK_CONTRACT_MAX_EXAMPLES`.
+//!
+//! Below the runs: regression tests for what the contract work found.
+
+use pocketbook::domain::names::{BalanceId, ProjectId};
+use pocketbook::domain::time::Millis;
+use pocketbook_tests::local_dynamodb::workspace_root;
+use pocketbook_tests::{Answer, AppOptions, TestApp};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+
+const DEFAULT_SEED: &str = "20250131";
+const DEFAULT_MAX_EXAMPLES: &str = "150";
+
+/// What schemathesis checks on every answer. No check is switched off to make a run pass: a
+/// failure is a bug in the server or an untrue sentence in the document.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_schema_conformance,negative_data_rejection";
+
+fn contract() -> PathBuf {
+    workspace_root().join("openapi.yaml")
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+/// Runs schemathesis against `app` and fails the test, with its whole report, unless it finds
+/// nothing. `auth` is the header it sends on every request (none: unauthenticated).
+async fn schemathesis(app: &TestApp, auth: Option<&str>, phases: &str, max_examples: &str) {
+    let executable = workspace_root().join(".venv/bin/schemathesis");
+    assert!(
+        executable.exists(),
+        "{} not found: run `make tools` (it installs the pinned schemathesis into .venv)",
+        executable.display()
+    );
+    let seed = env_or("POCKETBOOK_CONTRACT_SEED", DEFAULT_SEED);
+    // Run outside the repository: schemathesis would pick up a schemathesis.toml from the
+    // working directory or any parent, and must leave no reports or databases behind.
+    let scratch = std::env::temp_dir().join(format!("pocketbook-contract-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&scratch).expect("a scratch directory");
+    let mut command = tokio::process::Command::new(&executable);
+    command
+        .current_dir(&scratch)
+        .arg("run")
+        .arg(contract())
+        .args(["--url", &app.url])
+        .args(["--phases", phases])
+        .args(["--checks", CHECKS])
+        .args(["--seed", &seed])
+        .args(["--max-examples", max_examples])
+        // One worker: a run with a given seed sends the same requests in the same order.
+        .args(["--workers", "1"])
+        .args(["--request-timeout", "30"])
+        .args(["--generation-database", "none"])
+        .arg("--no-color")
+        .env("PYTHONUTF8", "1")
+        .kill_on_drop(true);
+    if let Some(header) = auth {
+        command.args(["--header", header]);
+    }
+    let started = Instant::now();
+    let output = command.output().await.expect("run schemathesis");
+    let elapsed = started.elapsed();
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("schemathesis {phases} (seed {seed}, {max_examples} examples, {elapsed:.0?}):\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "schemathesis found answers that break openapi.yaml (rerun with POCKETBOOK_CONTRACT_SEED={seed}):\
+         \n{stdout}\n{stderr}"
+    );
+    // A run that tested nothing would also exit 0.
+    assert!(stdout.contains("Tested: 4"), "schemathesis did not test the four operations:\n{stdout}");
+}
+
+#[test]
+fn the_contract_documents_exactly_the_routes_the_functions_serve() {
+    let text = std::fs::read_to_string(contract()).expect("openapi.yaml at the workspace root");
+    let document: serde_yaml::Value = serde_yaml::from_str(&text).expect("openapi.yaml is YAML");
+    assert_eq!(document["openapi"].as_str(), Some("3.1.0"));
+    assert_eq!(document["info"]["version"].as_str(), Some(env!("CARGO_PKG_VERSION")), "the workspace's version");
+    let methods = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_mapping().expect("paths") {
+        let path = path.as_str().expect("a path").to_owned();
+        for (method, _) in item.as_mapping().expect("a path item") {
+            let method = method.as_str().expect("a key");
+            if methods.contains(&method) {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let served: BTreeSet<(String, String)> =
+        pocketbook::actions::ROUTES.iter().map(|route| (route.method.to_owned(), route.path.to_owned())).collect();
+    assert_eq!(documented, served, "openapi.yaml and pocketbook::actions::ROUTES disagree");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_of_the_running_api_conforms_to_openapi_yaml() {
+    let app = TestApp::spawn().await;
+    let auth = format!("Authorization: Bearer {}", app.api_key);
+    let max_examples = env_or("POCKETBOOK_CONTRACT_MAX_EXAMPLES", DEFAULT_MAX_EXAMPLES);
+    schemathesis(&app, Some(&auth), "examples,coverage,fuzzing,stateful", &max_examples).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_for_missing_keys_and_missing_scopes_conform_to_openapi_yaml() {
+    // As `make dev` runs it: the functions check keys themselves and answer every refusal.
+    refusals(&TestApp::spawn().await).await;
+    // As template.yaml deploys it: the authorizer function answers for missing and unknown keys.
+    refusals(&TestApp::spawn_with(AppOptions::default().authorizer_function()).await).await;
+}
+
+async fn refusals(app: &TestApp) {
+    // No key at all (schemathesis may still make up keys of its own): 401s.
+    schemathesis(app, None, "examples,fuzzing", "5").await;
+    // A key nobody issued: 401 from the functions, 403 from the authorizer.
+    schemathesis(app, Some("Authorization: Bearer pb_not-a-key-anyone-issued"), "examples,fuzzing", "5").await;
+    // A key that may only read: every write is a 403.
+    let reader = app.new_api_key(&app.project, &["read"]).await;
+    schemathesis(app, Some(&format!("Authorization: Bearer {reader}")), "examples,fuzzing", "5").await;
+}
+
+/// Checks answers against the response openapi.yaml documents for their operation and status:
+/// the content type, the body's schema and the documented headers' schemas. Python, because
+/// the virtualenv already holds a JSON Schema 2020-12 validator (schemathesis's own).
+const VALIDATE_ANSWERS: &str = r##"
+import json, sys, yaml, jsonschema_rs
+spec = yaml.safe_load(open(sys.argv[1]))
+def resolve(node):
+    while isinstance(node, dict) and "$ref" in node:
+        target = spec
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+def valid(schema, value):
+    document = dict(schema, components=spec["components"])
+    return [e.message for e in jsonschema_rs.Draft202012Validator(document).iter_errors(value)]
+problems = []
+for answer in json.load(sys.stdin):
+    label = f"{answer['method']} {answer['path']} -> {answer['status']}"
+    operation = spec["paths"][answer["path"]][answer["method"].lower()]
+    response = resolve(operation["responses"].get(str(answer["status"])))
+    if response is None:
+        problems.append(f"{label}: status not documented")
+        continue
+    content_type = answer["headers"].get("content-type", "").split(";")[0]
+    media = response.get("content", {}).get(content_type)
+    if media is None:
+        problems.append(f"{label}: content type {content_type!r} not documented")
+        continue
+    problems += [f"{label}: {error}" for error in valid(media["schema"], json.loads(answer["body"]))]
+    for name, header in response.get("headers", {}).items():
+        value = answer["headers"].get(name.lower())
+        if value is not None:
+            problems += [f"{label}: header {name}: {e}" for e in valid(resolve(header)["schema"], value)]
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+"##;
+
+/// One answer and the documented route it came from.
+fn documented(method: &str, template: &str, answer: &Answer) -> Value {
+    let headers: serde_json::Map<String, Value> = answer
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), json!(value.to_str().ok()?))))
+        .collect();
+    let body = match &answer.body {
+        Value::String(text) => text.clone(),
+        body => body.to_string(),
+    };
+    json!({"method": method, "path": template, "status": answer.status, "headers": headers, "body": body})
+}
+
+#[tokio::test]
+async fn answers_schemathesis_cannot_provoke_conform_to_openapi_yaml_too() {
+    // Expired credits, replays, business refusals, a busy balance, an oversized body and a
+    // fault need state or timing that generated requests do not reach.
+    let app = TestApp::spawn_with(AppOptions::default().env("POCKETBOOK_LOCK_WAIT_MS", "300")).await;
+    let mut answers = Vec::new();
+    let created = app.send("POST", "/balances", Some(&json!({"balanceType": "EUR", "balanceMinLimit": -5}))).await;
+    answers.push(documented("POST", "/balances", &created));
+    let id = created.body["balanceId"].as_str().expect("balanceId").to_owned();
+    let operations = format!("/balances/{id}/operations");
+    let (ops, one, list) =
+        ("/balances/{balanceId}/operations", "/balances/{balanceId}", "/balances/{balanceId}/transactions");
+
+    let credit = json!({"amount": 10, "type": "INC", "ttlInSeconds": 1, "subject": "short-lived"});
+    let first = app.operate_with_key(&id, credit.clone(), "contract-1").await;
+    let replayed = app.operate_with_key(&id, credit, "contract-1").await;
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    let reused = app.operate_with_key(&id, json!({"amount": 2, "type": "INC"}), "contract-1").await;
+    let stale = app.operate(&id, json!({"amount": 1, "type": "INC", "updateToken": "stale"})).await;
+    let refused = app.operate(&id, json!({"amount": 100, "type": "DEC"})).await;
+    let big = r#"{"amount": 999999999999999, "type": "INC"}"#;
+    let out_of_range = app.send_raw("POST", &operations, big.to_owned(), &[]).await;
+    assert_eq!(out_of_range.error_code(), Some("AMOUNT_OUT_OF_RANGE"));
+    let huge = format!(r#"{{"amount": 1, "type": "INC", "subject": "{}"}}"#, "x".repeat(70 * 1024));
+    let too_large = app.send_raw("POST", &operations, huge, &[]).await;
+    for answer in [&first, &replayed, &reused, &stale, &refused, &out_of_range, &too_large] {
+        answers.push(documented("POST", ops, answer));
+    }
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let expired = app.send("GET", &format!("/balances/{id}"), None).await;
+    let history = app.send("GET", &format!("/balances/{id}/transactions?order=asc&pageSize=1"), None).await;
+    let token = history.body["paginationToken"].as_str().expect("a second page").to_owned();
+    let next = app
+        .send("GET", &format!("/balances/{id}/transactions?order=asc&pageSize=1&paginationToken={token}"), None)
+        .await;
+    let entries: Vec<Value> = [&history, &next]
+        .iter()
+        .flat_map(|page| page.body["transactions"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(entries.iter().any(|entry| entry["mainTxId"].is_string()), "an expiry entry: {entries:?}");
+    let wrong_order = app.send("GET", &format!("/balances/{id}/transactions?paginationToken={token}"), None).await;
+    answers.push(documented("GET", one, &expired));
+    for answer in [&history, &next, &wrong_order] {
+        answers.push(documented("GET", list, answer));
+    }
+
+    let project = ProjectId::parse(&app.project).expect("project");
+    let balance = BalanceId::parse(&id).expect("balance id");
+    let now = Millis::from_datetime(chrono::Utc::now());
+    app.store.try_lock(&project, balance, "someone-else", None, now, 60_000).await.expect("hold the lock");
+    let busy = app.operate(&id, json!({"amount": 1, "type": "INC"})).await;
+    assert_eq!((busy.status, busy.header("retry-after")), (429, Some("1")));
+    answers.push(documented("POST", ops, &busy));
+
+    let unknown = app.send("GET", &format!("/balances/{}", uuid::Uuid::new_v4()), None).await;
+    let anonymous = app.send_as("GET", &format!("/balances/{id}"), None, &[]).await;
+    let reader = format!("Bearer {}", app.new_api_key(&app.project, &["read"]).await);
+    let forbidden = app
+        .send_as("POST", &operations, Some(&json!({"amount": 1, "type": "INC"})), &[("authorization", &reader)])
+        .await;
+    answers.push(documented("GET", one, &unknown));
+    answers.push(documented("GET", one, &anonymous));
+    answers.push(documented("POST", ops, &forbidden));
+
+    let victim = app.new_balance().await;
+    app.store
+        .client()
+        .update_item()
+        .table_name(&app.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("P#{}#B#{victim}", app.project)))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("T$".into()))
+        .update_expression("SET balanceAmount = :bad")
+        .expression_attribute_values(":bad", aws_sdk_dynamodb::types::AttributeValue::S("garbage".into()))
+        .send()
+        .await
+        .expect("corrupt a balance");
+    let fault = app.send("GET", &format!("/balances/{victim}"), None).await;
+    answers.push(documented("GET", one, &fault));
+
+    let statuses: BTreeSet<u16> = answers.iter().filter_map(|a| a["status"].as_u64()).map(|s| s as u16).collect();
+    assert_eq!(statuses, BTreeSet::from([200, 201, 400, 401, 403, 404, 409, 413, 422, 429, 500]));
+    let python = std::env::var("POCKETBOOK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join(".venv/bin/python"));
+    let mut child = tokio::process::Command::new(python)
+        .args(["-c", VALIDATE_ANSWERS])
+        .arg(contract())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the answer validator");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(Value::Array(answers).to_string().as_bytes()).await.expect("send the answers");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("the validator finishes");
+    assert!(
+        output.status.success(),
+        "answers that break openapi.yaml:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_whole_ttl_is_accepted_however_json_writes_it() {
+    // Found by schemathesis: `"ttlInSeconds": 4234.0` is an integer to JSON Schema (and to
+    // JSON), but was refused with 400 because it was not written as plain digits.
+    let app = TestApp::spawn().await;
+    let balance = app.new_balance().await;
+    for ttl in ["3600", "3600.0", "36e2", "3.6E+3"] {
+        let body = format!(r#"{{"amount": 1, "type": "INC", "ttlInSeconds": {ttl}}}"#);
+        let answer = app.send_raw("POST", &format!("/balances/{balance}/operations"), body, &[]).await;
+        assert_eq!(answer.status, 200, "{ttl}: {}", answer.body);
+        let entry = &answer.body["transaction"];
+        let lifetime = entry["expiredAt"].as_i64().unwrap() - entry["createdAt"].as_i64().unwrap();
+        assert_eq!(lifetime, 3_600_000, "{ttl}");
+    }
+    for ttl in ["3600.5", "0.0", "-3600", "3.6e-3"] {
+        let body = format!(r#"{{"amount": 1, "type": "INC", "ttlInSeconds": {ttl}}}"#);
+        let answer = app.send_raw("POST", &format!("/balances/{balance}/operations"), body, &[]).await;
+        assert_eq!((answer.status, answer.body["error"]["field"].as_str()), (400, Some("ttlInSeconds")), "{ttl}");
+    }
+}
+
+#[tokio::test]
+async fn a_balance_answers_only_to_the_hyphenated_spelling_of_its_id() {
+    // Found while writing the contract: the simple, braced and URN spellings of an id reached
+    // the balance, though openapi.yaml (and every answer) only knows the hyphenated one.
+    let app = TestApp::spawn().await;
+    let balance = app.create_balance(json!({"balanceType": "EUR"})).await["balanceId"].as_str().unwrap().to_owned();
+    for other in [balance.replace('-', ""), format!("%7B{balance}%7D"), format!("urn:uuid:{balance}")] {
+        for path in [format!("/balances/{other}"), format!("/balances/{other}/transactions")] {
+            let answer = app.send("GET", &path, None).await;
+            assert_eq!((answer.status, answer.body["error"]["field"].as_str()), (400, Some("balanceId")), "{path}");
+        }
+        let answer = app.operate(&other, json!({"amount": 1, "type": "INC"})).await;
+        assert_eq!(answer.status, 400, "{other}");
+    }
+    let upper = app.send("GET", &format!("/balances/{}", balance.to_uppercase()), None).await;
+    assert_eq!(upper.status, 200, "the letter case does not matter");
+    assert_eq!(upper.body["balanceId"], balance.as_str(), "and answers are in lower case");
+}
