@@ -7,7 +7,7 @@ VENV := .venv
 READY := $(VENV)/.ready
 PYTHON ?= python3
 
-.PHONY: dev test tools clean
+.PHONY: dev test build bench tools clean
 
 $(READY): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ dev: $(READY)
 # release builds never have them. Tests start their own serialised moto server, or use
 # AWS_ENDPOINT_URL_DYNAMODB when it is set.
 test: $(READY)
+	$(VENV)/bin/cfn-lint template.yaml
 	cargo build --locked --workspace --bins --features pocketbook/test-hooks
 	cargo test --locked --workspace --features pocketbook/test-hooks
+
+# Deployable zips: every function cross-compiled for arm64 (Graviton) with the release
+# profile, and a table of binary and zip sizes.
+build: $(READY)
+	scripts/build.sh
+
+# Cold starts, DynamoDB calls, memory, hot-balance throughput, history page cost: measured,
+# not asserted. The latest numbers live in bench/README.md.
+bench: $(READY)
+	scripts/bench.sh
 
 clean:
 	rm -rf $(VENV) .dev

@@ -3,7 +3,7 @@
 //! binaries under the local Lambda runtime, an API Gateway front, and an API key.
 
 use crate::ddb_proxy::DdbProxy;
-use crate::gateway::{Gateway, Route};
+use crate::gateway::{Authorization, Gateway, Route};
 use crate::lambda::{FunctionPool, FunctionSpec};
 use crate::local_dynamodb;
 use pocketbook::domain::names::ProjectId;
@@ -14,6 +14,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct AppOptions {
@@ -25,11 +26,13 @@ pub struct AppOptions {
     pub through_proxy: bool,
     /// Behave like an API Gateway whose Lambda authorizer passes this context on.
     pub authorizer: Option<serde_json::Map<String, Value>>,
+    /// Put the real authorizer function in front of the routes, as the template does.
+    pub authorizer_function: bool,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        Self { instances: 1, env: Vec::new(), through_proxy: false, authorizer: None }
+        Self { instances: 1, env: Vec::new(), through_proxy: false, authorizer: None, authorizer_function: false }
     }
 }
 
@@ -51,6 +54,11 @@ impl AppOptions {
 
     pub fn authorizer(mut self, context: Value) -> Self {
         self.authorizer = context.as_object().cloned();
+        self
+    }
+
+    pub fn authorizer_function(mut self) -> Self {
+        self.authorizer_function = true;
         self
     }
 }
@@ -90,6 +98,11 @@ pub struct TestApp {
     pub function_env: Vec<(String, String)>,
     _gateway: Gateway,
 }
+
+/// The authorizer function's package and binary.
+pub const AUTHORIZER: &str = "authorizer";
+/// How long API Gateway caches the authorizer's verdicts: template.yaml's `ReauthorizeEvery`.
+pub const AUTHORIZER_CACHE_TTL: Duration = Duration::from_secs(300);
 
 /// Where cargo put the function binaries: beside the `deps` folder of this test binary.
 pub fn binary(name: &str) -> PathBuf {
@@ -147,9 +160,14 @@ impl TestApp {
             routes.push(Route::new(route.method.parse().expect("method"), route.path, pool.clone()));
             functions.insert(route.function, pool);
         }
-        let gateway = Gateway::start_with_authorizer_context(routes, options.authorizer.clone())
-            .await
-            .expect("start the gateway");
+        let authorization = if options.authorizer_function {
+            let pool = start_pool(AUTHORIZER, &function_env, options.instances).await;
+            functions.insert(AUTHORIZER, pool.clone());
+            Authorization::Function { pool, ttl: AUTHORIZER_CACHE_TTL }
+        } else {
+            options.authorizer.clone().map_or(Authorization::None, Authorization::Context)
+        };
+        let gateway = Gateway::start_with(routes, authorization).await.expect("start the gateway");
         let project = unique("acme");
         let mut app = Self {
             url: gateway.url(),

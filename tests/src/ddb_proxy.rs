@@ -83,6 +83,21 @@ impl FaultRule {
     }
 }
 
+/// How long one forwarded request took upstream, for measurements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamCall {
+    pub operation: String,
+    /// The HTTP status of the answer (400 for a failed condition, among others).
+    pub status: u16,
+    /// From forwarding the request until the whole answer was back.
+    pub elapsed: Duration,
+    /// The local DynamoDB's own account of the request (`scripts/local_dynamodb.py` reports
+    /// it in the headers `x-local-dynamodb-queue-us` and `-service-us`): waiting for its
+    /// turn, and being handled. `None` from a server that does not report them.
+    pub queued: Option<Duration>,
+    pub service: Option<Duration>,
+}
+
 /// A running proxy on `127.0.0.1:<random port>`. Dropping it stops it.
 pub struct DdbProxy {
     addr: SocketAddr,
@@ -96,6 +111,7 @@ struct ProxyState {
     delay: Mutex<Duration>,
     calls: Mutex<HashMap<String, Vec<String>>>,
     faults: Mutex<Vec<FaultRule>>,
+    upstream_calls: Mutex<HashMap<String, Vec<UpstreamCall>>>,
 }
 
 impl DdbProxy {
@@ -112,6 +128,7 @@ impl DdbProxy {
             delay: Mutex::new(Duration::ZERO),
             calls: Mutex::new(HashMap::new()),
             faults: Mutex::new(Vec::new()),
+            upstream_calls: Mutex::new(HashMap::new()),
         });
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let addr = listener.local_addr()?;
@@ -133,6 +150,12 @@ impl DdbProxy {
     /// included). Requests that name no table (e.g. `ListTables`) are under `""`.
     pub fn calls(&self, table: &str) -> Vec<String> {
         lock(&self.state.calls).get(table).cloned().unwrap_or_default()
+    }
+
+    /// Timings of the requests forwarded for `table` since the last call, in completion order
+    /// (taking them resets them).
+    pub fn take_upstream_calls(&self, table: &str) -> Vec<UpstreamCall> {
+        lock(&self.state.upstream_calls).remove(table).unwrap_or_default()
     }
 
     pub fn reset_calls(&self, table: &str) {
@@ -253,7 +276,9 @@ async fn handle(request: Request<Incoming>, state: Arc<ProxyState>) -> Result<Re
         _ => {}
     }
 
+    let forwarded_at = std::time::Instant::now();
     let upstream_response = forward(&state, parts, body).await;
+    record_upstream(&state, &tables, &operation, forwarded_at.elapsed(), &upstream_response);
     match fault {
         Some(Fault::DropResponse) => Err(DropConnection),
         Some(Fault::Respond500) => Ok(error_response(
@@ -261,6 +286,30 @@ async fn handle(request: Request<Incoming>, state: Arc<ProxyState>) -> Result<Re
             json!({"__type": format!("{ERROR_NAMESPACE}InternalServerError"), "message": "injected"}),
         )),
         _ => Ok(upstream_response),
+    }
+}
+
+fn record_upstream(
+    state: &ProxyState,
+    tables: &[String],
+    operation: &str,
+    elapsed: Duration,
+    response: &Response<Full<Bytes>>,
+) {
+    let micros = |name: &str| {
+        let value = response.headers().get(name)?.to_str().ok()?.parse::<u64>().ok()?;
+        Some(Duration::from_micros(value))
+    };
+    let call = UpstreamCall {
+        operation: operation.to_owned(),
+        status: response.status().as_u16(),
+        elapsed,
+        queued: micros("x-local-dynamodb-queue-us"),
+        service: micros("x-local-dynamodb-service-us"),
+    };
+    let mut calls = lock(&state.upstream_calls);
+    for table in tables {
+        calls.entry(table.clone()).or_default().push(call.clone());
     }
 }
 

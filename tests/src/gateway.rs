@@ -8,13 +8,20 @@
 //! last one differs; sharing it here lets a test find the function's log lines from the HTTP
 //! response alone).
 //!
-//! Deliberate simplifications: no stage variables, no CORS, no authorizers beyond a fixed
-//! `requestContext.authorizer.lambda` context ([`Gateway::start_with_authorizer_context`]),
-//! `rawPath` is passed on as received (percent-encoded).
+//! A Lambda authorizer ([`Authorization::Function`]) runs as API Gateway runs one configured
+//! with payload 2.0, simple responses and the identity source `$request.header.Authorization`
+//! (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html>):
+//! no header → 401 without calling it, `isAuthorized: false` → 403, its `context` reaches the
+//! route's function as `requestContext.authorizer.lambda`, verdicts cached per header value.
+//!
+//! Deliberate simplifications: no stage variables, no CORS, `rawPath` is passed on as
+//! received (percent-encoded).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -48,6 +55,18 @@ impl Route {
     }
 }
 
+/// What checks callers before a route's function runs.
+#[derive(Clone, Default)]
+pub enum Authorization {
+    /// Nothing: the functions check API keys themselves (as with `cargo lambda watch`).
+    #[default]
+    None,
+    /// A fixed `requestContext.authorizer.lambda`, as if an authorizer accepted everyone.
+    Context(Map<String, Value>),
+    /// The authorizer function itself; its verdicts are cached for `ttl` per header value.
+    Function { pool: FunctionPool, ttl: Duration },
+}
+
 /// A running gateway on `127.0.0.1:<random port>`. Dropping it stops it.
 pub struct Gateway {
     addr: SocketAddr,
@@ -57,20 +76,17 @@ pub struct Gateway {
 impl Gateway {
     /// Binds `127.0.0.1:0` and serves `routes`.
     pub async fn start(routes: Vec<Route>) -> std::io::Result<Gateway> {
-        Gateway::start_with_authorizer_context(routes, None).await
+        Gateway::start_with(routes, Authorization::None).await
     }
 
-    /// Like [`Gateway::start`], and puts `authorizer` into every event as
-    /// `requestContext.authorizer.lambda`, the way a Lambda authorizer's context arrives.
-    pub async fn start_with_authorizer_context(
-        routes: Vec<Route>,
-        authorizer: Option<Map<String, Value>>,
-    ) -> std::io::Result<Gateway> {
+    /// Like [`Gateway::start`], with `authorization` in front of every route.
+    pub async fn start_with(routes: Vec<Route>, authorization: Authorization) -> std::io::Result<Gateway> {
         let routes =
             routes.into_iter().map(|route| CompiledRoute { template: Template::parse(&route.path), route }).collect();
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let addr = listener.local_addr()?;
-        let config = Arc::new(Config { routes, authorizer, port: addr.port() });
+        let config =
+            Arc::new(Config { routes, authorization, verdicts: Mutex::new(HashMap::new()), port: addr.port() });
         let task = tokio::spawn(serve(listener, config));
         Ok(Gateway { addr, task })
     }
@@ -100,7 +116,9 @@ impl Drop for Gateway {
 
 struct Config {
     routes: Vec<CompiledRoute>,
-    authorizer: Option<Map<String, Value>>,
+    authorization: Authorization,
+    /// The authorizer's verdicts by `Authorization` header: the context, or `None` (denied).
+    verdicts: Mutex<HashMap<String, (Option<Map<String, Value>>, Instant)>>,
     port: u16,
 }
 
@@ -157,10 +175,8 @@ async fn route_request(
         .filter(|r| r.route.method == request.method())
         .filter_map(|r| r.template.matches(&segments).map(|params| (r, params)))
         .max_by(|(a, _), (b, _)| a.template.specificity().cmp(&b.template.specificity()));
+    // A route is a method and a path: a known path with another method matches no route.
     let Some((compiled, path_parameters)) = best else {
-        if config.routes.iter().any(|r| r.template.matches(&segments).is_some()) {
-            return message(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
-        }
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
 
@@ -174,7 +190,18 @@ async fn route_request(
     };
 
     let route_key = format!("{} {}", compiled.route.method, compiled.route.path);
-    let event = build_event(&parts, &body, &route_key, path_parameters, config, peer, request_id);
+    let mut event = build_event(&parts, &body, &route_key, path_parameters, config, peer, request_id);
+    let context = match &config.authorization {
+        Authorization::None => None,
+        Authorization::Context(context) => Some(context.clone()),
+        Authorization::Function { pool, ttl } => match authorize(config, pool, *ttl, &parts, &event).await {
+            Ok(context) => Some(context),
+            Err(response) => return response,
+        },
+    };
+    if let Some(context) = context {
+        event["requestContext"]["authorizer"] = json!({ "lambda": context });
+    }
     let payload = match serde_json::to_vec(&event) {
         Ok(payload) => Bytes::from(payload),
         Err(_) => return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
@@ -237,7 +264,7 @@ fn build_event(
         parts.headers.get(http::header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let domain_name = "127.0.0.1";
 
-    let mut request_context = json!({
+    let request_context = json!({
         "accountId": ACCOUNT_ID,
         "apiId": "local",
         "domainName": domain_name,
@@ -255,9 +282,6 @@ fn build_event(
         "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
         "timeEpoch": now.timestamp_millis(),
     });
-    if let Some(authorizer) = &config.authorizer {
-        request_context["authorizer"] = json!({ "lambda": authorizer });
-    }
 
     let mut event = json!({
         "version": "2.0",
@@ -288,6 +312,67 @@ fn build_event(
         }
     }
     event
+}
+
+/// Asks the authorizer function (or its cached verdict) about a request: the context to pass
+/// on, or the answer API Gateway gives in its place.
+async fn authorize(
+    config: &Config,
+    pool: &FunctionPool,
+    ttl: Duration,
+    parts: &http::request::Parts,
+    event: &Value,
+) -> Result<Map<String, Value>, Response<Full<Bytes>>> {
+    let unauthorized = || message(StatusCode::UNAUTHORIZED, "Unauthorized");
+    let forbidden = || message(StatusCode::FORBIDDEN, "Forbidden");
+    let Some(identity) = parts.headers.get(http::header::AUTHORIZATION) else {
+        return Err(unauthorized());
+    };
+    let identity = String::from_utf8_lossy(identity.as_bytes()).into_owned();
+    let cached = config.verdicts.lock().ok().and_then(|verdicts| {
+        verdicts.get(&identity).filter(|(_, at)| at.elapsed() < ttl).map(|(verdict, _)| verdict.clone())
+    });
+    let verdict = match cached {
+        Some(verdict) => verdict,
+        None => {
+            let verdict = ask_authorizer(pool, &identity, event).await?;
+            if let Ok(mut verdicts) = config.verdicts.lock() {
+                verdicts.insert(identity, (verdict.clone(), Instant::now()));
+            }
+            verdict
+        }
+    };
+    verdict.ok_or_else(forbidden)
+}
+
+/// One invocation of the authorizer with the request's payload 2.0 authorizer event.
+async fn ask_authorizer(
+    pool: &FunctionPool,
+    identity: &str,
+    event: &Value,
+) -> Result<Option<Map<String, Value>>, Response<Full<Bytes>>> {
+    let failed = || message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    let route_key = event["routeKey"].as_str().unwrap_or_default();
+    let (method, path) = route_key.split_once(' ').unwrap_or((route_key, ""));
+    let mut request = event.clone();
+    if let Some(fields) = request.as_object_mut() {
+        fields.remove("body");
+        fields.remove("isBase64Encoded");
+        fields.insert("type".into(), json!("REQUEST"));
+        fields.insert("identitySource".into(), json!([identity]));
+        fields.insert(
+            "routeArn".into(),
+            json!(format!("arn:aws:execute-api:us-east-1:{ACCOUNT_ID}:local/$default/{method}{path}")),
+        );
+    }
+    let payload = serde_json::to_vec(&request).map_err(|_| failed())?;
+    let invocation = pool.invoke(Bytes::from(payload)).await.map_err(|_| failed())?;
+    let answer: Value = serde_json::from_slice(&invocation.body).map_err(|_| failed())?;
+    match answer.get("isAuthorized").and_then(Value::as_bool) {
+        Some(true) => Ok(Some(answer.get("context").and_then(Value::as_object).cloned().unwrap_or_default())),
+        Some(false) => Ok(None),
+        None => Err(failed()),
+    }
 }
 
 /// Whether API Gateway passes a body of this content type as text; other bodies (and bodies

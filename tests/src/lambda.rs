@@ -167,6 +167,8 @@ struct Shared {
     cold_starts: AtomicUsize,
     timings: Mutex<Vec<StartupTiming>>,
     init_errors: Mutex<Vec<String>>,
+    /// The newest process id of each instance slot, for measurements of the processes.
+    pids: Mutex<Vec<Option<u32>>>,
 }
 
 impl FunctionPool {
@@ -183,6 +185,7 @@ impl FunctionPool {
             cold_starts: AtomicUsize::new(0),
             timings: Mutex::new(Vec::new()),
             init_errors: Mutex::new(Vec::new()),
+            pids: Mutex::new(vec![None; spec.instances]),
             spec,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -253,6 +256,12 @@ impl FunctionPool {
     /// Startup timings of every process started so far, in spawn order.
     pub fn startup_timings(&self) -> Vec<StartupTiming> {
         lock(&self.inner.shared.timings).clone()
+    }
+
+    /// The process id of the newest process of each instance slot (it may have exited since),
+    /// e.g. to read its memory use from `/proc/<pid>/status`.
+    pub fn process_ids(&self) -> Vec<u32> {
+        lock(&self.inner.shared.pids).iter().flatten().copied().collect()
     }
 
     /// Bodies of the `/init/error` reports received so far.
@@ -411,6 +420,9 @@ impl Instance {
             )
         })?;
         shared.cold_starts.fetch_add(1, Ordering::SeqCst);
+        if let Some(pid) = lock(&shared.pids).get_mut(slot) {
+            *pid = child.id();
+        }
         lock(&shared.timings).push(StartupTiming {
             instance: slot,
             generation,

@@ -1,5 +1,5 @@
-//! The deployable pieces agree with the code: `template.yaml`, the local router in
-//! `Cargo.toml`, the function packages and the route table in `pocketbook::actions`.
+//! The deployable pieces agree with the code: `template.yaml`, `openapi.yaml`, the local
+//! router in `Cargo.toml`, the function packages and the route table in `pocketbook::actions`.
 
 use pocketbook::actions::ROUTES;
 use pocketbook::store::schema;
@@ -9,13 +9,63 @@ use serde_json::json;
 use serde_yaml::Value;
 use std::collections::BTreeSet;
 
+fn yaml(file: &str) -> Value {
+    let text = std::fs::read_to_string(workspace_root().join(file)).unwrap();
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
 fn template() -> Value {
-    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    yaml("template.yaml")
+}
+
+/// The template's functions: (logical id, resource).
+fn functions(template: &Value) -> Vec<(String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::Serverless::Function")
+        .map(|(id, resource)| (text(id).to_owned(), resource.clone()))
+        .collect()
+}
+
+fn function(template: &Value, binary: &str) -> Value {
+    functions(template)
+        .into_iter()
+        .map(|(_, resource)| resource)
+        .find(|resource| resource["Metadata"]["BuildProperties"]["Binary"] == binary)
+        .unwrap_or_else(|| panic!("no function {binary} in the template"))
+}
+
+/// The DynamoDB actions a function's policies allow, and on what.
+fn dynamodb_grants(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
+    let (mut actions, mut targets) = (BTreeSet::new(), BTreeSet::new());
+    for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            actions.extend(statement["Action"].as_sequence().unwrap().iter().map(|a| text(a).to_owned()));
+            targets.insert(intrinsic(&statement["Resource"]));
+        }
+    }
+    (actions, targets)
 }
 
 fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_else(|| panic!("not a string: {value:?}"))
+}
+
+/// A short-form intrinsic function as written: `!Ref LedgerTable`, `!GetAtt Queue.Arn`.
+fn intrinsic(value: &Value) -> String {
+    match value {
+        Value::Tagged(tagged) => format!("{} {}", tagged.tag, text(&tagged.value)),
+        other => panic!("not an intrinsic function: {other:?}"),
+    }
+}
+
+/// The resource a `!GetAtt Resource.Attribute` points at.
+fn get_att_resource(value: &Value) -> String {
+    let written = intrinsic(value);
+    let target = written.strip_prefix("!GetAtt ").unwrap_or_else(|| panic!("not a !GetAtt: {written}"));
+    target.split('.').next().unwrap_or_default().to_owned()
 }
 
 fn function_packages() -> BTreeSet<String> {
@@ -47,6 +97,21 @@ fn template_routes(template: &Value) -> BTreeSet<(String, String, String)> {
     routes
 }
 
+/// (method, path) of every operation in openapi.yaml.
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let document = yaml("openapi.yaml");
+    let mut routes = BTreeSet::new();
+    for (path, item) in document["paths"].as_mapping().unwrap() {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = text(method);
+            if ["get", "put", "post", "delete", "patch", "head", "options", "trace"].contains(&method) {
+                routes.insert((method.to_uppercase(), text(path).to_owned()));
+            }
+        }
+    }
+    routes
+}
+
 fn code_routes() -> BTreeSet<(String, String, String)> {
     ROUTES.iter().map(|r| (r.function.to_owned(), r.method.to_owned(), r.path.to_owned())).collect()
 }
@@ -70,6 +135,9 @@ fn the_template_declares_the_table_the_code_creates() {
     assert_eq!(text(&table["BillingMode"]), schema::BILLING_MODE);
     assert_eq!(text(&table["TimeToLiveSpecification"]["AttributeName"]), schema::TTL_ATTRIBUTE);
     assert_eq!(table["TimeToLiveSpecification"]["Enabled"], Value::Bool(true));
+    assert_eq!(text(&table["StreamSpecification"]["StreamViewType"]), "NEW_AND_OLD_IMAGES");
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], Value::Bool(true));
+    assert_eq!(table["DeletionProtectionEnabled"], Value::Bool(true));
 }
 
 #[test]
@@ -87,6 +155,84 @@ fn every_function_package_is_deployed_and_every_route_is_in_the_code() {
 }
 
 #[test]
+fn every_route_of_the_template_is_in_the_openapi_document_and_the_reverse() {
+    let template: BTreeSet<(String, String)> =
+        template_routes(&template()).into_iter().map(|(_, method, path)| (method, path)).collect();
+    assert_eq!(template, openapi_routes());
+}
+
+#[test]
+fn the_functions_run_on_graviton_under_the_api_gateway_timeout_with_the_table_in_their_environment() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(text(&globals["Runtime"]), "provided.al2023");
+    assert_eq!(globals["Architectures"], serde_yaml::from_str::<Value>("[arm64]").unwrap());
+    assert_eq!(text(&globals["Handler"]), "bootstrap");
+    assert!(globals["Timeout"].as_u64().unwrap() < 30, "API Gateway gives up after 30 s");
+    assert_eq!(text(&globals["Tracing"]), "Active");
+    assert_eq!(intrinsic(&globals["Environment"]["Variables"]["TABLE_NAME"]), "!Ref LedgerTable");
+    for (id, resource) in functions(&template) {
+        let (actions, targets) = dynamodb_grants(&resource);
+        assert!(actions.iter().all(|a| a.starts_with("dynamodb:")), "{id}: only DynamoDB actions: {actions:?}");
+        assert!(!actions.iter().any(|a| a.contains('*') || a == "dynamodb:Scan"), "{id}: {actions:?}");
+        assert_eq!(targets, BTreeSet::from(["!GetAtt LedgerTable.Arn".to_owned()]), "{id}: this table only");
+    }
+    // The authorizer only reads keys.
+    let (actions, _) = dynamodb_grants(&function(&template, "authorizer"));
+    assert_eq!(actions, BTreeSet::from(["dynamodb:GetItem".to_owned()]));
+}
+
+#[test]
+fn every_route_is_behind_the_authorizer_that_caches_on_the_authorization_header() {
+    let template = template();
+    let auth = &template["Resources"]["HttpApi"]["Properties"]["Auth"];
+    let name = text(&auth["DefaultAuthorizer"]);
+    let authorizer = &auth["Authorizers"][name];
+    assert_eq!(intrinsic(&authorizer["FunctionArn"]), "!GetAtt AuthorizerFunction.Arn");
+    assert_eq!(text(&authorizer["AuthorizerPayloadFormatVersion"]), "2.0");
+    assert_eq!(authorizer["EnableSimpleResponses"], Value::Bool(true));
+    assert_eq!(authorizer["Identity"]["Headers"], serde_yaml::from_str::<Value>("[Authorization]").unwrap());
+    assert_eq!(
+        authorizer["Identity"]["ReauthorizeEvery"].as_u64(),
+        Some(pocketbook_tests::app::AUTHORIZER_CACHE_TTL.as_secs()),
+        "the local gateway caches verdicts as long as API Gateway does"
+    );
+    for (id, resource) in functions(&template) {
+        for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            if event["Type"] == "HttpApi" {
+                assert_eq!(intrinsic(&event["Properties"]["ApiId"]), "!Ref HttpApi", "{id}");
+                assert!(event["Properties"]["Auth"].is_null(), "{id}: no route opts out of the authorizer");
+            }
+        }
+    }
+}
+
+#[test]
+fn execute_operation_is_fed_by_a_queue_with_a_dead_letter_queue_and_by_an_eventbridge_rule() {
+    let template = template();
+    let events = &function(&template, "execute-operation")["Properties"]["Events"];
+    let sqs: Vec<&Value> = events.as_mapping().unwrap().values().filter(|e| e["Type"] == "SQS").collect();
+    assert_eq!(sqs.len(), 1);
+    let sqs = &sqs[0]["Properties"];
+    assert_eq!(sqs["FunctionResponseTypes"], serde_yaml::from_str::<Value>("[ReportBatchItemFailures]").unwrap());
+    let queue = &template["Resources"][get_att_resource(&sqs["Queue"])]["Properties"];
+    let dead_letters = get_att_resource(&queue["RedrivePolicy"]["deadLetterTargetArn"]);
+    assert_eq!(template["Resources"][dead_letters.as_str()]["Type"], "AWS::SQS::Queue");
+    let timeout = template["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout, "Lambda's advice for SQS sources");
+
+    let rules: Vec<&Value> = events.as_mapping().unwrap().values().filter(|e| e["Type"] == "EventBridgeRule").collect();
+    assert_eq!(rules.len(), 1);
+    let detail_type = text(&rules[0]["Properties"]["Pattern"]["detail-type"][0]);
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    assert!(readme.contains(detail_type), "the README documents the detail-type {detail_type:?}");
+    let outputs = template["Outputs"].as_mapping().unwrap();
+    for output in ["ApiUrl", "TableName", "QueueUrl"] {
+        assert!(outputs.contains_key(output), "output {output}");
+    }
+}
+
+#[test]
 fn the_local_router_serves_the_same_routes() {
     let manifest: toml::Table = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap().parse().unwrap();
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().unwrap();
@@ -101,6 +247,39 @@ fn the_local_router_serves_the_same_routes() {
         }
     }
     assert_eq!(routes, code_routes());
+}
+
+/// `sam build` runs `cargo lambda build --release --arm64 --bin <function>` at the root, which
+/// selects the default members: none of them may turn on the test hooks.
+#[test]
+fn sam_builds_select_no_package_that_turns_on_the_test_hooks() {
+    let root = workspace_root();
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml")).unwrap().parse().unwrap();
+    let workspace = manifest["workspace"].as_table().unwrap();
+    let members = |key: &str| -> BTreeSet<String> {
+        workspace[key].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect()
+    };
+    let defaults = members("default-members");
+    assert!(defaults.contains("functions/*"), "every function is a default member");
+    for member in members("members") {
+        let dirs: Vec<_> = match member.strip_suffix("/*") {
+            Some(parent) => std::fs::read_dir(root.join(parent)).unwrap().map(|e| e.unwrap().path()).collect(),
+            None => vec![root.join(&member)],
+        };
+        for dir in dirs {
+            let package: toml::Table = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().parse().unwrap();
+            let dependencies = package.get("dependencies").and_then(|d| d.as_table()).cloned().unwrap_or_default();
+            let turns_on_hooks = dependencies.iter().any(|(name, dependency)| {
+                name == "pocketbook-tests"
+                    || dependency.get("features").and_then(|f| f.as_array()).is_some_and(|features| {
+                        features.iter().any(|f| f.as_str().is_some_and(|f| f.contains("test-hooks")))
+                    })
+            });
+            if turns_on_hooks {
+                assert!(!defaults.contains(&member), "{} turns on the test hooks", dir.display());
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -1,11 +1,14 @@
-//! Incoming events: an API Gateway HTTP API (payload 2.0) or Function URL request, or a
-//! direct invocation whose payload is the request body plus its envelope (`projectId`,
-//! path and query parameters, `idempotencyKey`).
+//! Incoming events: an API Gateway HTTP API (payload 2.0) or Function URL request, an SQS
+//! batch, an EventBridge event, or a direct invocation. A direct payload is the request body
+//! plus its envelope (`projectId`, path and query parameters, `idempotencyKey`); an SQS
+//! record's body and an EventBridge event's `detail` are direct payloads.
 
 use super::error::ApiError;
 use super::input::{string, Fields, Param, Params};
 use crate::domain::names::IdempotencyKey;
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::SqsEvent;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
@@ -17,30 +20,55 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub enum Incoming {
     /// An HTTP request (or the reason it could not be read: an HTTP answer all the same).
     Http(Result<Box<ApiGatewayV2httpRequest>, ApiError>),
+    /// A batch from an SQS event source mapping.
+    Sqs(Result<SqsEvent, ApiError>),
+    /// An event an EventBridge rule delivered; `detail` stays raw text so numbers stay exact.
+    EventBridge(Result<Box<EventBridgeEvent<Box<RawValue>>>, ApiError>),
     /// A direct invocation's payload (or why it is not a JSON object).
     Direct(Result<Fields, ApiError>),
 }
 
-/// Only HTTP events have `requestContext.http`; anything else is a direct invocation.
+/// Tells the kinds apart by the fields only each has: `requestContext.http` for HTTP,
+/// `Records[].eventSource = "aws:sqs"` for SQS, `detail-type` and `detail` for EventBridge.
+/// A direct payload can have none of these: its fields are checked strictly.
 pub fn classify(payload: &RawValue) -> Incoming {
     #[derive(Deserialize)]
     struct Probe {
         #[serde(rename = "requestContext")]
         request_context: Option<ProbeContext>,
+        #[serde(rename = "Records")]
+        records: Option<Vec<ProbeRecord>>,
+        #[serde(rename = "detail-type")]
+        detail_type: Option<serde::de::IgnoredAny>,
+        detail: Option<serde::de::IgnoredAny>,
     }
     #[derive(Deserialize)]
     struct ProbeContext {
         http: Option<serde::de::IgnoredAny>,
     }
-    let is_http = serde_json::from_str::<Probe>(payload.get())
-        .ok()
-        .and_then(|probe| probe.request_context)
-        .is_some_and(|context| context.http.is_some());
-    if is_http {
+    #[derive(Deserialize)]
+    struct ProbeRecord {
+        #[serde(rename = "eventSource")]
+        event_source: Option<String>,
+    }
+    let Ok(probe) = serde_json::from_str::<Probe>(payload.get()) else {
+        return Incoming::Direct(Fields::parse(payload.get()));
+    };
+    let unreadable = |kind: &str, e: serde_json::Error| ApiError::malformed(format!("unreadable {kind} event: {e}"));
+    if probe.request_context.is_some_and(|context| context.http.is_some()) {
         Incoming::Http(
             serde_json::from_str(payload.get())
                 .map(Box::new)
                 .map_err(|e| ApiError::internal(format!("unreadable HTTP event: {e}"))),
+        )
+    } else if probe
+        .records
+        .is_some_and(|records| records.first().and_then(|r| r.event_source.as_deref()) == Some("aws:sqs"))
+    {
+        Incoming::Sqs(serde_json::from_str(payload.get()).map_err(|e| unreadable("SQS", e)))
+    } else if probe.detail_type.is_some() && probe.detail.is_some() {
+        Incoming::EventBridge(
+            serde_json::from_str(payload.get()).map(Box::new).map_err(|e| unreadable("EventBridge", e)),
         )
     } else {
         Incoming::Direct(Fields::parse(payload.get()))
@@ -134,13 +162,16 @@ impl Request {
     }
 
     /// Splits a direct payload into envelope and body. Returns the `projectId` too.
+    /// `default_key` is the idempotency key when the payload names none: the id of the SQS
+    /// message or EventBridge event that carried it, so that a redelivery applies once.
     pub fn from_direct(
         mut payload: Fields,
         path_template: &'static str,
         query: &'static [&'static str],
+        default_key: Option<&str>,
     ) -> Result<(String, Self), ApiError> {
         let project = payload.required("projectId", string)?;
-        let key = payload.optional("idempotencyKey", string)?;
+        let key = payload.optional("idempotencyKey", string)?.or_else(|| default_key.map(str::to_owned));
         let mut params = Params::default();
         for name in path_parameter_names(path_template).chain(query.iter().copied()) {
             if let Some(raw) = payload.take(name) {
@@ -174,5 +205,19 @@ mod tests {
         assert!(matches!(classify(&raw), Incoming::Direct(Ok(_))));
         let raw = RawValue::from_string("[1,2]".into()).unwrap();
         assert!(matches!(classify(&raw), Incoming::Direct(Err(ApiError { status: 400, .. }))));
+    }
+
+    #[test]
+    fn sqs_batches_and_eventbridge_events_are_told_apart_by_their_own_fields() {
+        let sqs = r#"{"Records":[{"messageId":"m","body":"{}","eventSource":"aws:sqs"}]}"#;
+        assert!(matches!(classify(&RawValue::from_string(sqs.into()).unwrap()), Incoming::Sqs(Ok(_))));
+        let other_records = r#"{"Records":[{"eventSource":"aws:s3"}]}"#;
+        assert!(matches!(classify(&RawValue::from_string(other_records.into()).unwrap()), Incoming::Direct(_)));
+        let event =
+            r#"{"id":"e","detail-type":"Pocketbook Operation Requested","source":"x","detail":{"amount":0.10}}"#;
+        match classify(&RawValue::from_string(event.into()).unwrap()) {
+            Incoming::EventBridge(Ok(event)) => assert_eq!(event.detail.get(), r#"{"amount":0.10}"#, "kept as text"),
+            _ => panic!("not an EventBridge event"),
+        }
     }
 }

@@ -2,10 +2,12 @@
 //! [`Request`] to an [`Action`], maps its typed error once, and logs one line per request.
 
 pub mod auth;
+pub mod authorizer;
 pub mod error;
 pub mod event;
 pub mod input;
 mod logging;
+mod sqs;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -14,6 +16,7 @@ use crate::store::{IdempotencyRecord, Store};
 use auth::{Authenticator, Caller, Scope};
 use error::ApiError;
 use event::{Incoming, Request};
+use input::Fields;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::json;
@@ -89,27 +92,69 @@ pub async fn run<A: Action>() -> Result<(), lambda_runtime::Error> {
     let app = Arc::new(App::new(ledger, Authenticator::new(store, config.api_key_cache)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = Arc::clone(&app);
-        async move { handle::<A>(&app, event).await }
+        // Boxed, like each request in `logged`: keeps the runtime's future small and its type
+        // shallow enough for the compiler.
+        async move { Box::pin(handle::<A>(&app, event)).await }
     }))
     .await
 }
 
-/// Handles one invocation of any kind. HTTP always gets an HTTP answer; a direct invocation
-/// fails only for faults worth a retry (contention, a 5xx), so that AWS retries those and
-/// never a refusal.
+/// Handles one invocation of any kind. HTTP always gets an HTTP answer; a direct invocation or
+/// an EventBridge event fails only for faults worth a retry (contention, a 5xx), so that AWS
+/// retries those and never a refusal; an SQS batch names the records worth a retry.
 pub async fn handle<A: Action>(app: &App, event: LambdaEvent<Box<RawValue>>) -> Result<Box<RawValue>, Diagnostic> {
+    let request_id = event.context.request_id.as_str();
+    let answer = match event::classify(&event.payload) {
+        Incoming::Http(request) => {
+            let origin =
+                Origin { source: "http", id: request.as_ref().ok().and_then(|r| r.request_context.request_id.clone()) };
+            let result = logged::<A>(app, request_id, &origin, async { http::<A>(app, &*request?).await }).await;
+            http_answer(result, request_id)
+        }
+        Incoming::Direct(payload) => {
+            let origin = Origin { source: "direct", id: None };
+            let result = logged::<A>(app, request_id, &origin, async { direct::<A>(app, payload?, None).await }).await;
+            direct_answer(result, request_id)?
+        }
+        Incoming::EventBridge(event) => {
+            let origin = Origin { source: "eventbridge", id: event.as_ref().ok().and_then(|e| e.id.clone()) };
+            let work = async {
+                let event = event?;
+                direct::<A>(app, Fields::parse(event.detail.get())?, event.id.as_deref()).await
+            };
+            direct_answer(logged::<A>(app, request_id, &origin, work).await, request_id)?
+        }
+        Incoming::Sqs(batch) => {
+            let batch = batch.map_err(|e| {
+                tracing::error!(requestId = %request_id, action = A::NAME, source = "sqs", error = %e.message, "unreadable batch");
+                diagnostic(&e, request_id)
+            })?;
+            sqs::handle_batch::<A>(app, request_id, batch, event.context.deadline).await?
+        }
+    };
+    RawValue::from_string(answer)
+        .map_err(|e| Diagnostic { error_type: "INTERNAL".into(), error_message: format!("answer is not JSON: {e}") })
+}
+
+/// Where a request came from, for its log line: the source, and the id the source gave it
+/// (API Gateway's request id, the SQS message id, the EventBridge event id).
+struct Origin {
+    source: &'static str,
+    id: Option<String>,
+}
+
+/// Runs one request and logs its one line: status, error code, duration, DynamoDB calls.
+async fn logged<A: Action>(
+    app: &App,
+    request_id: &str,
+    origin: &Origin,
+    work: impl Future<Output = Result<Reply, ApiError>>,
+) -> Result<Reply, ApiError> {
     let started = Instant::now();
     let calls_before = app.calls.total();
-    let request_id = event.context.request_id.clone();
-    let (source, api_request_id, result) = match event::classify(&event.payload) {
-        Incoming::Http(Ok(request)) => {
-            let api_request_id = request.request_context.request_id.clone();
-            ("http", api_request_id, http::<A>(app, &request).await)
-        }
-        Incoming::Http(Err(error)) => ("http", None, Err(error)),
-        Incoming::Direct(Ok(payload)) => ("direct", None, direct::<A>(app, payload).await),
-        Incoming::Direct(Err(error)) => ("direct", None, Err(error)),
-    };
+    // Boxed: the actions' futures nested in every kind of event would otherwise make one
+    // type too deep for the compiler (and a large future on the stack).
+    let result = Box::pin(work).await;
     let status = result.as_ref().map_or_else(|e| e.status, |reply| reply.status);
     if let Err(error) = &result {
         if let Some(detail) = &error.detail {
@@ -118,9 +163,9 @@ pub async fn handle<A: Action>(app: &App, event: LambdaEvent<Box<RawValue>>) -> 
     }
     tracing::info!(
         requestId = %request_id,
-        apiRequestId = api_request_id,
         action = A::NAME,
-        source,
+        source = origin.source,
+        sourceId = origin.id.as_deref(),
         status,
         code = result.as_ref().err().map(|e| e.code),
         replayed = result.as_ref().is_ok_and(|r| r.replayed),
@@ -128,12 +173,7 @@ pub async fn handle<A: Action>(app: &App, event: LambdaEvent<Box<RawValue>>) -> 
         dynamodbCalls = app.calls.total() - calls_before,
         "request"
     );
-    let answer = match source {
-        "http" => http_answer(result, &request_id),
-        _ => direct_answer(result, &request_id)?,
-    };
-    RawValue::from_string(answer)
-        .map_err(|e| Diagnostic { error_type: "INTERNAL".into(), error_message: format!("answer is not JSON: {e}") })
+    result
 }
 
 async fn http<A: Action>(
@@ -147,8 +187,9 @@ async fn http<A: Action>(
     A::handle(&app.ledger, &caller, request).await
 }
 
-async fn direct<A: Action>(app: &App, payload: input::Fields) -> Result<Reply, ApiError> {
-    let (project, request) = Request::from_direct(payload, A::PATH, A::QUERY)?;
+/// A payload from a trusted AWS caller (IAM let it invoke us): it names its project.
+async fn direct<A: Action>(app: &App, payload: input::Fields, default_key: Option<&str>) -> Result<Reply, ApiError> {
+    let (project, request) = Request::from_direct(payload, A::PATH, A::QUERY, default_key)?;
     let project = crate::domain::names::ProjectId::parse(&project)
         .map_err(|e| ApiError::validation("projectId", e.to_string()))?;
     A::handle(&app.ledger, &Caller::trusted(project), request).await
@@ -187,10 +228,16 @@ fn http_answer(result: Result<Reply, ApiError>, request_id: &str) -> String {
 fn direct_answer(result: Result<Reply, ApiError>, request_id: &str) -> Result<String, Diagnostic> {
     match result {
         Ok(reply) => Ok(reply.body),
-        Err(error) if error.is_transient() => Err(Diagnostic {
-            error_type: error.code.to_owned(),
-            error_message: format!("{} (request id {request_id})", error.message),
-        }),
+        Err(error) if error.is_transient() => Err(diagnostic(&error, request_id)),
         Err(error) => Ok(error.body(request_id)),
+    }
+}
+
+/// A failed invocation, which AWS retries (direct async invocations, EventBridge) or hands
+/// back to the queue (a whole SQS batch).
+fn diagnostic(error: &ApiError, request_id: &str) -> Diagnostic {
+    Diagnostic {
+        error_type: error.code.to_owned(),
+        error_message: format!("{} (request id {request_id})", error.message),
     }
 }

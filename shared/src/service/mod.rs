@@ -50,6 +50,11 @@ impl Ledger {
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }
+
+    /// How long a request waits for a busy balance before it answers BALANCE_BUSY.
+    pub fn lock_wait(&self) -> Duration {
+        self.lock_wait
+    }
 }
 
 /// A request's `Idempotency-Key` and what identifies the request it was first used with.
