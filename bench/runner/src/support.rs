@@ -5,11 +5,12 @@
 use bytes::Bytes;
 use pocketbook::domain::balance::{Balance, NewBalance};
 use pocketbook::domain::checksum::{self, Checksum};
-use pocketbook::domain::ledger::{self, Change, Ids, LotsView};
+use pocketbook::domain::ledger::{self, Change, LotsView};
 use pocketbook::domain::money::{Amount, MinLimit};
-use pocketbook::domain::names::{BalanceId, BalanceName, BalanceType, ProjectId, TxId, UpdateToken};
+use pocketbook::domain::names::{BalanceId, BalanceName, BalanceType, ProjectId, UpdateToken};
 use pocketbook::domain::operation::{Operation, OperationRequest};
 use pocketbook::domain::time::Millis;
+use pocketbook::service::RandomIds;
 use pocketbook::store::{schema, Batch, CallCounter, Store, TryLock, MAX_TRANSACTION_ITEMS};
 use pocketbook_tests::lambda::{FunctionPool, FunctionSpec, InvokeError};
 use pocketbook_tests::local_dynamodb;
@@ -122,22 +123,6 @@ async fn new_balance_at(fixture: &Fixture, created: Millis) -> Balance {
     balance
 }
 
-struct SeedIds;
-
-impl Ids for SeedIds {
-    fn tx_id(&mut self) -> TxId {
-        TxId::new(Uuid::new_v4())
-    }
-
-    fn update_token(&mut self) -> UpdateToken {
-        UpdateToken::new(Uuid::new_v4())
-    }
-
-    fn session(&mut self) -> String {
-        Uuid::new_v4().to_string()
-    }
-}
-
 /// Writes `count` history entries to a new balance the way execute-operation would, only
 /// many per transaction: Pocketbook's planner makes each entry (amount, balanceAfter,
 /// checksum chained to the previous one), and its store commits them under the balance's
@@ -170,7 +155,7 @@ pub async fn seed_history(fixture: &Fixture, count: u64) -> Balance {
             let request =
                 OperationRequest { operation, subject: None, update_token: None, session: Uuid::new_v4().to_string() };
             let lots = LotsView { lots: &[], complete: true };
-            let plan = ledger::plan(&current, lots, now, Some(&request), &mut SeedIds).expect("plan an operation");
+            let plan = ledger::plan(&current, lots, now, Some(&request), &mut RandomIds).expect("plan an operation");
             assert_eq!(plan.changes.len(), 1, "a plain INC/DEC is one change");
             let change = plan.changes.into_iter().next().unwrap();
             current = change.after.clone();

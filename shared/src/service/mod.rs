@@ -97,7 +97,7 @@ fn replay(record: IdempotencyRecord, idempotency: &Idempotency) -> Result<Idempo
 }
 
 /// Fresh random identifiers (UUID v4) for everything the ledger writes.
-pub(crate) struct RandomIds;
+pub struct RandomIds;
 
 impl Ids for RandomIds {
     fn tx_id(&mut self) -> TxId {
