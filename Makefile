@@ -22,11 +22,13 @@ dev: $(READY)
 	scripts/dev.sh
 
 # Function binaries are built with the test hooks (failpoints) that the crash tests use;
-# release builds never have them. Tests start their own serialised moto server, or use
-# AWS_ENDPOINT_URL_DYNAMODB when it is set.
+# release builds never have them. `--all-targets` makes the build resolve features as
+# `cargo test` does (dev-dependencies such as proptest turn on features of getrandom,
+# bitflags and regex-syntax): otherwise the second step compiles the AWS SDK a second time.
+# Tests start their own serialised moto server, or use AWS_ENDPOINT_URL_DYNAMODB when set.
 test: $(READY)
 	$(VENV)/bin/cfn-lint template.yaml
-	cargo build --locked --workspace --bins --features pocketbook/test-hooks
+	cargo build --locked --workspace --all-targets --features pocketbook/test-hooks
 	cargo test --locked --workspace --features pocketbook/test-hooks
 
 # Deployable zips: every function cross-compiled for arm64 (Graviton) with the release

@@ -111,7 +111,7 @@ pub fn binary(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `make test` (or `cargo build --workspace --bins`) first",
+        "{} is missing: run `make test` (or `cargo build --workspace --all-targets --features pocketbook/test-hooks`) first",
         path.display()
     );
     path
