@@ -65,6 +65,13 @@ The admin tool works against the same database from another shell:
 
 MSG
 
+# HTTP wallet providers (POCKETBOOK_PROVIDER_*) and the refresh bound, when set in this shell;
+# without them every gateway is the sandbox.
+provider_env=()
+while IFS='=' read -r name value; do
+  provider_env+=(--env-var "$name=$value")
+done < <(env | grep -E '^POCKETBOOK_(PROVIDER_|REFRESH_TIMEOUT_MS=)' || true)
+
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
   --env-var "TABLE_NAME=$TABLE_NAME" \
   --env-var "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" \
@@ -72,4 +79,5 @@ cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
   --env-var "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" \
   --env-var "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" \
   --env-var "POCKETBOOK_PAGE_TOKEN_KEY=$POCKETBOOK_PAGE_TOKEN_KEY" \
-  --env-var "AWS_EC2_METADATA_DISABLED=true"
+  --env-var "AWS_EC2_METADATA_DISABLED=true" \
+  "${provider_env[@]}"

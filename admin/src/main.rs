@@ -71,6 +71,9 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
         }
         Command::CreateApiKey { project, scopes, quiet } => {
             let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
+            if project.is_reserved() {
+                return Err(format!("--project {project} is reserved for Pocketbook's own use"));
+            }
             if let Some(bad) = scopes.iter().find(|s| !["read", "write"].contains(&s.as_str())) {
                 return Err(format!("unknown scope {bad:?}: use read and/or write"));
             }

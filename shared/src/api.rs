@@ -1,5 +1,8 @@
-//! The JSON answers of the balance API (BalanceResponse, TransactionListItem, pages).
+//! The JSON answers of the balance API (BalanceResponse, TransactionListItem, pages); the
+//! customer wallet API's are in [`wallet_accounts`].
 //! The service renders them too, because an idempotency record stores the exact body.
+
+pub mod wallet_accounts;
 
 use crate::domain::balance::Balance;
 use crate::domain::entry::Entry;

@@ -2,6 +2,7 @@
 //! tool read the same variables.
 
 use crate::domain::page_token::TokenKey;
+use crate::providers::{http, Providers, WalletSettings};
 use std::env;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ pub const LOCK_LEASE_MS: &str = "POCKETBOOK_LOCK_LEASE_MS";
 pub const LOCK_WAIT_MS: &str = "POCKETBOOK_LOCK_WAIT_MS";
 pub const PAGE_TOKEN_KEY: &str = "POCKETBOOK_PAGE_TOKEN_KEY";
 pub const API_KEY_CACHE_SECONDS: &str = "POCKETBOOK_API_KEY_CACHE_SECONDS";
+pub const REFRESH_TIMEOUT_MS: &str = "POCKETBOOK_REFRESH_TIMEOUT_MS";
 
 /// Used when no page-token key is configured (local runs). Deployments set their own; a
 /// forged token could only move a caller within their own balance's history anyway.
@@ -26,6 +28,8 @@ pub struct Config {
     pub page_token_key_is_default: bool,
     /// How long a warm function trusts an API key it has looked up (at most 60 s).
     pub api_key_cache: Duration,
+    /// Which gateways use an HTTP provider (the others the sandbox), and refresh bounds.
+    pub wallets: WalletSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,15 @@ impl Config {
             page_token_key_is_default: key.is_none(),
             page_tokens: TokenKey::new(key.as_deref().unwrap_or(DEVELOPMENT_PAGE_TOKEN_KEY).as_bytes()),
             api_key_cache: Duration::from_secs(number(API_KEY_CACHE_SECONDS, 60, 0..=60)?),
+            wallets: WalletSettings {
+                providers: http::from_env()
+                    .map_err(ConfigError)?
+                    .into_iter()
+                    .fold(Providers::sandbox(), |providers, (gateway, provider)| {
+                        providers.with_http(gateway, provider)
+                    }),
+                refresh_timeout: Duration::from_millis(number(REFRESH_TIMEOUT_MS, 3_000, 100..=20_000)?),
+            },
         })
     }
 }

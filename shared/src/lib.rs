@@ -11,5 +11,6 @@ pub mod config;
 pub mod domain;
 pub mod edge;
 pub mod failpoint;
+pub mod providers;
 pub mod service;
 pub mod store;

@@ -157,7 +157,8 @@ impl TestApp {
         let mut routes = Vec::new();
         for route in pocketbook::actions::ROUTES {
             let pool = start_pool(route.function, &function_env, options.instances).await;
-            routes.push(Route::new(route.method.parse().expect("method"), route.path, pool.clone()));
+            let gateway_route = Route::new(route.method.parse().expect("method"), route.path, pool.clone());
+            routes.push(if route.public { gateway_route.public() } else { gateway_route });
             functions.insert(route.function, pool);
         }
         let authorization = if options.authorizer_function {

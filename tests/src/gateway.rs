@@ -13,6 +13,7 @@
 //! (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html>):
 //! no header → 401 without calling it, `isAuthorized: false` → 403, its `context` reaches the
 //! route's function as `requestContext.authorizer.lambda`, verdicts cached per header value.
+//! A [`Route::public`] route has no authorizer, as with `Auth: Authorizer: NONE`.
 //!
 //! Deliberate simplifications: no stage variables, no CORS, `rawPath` is passed on as
 //! received (percent-encoded).
@@ -47,11 +48,18 @@ pub struct Route {
     pub method: Method,
     pub path: String,
     pub function: FunctionPool,
+    /// No authorization in front of it (template.yaml's `Auth: Authorizer: NONE`).
+    pub public: bool,
 }
 
 impl Route {
     pub fn new(method: Method, path: impl Into<String>, function: FunctionPool) -> Route {
-        Route { method, path: path.into(), function }
+        Route { method, path: path.into(), function, public: false }
+    }
+
+    /// The same route without the gateway's authorization.
+    pub fn public(self) -> Route {
+        Route { public: true, ..self }
     }
 }
 
@@ -192,6 +200,7 @@ async fn route_request(
     let route_key = format!("{} {}", compiled.route.method, compiled.route.path);
     let mut event = build_event(&parts, &body, &route_key, path_parameters, config, peer, request_id);
     let context = match &config.authorization {
+        _ if compiled.route.public => None,
         Authorization::None => None,
         Authorization::Context(context) => Some(context.clone()),
         Authorization::Function { pool, ttl } => match authorize(config, pool, *ttl, &parts, &event).await {

@@ -50,6 +50,7 @@ impl LocalLedger {
             page_tokens: TokenKey::new(b"test"),
             page_token_key_is_default: false,
             api_key_cache: Duration::from_secs(60),
+            wallets: Default::default(),
         };
         let ledger = Ledger::new(ledger_store, Arc::new(clock.clone()), &config);
         Self { ledger, store, clock, project: ProjectId::parse(&unique("acme")).expect("project"), proxy, table }

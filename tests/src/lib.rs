@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod ddb_proxy;
+pub mod fake_provider;
 pub mod gateway;
 pub mod in_process;
 pub mod lambda;

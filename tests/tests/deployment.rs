@@ -116,6 +116,11 @@ fn code_routes() -> BTreeSet<(String, String, String)> {
     ROUTES.iter().map(|r| (r.function.to_owned(), r.method.to_owned(), r.path.to_owned())).collect()
 }
 
+/// (method, path) of the routes reached without an API key.
+fn public_routes() -> BTreeSet<(String, String)> {
+    ROUTES.iter().filter(|r| r.public).map(|r| (r.method.to_owned(), r.path.to_owned())).collect()
+}
+
 #[test]
 fn the_template_declares_the_table_the_code_creates() {
     let template = template();
@@ -172,6 +177,9 @@ fn the_functions_run_on_graviton_under_the_api_gateway_timeout_with_the_table_in
     assert_eq!(text(&globals["Tracing"]), "Active");
     assert_eq!(intrinsic(&globals["Environment"]["Variables"]["TABLE_NAME"]), "!Ref LedgerTable");
     for (id, resource) in functions(&template) {
+        if let Some(timeout) = resource["Properties"]["Timeout"].as_u64() {
+            assert!(timeout < 30, "{id}: API Gateway gives up after 30 s");
+        }
         let (actions, targets) = dynamodb_grants(&resource);
         assert!(actions.iter().all(|a| a.starts_with("dynamodb:")), "{id}: only DynamoDB actions: {actions:?}");
         assert!(!actions.iter().any(|a| a.contains('*') || a == "dynamodb:Scan"), "{id}: {actions:?}");
@@ -197,14 +205,78 @@ fn every_route_is_behind_the_authorizer_that_caches_on_the_authorization_header(
         Some(pocketbook_tests::app::AUTHORIZER_CACHE_TTL.as_secs()),
         "the local gateway caches verdicts as long as API Gateway does"
     );
+    let public = public_routes();
+    assert!(!public.is_empty());
+    let mut opted_out = BTreeSet::new();
     for (id, resource) in functions(&template) {
         for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
             if event["Type"] == "HttpApi" {
-                assert_eq!(intrinsic(&event["Properties"]["ApiId"]), "!Ref HttpApi", "{id}");
-                assert!(event["Properties"]["Auth"].is_null(), "{id}: no route opts out of the authorizer");
+                let properties = &event["Properties"];
+                assert_eq!(intrinsic(&properties["ApiId"]), "!Ref HttpApi", "{id}");
+                let route = (text(&properties["Method"]).to_owned(), text(&properties["Path"]).to_owned());
+                if public.contains(&route) {
+                    // Exactly this opt-out, nothing else about authorization.
+                    let none: Value = serde_yaml::from_str("{Authorizer: NONE}").unwrap();
+                    assert_eq!(properties["Auth"], none, "{id}: a public route has no authorizer");
+                    opted_out.insert(route);
+                } else {
+                    assert!(properties["Auth"].is_null(), "{id}: only the public routes opt out of the authorizer");
+                }
             }
         }
     }
+    assert_eq!(opted_out, public, "every public action's route opts out of the authorizer");
+}
+
+/// A function that knows one gateway's HTTP provider gets the variables the configuration
+/// requires together (URL, API key, callback secret), for every gateway, under the names the
+/// code reads, and never as plain parameters: the secrets are dynamic references.
+#[test]
+fn provider_settings_reach_functions_whole_and_secrets_come_from_secrets_manager() {
+    use pocketbook::domain::wallet_accounts::Gateway;
+    use pocketbook::providers::http::{gateway_var, API_KEY_SUFFIX, CALLBACK_SECRET_SUFFIX, URL_SUFFIX};
+    let template = template();
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for name in [
+        pocketbook::providers::http::TIMEOUT_MS,
+        pocketbook::providers::http::ATTEMPTS,
+        pocketbook::config::REFRESH_TIMEOUT_MS,
+    ] {
+        assert!(!globals[name].is_null(), "{name} is set for every function");
+    }
+    let mut with_providers = BTreeSet::new();
+    for (id, resource) in functions(&template) {
+        let variables = &resource["Properties"]["Environment"]["Variables"];
+        let names: BTreeSet<String> =
+            variables.as_mapping().into_iter().flatten().map(|(name, _)| text(name).to_owned()).collect();
+        if !names.iter().any(|name| name.starts_with(pocketbook::providers::http::VAR_PREFIX)) {
+            continue;
+        }
+        with_providers.insert(text(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned());
+        for gateway in Gateway::ALL {
+            for suffix in [URL_SUFFIX, API_KEY_SUFFIX, CALLBACK_SECRET_SUFFIX] {
+                let name = gateway_var(gateway, suffix);
+                assert!(names.contains(&name), "{id}: {name}");
+                let written = serde_yaml::to_string(&variables[name.as_str()]).unwrap();
+                if suffix != URL_SUFFIX {
+                    assert!(
+                        written.contains("{{resolve:secretsmanager:"),
+                        "{id}: {name} is a dynamic reference: {written}"
+                    );
+                }
+            }
+        }
+    }
+    // The functions that ask providers, or need to know which gateways are not the sandbox's.
+    let expected = [
+        "create-wallet-account",
+        "wallet-account-command",
+        "refresh-wallet-accounts",
+        "direct-debit",
+        "sandbox-top-up",
+        "provider-callback",
+    ];
+    assert_eq!(with_providers, expected.iter().map(|f| f.to_string()).collect());
 }
 
 #[test]

@@ -170,6 +170,7 @@ pub async fn seed_history(fixture: &Fixture, count: u64) -> Balance {
             version,
             keep_lock_until: (!last).then(|| Millis::from_datetime(chrono::Utc::now()).plus_ms(lease_ms)),
             idempotency: None,
+            extras: &[],
         };
         store.commit(&batch).await.expect("commit seeded history");
         // Check the chain as it is written: each batch continues the one before.

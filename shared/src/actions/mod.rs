@@ -4,11 +4,15 @@ mod create_balance;
 mod execute_operation;
 mod get_balance;
 mod list_transactions;
+mod payments;
+mod wallet_accounts;
 
 pub use create_balance::CreateBalance;
 pub use execute_operation::ExecuteOperation;
 pub use get_balance::GetBalance;
 pub use list_transactions::ListTransactions;
+pub use payments::{DirectDebit, GetOrder, ProviderCallback, SandboxTopUp};
+pub use wallet_accounts::{CreateWalletAccount, ListWalletAccounts, RefreshWalletAccounts, WalletAccountCommand};
 
 use crate::domain::names::BalanceId;
 use crate::edge::error::ApiError;
@@ -22,14 +26,28 @@ pub struct Route {
     pub function: &'static str,
     pub method: &'static str,
     pub path: &'static str,
+    /// Reached without an API key ([`Action::PUBLIC`]): no authorizer in front of it.
+    pub public: bool,
 }
 
 const fn route<A: Action>() -> Route {
-    Route { function: A::NAME, method: A::METHOD, path: A::PATH }
+    Route { function: A::NAME, method: A::METHOD, path: A::PATH, public: A::PUBLIC }
 }
 
-pub const ROUTES: [Route; 4] =
-    [route::<CreateBalance>(), route::<GetBalance>(), route::<ExecuteOperation>(), route::<ListTransactions>()];
+pub const ROUTES: [Route; 12] = [
+    route::<CreateBalance>(),
+    route::<GetBalance>(),
+    route::<ExecuteOperation>(),
+    route::<ListTransactions>(),
+    route::<CreateWalletAccount>(),
+    route::<WalletAccountCommand>(),
+    route::<ListWalletAccounts>(),
+    route::<RefreshWalletAccounts>(),
+    route::<DirectDebit>(),
+    route::<GetOrder>(),
+    route::<SandboxTopUp>(),
+    route::<ProviderCallback>(),
+];
 
 /// The `{balanceId}` path parameter.
 fn balance_id(params: &Params) -> Result<BalanceId, ApiError> {

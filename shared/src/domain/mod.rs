@@ -10,3 +10,4 @@ pub mod names;
 pub mod operation;
 pub mod page_token;
 pub mod time;
+pub mod wallet_accounts;

@@ -70,6 +70,22 @@ impl ProjectId {
     }
 }
 
+impl ProjectId {
+    /// Projects the system itself uses (the sandbox provider's wallets, the placeholder of
+    /// public callers). No API key may be issued for them or accepted in them.
+    pub const RESERVED: [&'static str; 2] = ["sandbox-wallets", "public"];
+
+    pub fn is_reserved(&self) -> bool {
+        Self::RESERVED.contains(&self.0.as_str())
+    }
+
+    /// A project of our own, named by a constant that satisfies [`ProjectId::parse`]'s rule
+    /// (a test checks each one).
+    pub(crate) fn reserved(name: &'static str) -> Self {
+        Self(name.to_owned())
+    }
+}
+
 impl BalanceType {
     pub fn parse(value: &str) -> Result<Self, NameError> {
         if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {

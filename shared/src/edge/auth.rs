@@ -47,6 +47,12 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A public action's caller (a customer's browser, a provider's callback): no key, no
+    /// scopes. Such actions find their tenant in what they look up, never in this.
+    pub fn public() -> Self {
+        Self { project: ProjectId::reserved("public"), scopes: Vec::new(), key_id: None }
+    }
+
     /// Direct invocations passed IAM: they may do anything in the project they name.
     pub fn trusted(project: ProjectId) -> Self {
         Self { project, scopes: vec![Scope::Read, Scope::Write], key_id: None }
@@ -108,7 +114,7 @@ impl Authenticator {
             .await
             .map_err(|e| ApiError::internal(format!("looking up an API key: {e}")))?
             .ok_or_else(ApiError::unauthorized)?;
-        let caller = caller_from_record(record);
+        let caller = caller_from_record(record).ok_or_else(ApiError::unauthorized)?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(hash, (caller.clone(), Instant::now()));
         }
@@ -128,26 +134,41 @@ impl Authenticator {
     }
 }
 
-fn caller_from_record(record: ApiKeyRecord) -> Caller {
-    Caller { project: record.project_id, scopes: parse_scopes(&record.scopes), key_id: Some(record.key_id) }
+/// A key of a reserved project (one the system uses itself) is no key at all.
+fn caller_from_record(record: ApiKeyRecord) -> Option<Caller> {
+    if record.project_id.is_reserved() {
+        tracing::warn!(keyId = %record.key_id, "an API key of a reserved project was refused");
+        return None;
+    }
+    Some(Caller { project: record.project_id, scopes: parse_scopes(&record.scopes), key_id: Some(record.key_id) })
 }
 
-/// `Authorization: Bearer <key>`, or `x-api-key: <key>`.
-fn api_key(headers: &HeaderMap) -> Option<String> {
-    let bearer = headers
+/// `Authorization: Bearer <key>`, `Authorization: Basic base64(<key>:)` (Juspay's clients
+/// send the key as the Basic username), or `x-api-key: <key>`.
+pub(crate) fn api_key(headers: &HeaderMap) -> Option<String> {
+    let authorization = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim().to_owned());
-    bearer
+        .and_then(|v| v.trim().split_once(' '))
+        .and_then(|(scheme, credentials)| {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                Some(credentials.trim().to_owned())
+            } else if scheme.eq_ignore_ascii_case("basic") {
+                let decoded = base64::engine::general_purpose::STANDARD.decode(credentials.trim()).ok()?;
+                let text = String::from_utf8(decoded).ok()?;
+                Some(text.split_once(':').map_or(text.as_str(), |(user, _)| user).to_owned())
+            } else {
+                None
+            }
+        });
+    authorization
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned()))
         .filter(|key| !key.is_empty())
 }
 
 /// `requestContext.authorizer.lambda`: `projectId`, and `scopes` as a list or a string.
 fn from_authorizer(context: &HashMap<String, Value>) -> Option<Caller> {
-    let project = ProjectId::parse(context.get("projectId")?.as_str()?).ok()?;
+    let project = ProjectId::parse(context.get("projectId")?.as_str()?).ok().filter(|p| !p.is_reserved())?;
     let scopes = match context.get("scopes")? {
         Value::String(text) => parse_scopes(text.split([' ', ','])),
         Value::Array(values) => parse_scopes(values.iter().filter_map(Value::as_str)),
@@ -170,8 +191,12 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", "pb_def".parse().unwrap());
         assert_eq!(api_key(&headers).as_deref(), Some("pb_def"));
+        // Juspay style: the key is the Basic username, the password empty.
         let mut headers = HeaderMap::new();
         headers.insert("authorization", "Basic cGJfYWJjOg==".parse().unwrap());
+        assert_eq!(api_key(&headers).as_deref(), Some("pb_abc"));
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Basic !!notbase64".parse().unwrap());
         assert_eq!(api_key(&headers), None);
     }
 

@@ -1,7 +1,10 @@
 //! Every failure a caller can see, with its HTTP status, mapped once here.
 
 use crate::domain::operation::Rejection;
-use crate::service::{CreateBalanceError, ExecuteOperationError, Fault, GetBalanceError, ListTransactionsError};
+use crate::service::{
+    CallbackError, CreateBalanceError, DirectDebitError, ExecuteOperationError, Fault, GetBalanceError,
+    ListTransactionsError, OrderError, WalletAccountError,
+};
 use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +15,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// For the log only (never in the answer): what really went wrong behind a 500.
     pub detail: Option<String>,
+    /// A facade's own error body (Juspay's for a declined payment), instead of ours.
+    pub own_body: Option<String>,
 }
 
 /// Seconds a BALANCE_BUSY caller should wait before trying again.
@@ -19,7 +24,7 @@ pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, detail: None }
+        Self { status, code, message: message.into(), field: None, detail: None, own_body: None }
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -33,7 +38,11 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(401, "UNAUTHORIZED", "a valid API key is required (Authorization: Bearer <key> or x-api-key)")
+        Self::new(
+            401,
+            "UNAUTHORIZED",
+            "a valid API key is required (Authorization: Bearer <key>, Basic with the key as username, or x-api-key)",
+        )
     }
 
     pub fn forbidden(scope: &str) -> Self {
@@ -56,6 +65,20 @@ impl ApiError {
         Self::new(409, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request")
     }
 
+    /// A payment refused before anything happened, in Juspay's error shape.
+    pub fn declined(code: &'static str, message: &str, order_id: Option<&str>) -> Self {
+        let body = crate::api::wallet_accounts::declined_body(code, message, order_id);
+        Self { own_body: Some(body), ..Self::new(400, "JUSPAY_DECLINED", message) }
+    }
+
+    /// A wallet provider did not answer usably: worth a retry.
+    pub fn provider_unavailable(detail: impl Into<String>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..Self::new(502, "PROVIDER_UNAVAILABLE", "the wallet provider is unavailable; retry shortly")
+        }
+    }
+
     pub fn internal(detail: impl Into<String>) -> Self {
         Self { detail: Some(detail.into()), ..Self::new(500, "INTERNAL", "internal error") }
     }
@@ -71,6 +94,9 @@ impl ApiError {
 
     /// The answer body. A 500 names the request id, so a report can be matched to the log.
     pub fn body(&self, request_id: &str) -> String {
+        if let Some(body) = &self.own_body {
+            return body.clone();
+        }
         let message = if self.status >= 500 {
             format!("{} (request id {request_id})", self.message)
         } else {
@@ -141,6 +167,54 @@ impl From<ListTransactionsError> for ApiError {
             }
             ListTransactionsError::Busy => ApiError::busy(),
             ListTransactionsError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<WalletAccountError> for ApiError {
+    fn from(error: WalletAccountError) -> Self {
+        let message = error.to_string();
+        match error {
+            WalletAccountError::NotFound => ApiError::not_found("wallet account"),
+            WalletAccountError::Exists { .. } => ApiError::new(409, "WALLET_ACCOUNT_EXISTS", message),
+            WalletAccountError::NotLinked => ApiError::new(409, "WALLET_NOT_LINKED", message),
+            WalletAccountError::Refused(_) => ApiError::new(422, "PROVIDER_REFUSED", message),
+            WalletAccountError::Conflict => ApiError::new(409, "CONFLICT", format!("{message}; retry")),
+            WalletAccountError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
+            WalletAccountError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<DirectDebitError> for ApiError {
+    fn from(error: DirectDebitError) -> Self {
+        match error {
+            DirectDebitError::Declined { code, message } => ApiError::declined(code, message, None),
+            DirectDebitError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
+            DirectDebitError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(error: OrderError) -> Self {
+        match error {
+            OrderError::NotFound => ApiError::not_found("order"),
+            OrderError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
+            OrderError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<CallbackError> for ApiError {
+    fn from(error: CallbackError) -> Self {
+        let message = error.to_string();
+        match error {
+            CallbackError::UnknownGateway => ApiError::not_found("callback route"),
+            CallbackError::BadSignature => ApiError::new(401, "BAD_SIGNATURE", message),
+            CallbackError::Malformed(_) => ApiError::malformed(message),
+            CallbackError::UnknownTxn => ApiError::not_found("transaction"),
+            CallbackError::Failed(fault) => fault.into(),
         }
     }
 }

@@ -105,6 +105,36 @@ pub struct Request {
     pub body: Fields,
     pub params: Params,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The body as received, for actions that check a signature over it.
+    pub raw_body: String,
+    pub headers: http::HeaderMap,
+    /// `https://host` of the API as the caller reached it, for URLs in answers (HTTP only).
+    pub base_url: Option<String>,
+}
+
+fn is_form(headers: &http::HeaderMap) -> bool {
+    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// The API's own address as the caller used it: API Gateway sets `Host` and
+/// `X-Forwarded-Proto`; a local front sets `Host`.
+fn base_url(event: &ApiGatewayV2httpRequest) -> Option<String> {
+    let header = |name: &str| event.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let host = header("host").filter(|h| !h.is_empty()).or(event.request_context.domain_name.as_deref())?;
+    if !host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) {
+        return None;
+    }
+    let scheme = match header("x-forwarded-proto") {
+        Some("http") => "http",
+        Some(_) => "https",
+        None if host.starts_with("127.0.0.1") || host.starts_with("localhost") => "http",
+        None => "https",
+    };
+    Some(format!("{scheme}://{host}"))
 }
 
 fn idempotency_key(field: &str, value: Option<String>) -> Result<Option<IdempotencyKey>, ApiError> {
@@ -131,7 +161,11 @@ impl Request {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
         }
-        let body = if body.trim().is_empty() { Fields::empty() } else { Fields::parse(&body)? };
+        let fields = match body.trim().is_empty() {
+            true => Fields::empty(),
+            false if is_form(&event.headers) => Fields::from_form(&body)?,
+            false => Fields::parse(&body)?,
+        };
 
         let mut params = Params::default();
         let mut from_path = None;
@@ -158,7 +192,14 @@ impl Request {
             Some(Err(_)) => return Err(ApiError::validation("Idempotency-Key", "must be printable ASCII")),
             None => None,
         };
-        Ok(Self { body, params, idempotency_key: idempotency_key("Idempotency-Key", key)? })
+        Ok(Self {
+            body: fields,
+            params,
+            idempotency_key: idempotency_key("Idempotency-Key", key)?,
+            raw_body: body,
+            headers: event.headers.clone(),
+            base_url: base_url(event),
+        })
     }
 
     /// Splits a direct payload into envelope and body. Returns the `projectId` too.
@@ -178,7 +219,14 @@ impl Request {
                 params.insert(name, Param::Json(raw));
             }
         }
-        let request = Self { body: payload, params, idempotency_key: idempotency_key("idempotencyKey", key)? };
+        let request = Self {
+            body: payload,
+            params,
+            idempotency_key: idempotency_key("idempotencyKey", key)?,
+            raw_body: String::new(),
+            headers: http::HeaderMap::new(),
+            base_url: None,
+        };
         Ok((project, request))
     }
 }

@@ -89,6 +89,21 @@ impl Fields {
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
+
+    /// An `application/x-www-form-urlencoded` body (Juspay's clients send `POST /txns` so):
+    /// every value becomes a JSON string, and a name given twice is refused as in JSON.
+    pub fn from_form(text: &str) -> Result<Self, ApiError> {
+        let mut members: Vec<(String, Box<RawValue>)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(text.as_bytes()) {
+            if members.iter().any(|(earlier, _)| *earlier == name) {
+                return Err(ApiError::validation(name.into_owned(), "appears more than once"));
+            }
+            let json = serde_json::to_string(&value).map_err(|e| ApiError::malformed(e.to_string()))?;
+            let raw = RawValue::from_string(json).map_err(|e| ApiError::malformed(e.to_string()))?;
+            members.push((name.into_owned(), raw));
+        }
+        Ok(Self { members })
+    }
 }
 
 /// A JSON string's content.
@@ -190,6 +205,16 @@ mod tests {
         }
         let error = Fields::parse(r#"{"a":1,"a":2}"#).err().unwrap();
         assert_eq!(error.field.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn form_bodies_become_string_fields() {
+        let mut fields =
+            Fields::from_form("order_id=o1&amount=10.50&redirect_after_payment=true&note=a%20b%26c").unwrap();
+        assert_eq!(fields.required("amount", string).unwrap(), "10.50");
+        assert_eq!(fields.required("note", string).unwrap(), "a b&c");
+        assert_eq!(fields.take("redirect_after_payment").unwrap().get(), "\"true\"");
+        assert!(Fields::from_form("a=1&a=2").is_err());
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub trait Action: Send + Sync + 'static {
     /// Query parameters it reads (a direct invocation carries them in the payload).
     const QUERY: &'static [&'static str] = &[];
     const SCOPE: Scope;
+    /// Reached without an API key (a customer's browser, a provider's signed callback): the
+    /// action finds its tenant in what it looks up, and the scope is not checked.
+    const PUBLIC: bool = false;
 
     fn handle(
         ledger: &Ledger,
@@ -180,9 +183,14 @@ async fn http<A: Action>(
     app: &App,
     event: &aws_lambda_events::apigw::ApiGatewayV2httpRequest,
 ) -> Result<Reply, ApiError> {
-    let authorizer = event.request_context.authorizer.as_ref().map(|a| &a.fields);
-    let caller = app.auth.authenticate(&event.headers, authorizer).await?;
-    caller.require(A::SCOPE)?;
+    let caller = if A::PUBLIC {
+        Caller::public()
+    } else {
+        let authorizer = event.request_context.authorizer.as_ref().map(|a| &a.fields);
+        let caller = app.auth.authenticate(&event.headers, authorizer).await?;
+        caller.require(A::SCOPE)?;
+        caller
+    };
     let request = Request::from_http(event, A::PATH, A::QUERY)?;
     A::handle(&app.ledger, &caller, request).await
 }

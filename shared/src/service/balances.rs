@@ -102,13 +102,13 @@ impl Ledger {
     /// Writes whatever is due (expiries, settling) and returns the balance as it is then. A
     /// maintenance-only write has no operation to refuse and no key to replay.
     async fn write_due(&self, project: &ProjectId, id: BalanceId) -> Result<Balance, Due> {
-        match self.write(project, id, None, None).await {
+        match self.write(project, id, None, None, &[]).await {
             Ok(Written::Maintained(balance)) => Ok(balance),
             Ok(Written::Operation(_) | Written::Replayed(_)) => Err(Due::Fault(Fault::Inconsistent("not maintenance"))),
             Err(WriteError::NotFound) => Err(Due::NotFound),
             Err(WriteError::Busy) => Err(Due::Busy),
             Err(WriteError::Fault(fault)) => Err(Due::Fault(fault)),
-            Err(WriteError::Rejected(_) | WriteError::KeyReused) => {
+            Err(WriteError::Rejected(_) | WriteError::KeyReused | WriteError::ExtraRefused(_)) => {
                 Err(Due::Fault(Fault::Inconsistent("maintenance refused")))
             }
         }
@@ -222,7 +222,7 @@ impl Ledger {
             update_token,
             session: key.map_or_else(|| Uuid::new_v4().to_string(), |key| key.to_string()),
         };
-        match self.write(project, id, Some(&request), idempotency.as_ref()).await {
+        match self.write(project, id, Some(&request), idempotency.as_ref(), &[]).await {
             Ok(Written::Operation(change)) => match change.entry {
                 Some(entry) => Ok(Outcome::Done(OperationOutcome { balance: change.after, entry })),
                 None => Err(Fault::Inconsistent("operation without an entry").into()),
@@ -233,6 +233,9 @@ impl Ledger {
             Err(WriteError::Busy) => Err(ExecuteOperationError::Busy),
             Err(WriteError::Rejected(rejection)) => Err(ExecuteOperationError::Rejected(rejection)),
             Err(WriteError::KeyReused) => Err(ExecuteOperationError::KeyReused),
+            Err(WriteError::ExtraRefused(_)) => {
+                Err(Fault::Inconsistent("an operation without extras refused them").into())
+            }
             Err(WriteError::Fault(fault)) => Err(fault.into()),
         }
     }
@@ -285,6 +288,64 @@ impl Ledger {
                 transactions: page.entries.iter().map(TransactionListItem::new).collect(),
                 pagination_token,
             });
+        }
+    }
+}
+
+/// Why an operation carrying extra writes did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtrasError {
+    #[error("balance not found")]
+    NotFound,
+    #[error("balance busy")]
+    Busy,
+    #[error(transparent)]
+    Rejected(Rejection),
+    /// A condition of the extras failed: their cancellation reasons.
+    #[error("a condition of the extra writes failed")]
+    ExtraRefused(Vec<aws_sdk_dynamodb::types::CancellationReason>),
+    #[error("idempotency key reused with a different request")]
+    KeyReused,
+    #[error(transparent)]
+    Failed(#[from] Fault),
+}
+
+impl Ledger {
+    /// An INC or DEC that commits together with `extras` (conditional writes elsewhere in the
+    /// table), or not at all. The balance amount after it.
+    pub async fn operation_with_extras(
+        &self,
+        project: &ProjectId,
+        id: BalanceId,
+        operation: Operation,
+        key: IdempotencyKey,
+        extras: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<rust_decimal::Decimal, ExtrasError> {
+        let (kind, amount) = match operation {
+            Operation::Inc { amount, .. } => ("INC", amount),
+            Operation::Dec { amount } => ("DEC", amount),
+        };
+        let idempotency = Idempotency {
+            key: key.clone(),
+            fingerprint: fingerprint(&["operation-with-extras", &id.to_string(), kind, &amount.to_string()]),
+        };
+        let request = OperationRequest { operation, subject: None, update_token: None, session: key.to_string() };
+        match self.write(project, id, Some(&request), Some(&idempotency), &extras).await {
+            Ok(Written::Operation(change)) => Ok(change.after.amount),
+            // Applied before (with its extras): the balance as it is now.
+            Ok(Written::Replayed(_)) => match self.get_balance(project, id).await {
+                Ok((balance, _)) => Ok(balance.amount),
+                Err(GetBalanceError::NotFound) => Err(ExtrasError::NotFound),
+                Err(GetBalanceError::Busy) => Err(ExtrasError::Busy),
+                Err(GetBalanceError::Failed(fault)) => Err(fault.into()),
+            },
+            Ok(Written::Maintained(_)) => Err(Fault::Inconsistent("operation not applied").into()),
+            Err(WriteError::NotFound) => Err(ExtrasError::NotFound),
+            Err(WriteError::Busy) => Err(ExtrasError::Busy),
+            Err(WriteError::Rejected(rejection)) => Err(ExtrasError::Rejected(rejection)),
+            Err(WriteError::KeyReused) => Err(ExtrasError::KeyReused),
+            Err(WriteError::ExtraRefused(reasons)) => Err(ExtrasError::ExtraRefused(reasons)),
+            Err(WriteError::Fault(fault)) => Err(fault.into()),
         }
     }
 }

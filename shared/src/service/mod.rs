@@ -1,12 +1,16 @@
 //! One function per action: load state, ask `domain`, commit through `store`.
 
 mod balances;
+mod customer_wallets;
 mod locking;
 mod writer;
 
 pub use balances::{
-    CreateBalanceError, CreateBalanceRequest, ExecuteOperationError, GetBalanceError, ListTransactionsError,
-    OperationOutcome, PageRequest,
+    CreateBalanceError, CreateBalanceRequest, ExecuteOperationError, ExtrasError, GetBalanceError,
+    ListTransactionsError, OperationOutcome, PageRequest,
+};
+pub use customer_wallets::{
+    CallbackError, Command, DirectDebitError, DirectDebitRequest, ListedAccount, OrderError, WalletAccountError,
 };
 
 use crate::clock::Clock;
@@ -14,6 +18,7 @@ use crate::config::Config;
 use crate::domain::ledger::Ids;
 use crate::domain::names::{IdempotencyKey, TxId, UpdateToken};
 use crate::domain::page_token::TokenKey;
+use crate::providers::WalletSettings;
 use crate::store::{IdempotencyRecord, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +35,7 @@ pub struct Ledger {
     lock_lease_ms: i64,
     lock_wait: Duration,
     page_tokens: TokenKey,
+    wallets: WalletSettings,
 }
 
 impl Ledger {
@@ -40,6 +46,7 @@ impl Ledger {
             lock_lease_ms: config.lock_lease_ms,
             lock_wait: config.lock_wait,
             page_tokens: config.page_tokens.clone(),
+            wallets: config.wallets.clone(),
         }
     }
 

@@ -16,6 +16,7 @@ use crate::domain::operation::{OperationRequest, Rejection};
 use crate::domain::time::Millis;
 use crate::failpoint;
 use crate::store::{Batch, CommitError, HeadRecord, IdempotencyRecord, IdempotencyWrite, MAX_TRANSACTION_ITEMS};
+use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 use rand::Rng;
 use std::ops::Range;
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub(crate) enum WriteError {
     Busy,
     Rejected(Rejection),
     KeyReused,
+    /// A condition of the extras failed (their cancellation reasons); nothing was written.
+    ExtraRefused(Vec<CancellationReason>),
     Fault(Fault),
 }
 
@@ -63,6 +66,7 @@ impl From<LockError> for WriteError {
 
 enum CommitFailure {
     IdempotencyTaken(Option<IdempotencyRecord>),
+    ExtraRefused(Vec<CancellationReason>),
     /// Restart under a new owner; `operation` is the change whose commit may have landed.
     Restart {
         operation: Option<Box<Change>>,
@@ -81,10 +85,10 @@ fn new_owner() -> String {
 }
 
 /// Splits the plan into runs of consecutive changes that fit one transaction each (the head
-/// is in every one; the idempotency record travels with the operation's change).
-fn batches(plan: &Plan, with_idempotency: bool) -> Vec<Range<usize>> {
+/// is in every one; the idempotency record and the extras travel with the operation's change).
+fn batches(plan: &Plan, with_operation: usize) -> Vec<Range<usize>> {
     let cost =
-        |index: usize| plan.changes[index].items() + usize::from(with_idempotency && plan.operation == Some(index));
+        |index: usize| plan.changes[index].items() + if plan.operation == Some(index) { with_operation } else { 0 };
     let mut batches = Vec::new();
     let mut start = 0;
     let mut used = 1;
@@ -110,6 +114,7 @@ impl Ledger {
         id: BalanceId,
         request: Option<&OperationRequest>,
         idempotency: Option<&Idempotency>,
+        extras: &[TransactWriteItem],
     ) -> Result<Written, WriteError> {
         let mut owner = new_owner();
         let mut previous_owner: Option<String> = None;
@@ -152,7 +157,7 @@ impl Ledger {
                 self.unlock(project, id, &owner).await;
                 return Ok(Written::Maintained(head.balance));
             }
-            match self.commit_plan(&owner, &head, &plan, idempotency, now).await {
+            match self.commit_plan(&owner, &head, &plan, idempotency, extras, now).await {
                 Ok(()) => {
                     return Ok(match plan.operation_change() {
                         Some(change) => Written::Operation(Box::new(change.clone())),
@@ -176,6 +181,10 @@ impl Ledger {
                             continue;
                         }
                     };
+                }
+                Err(CommitFailure::ExtraRefused(reasons)) => {
+                    self.unlock(project, id, &owner).await;
+                    return Err(WriteError::ExtraRefused(reasons));
                 }
                 Err(CommitFailure::Restart { operation }) => {
                     tracing::warn!(balance = %id, "commit outcome unknown or fenced; taking over and checking");
@@ -271,7 +280,7 @@ impl Ledger {
             return self.unlock(project, id, owner).await;
         }
         let plan = Plan { changes: maintenance, operation: None };
-        if self.commit_plan(owner, head, &plan, None, self.clock.now()).await.is_err() {
+        if self.commit_plan(owner, head, &plan, None, &[], self.clock.now()).await.is_err() {
             self.unlock(project, id, owner).await;
         }
     }
@@ -282,10 +291,11 @@ impl Ledger {
         head: &HeadRecord,
         plan: &Plan,
         idempotency: Option<&Idempotency>,
+        extras: &[TransactWriteItem],
         now: Millis,
     ) -> Result<(), CommitFailure> {
         let (project, id) = (&head.balance.project_id, head.balance.id);
-        let ranges = batches(plan, idempotency.is_some());
+        let ranges = batches(plan, usize::from(idempotency.is_some()) + extras.len());
         let operation_batch = plan.operation.and_then(|op| ranges.iter().position(|r| r.contains(&op)));
         for (index, range) in ranges.iter().enumerate() {
             let last = index + 1 == ranges.len();
@@ -307,6 +317,7 @@ impl Ledger {
                 version: head.version + index as u64 + 1,
                 keep_lock_until: (!last).then(|| self.clock.now().plus_ms(self.lock_lease_ms)),
                 idempotency: record.as_ref(),
+                extras: if carries_operation { extras } else { &[] },
             };
             match self.commit_retrying_conflicts(&batch).await {
                 Ok(()) => {
@@ -315,6 +326,7 @@ impl Ledger {
                     }
                 }
                 Err(CommitError::IdempotencyTaken(record)) => return Err(CommitFailure::IdempotencyTaken(record)),
+                Err(CommitError::ExtraRefused(reasons)) => return Err(CommitFailure::ExtraRefused(reasons)),
                 Err(error) if operation_batch.is_some_and(|op| index > op) => {
                     // The operation is durable; what failed only settles credits, which the
                     // next writer finishes (the head records the debt).

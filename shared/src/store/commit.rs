@@ -1,7 +1,7 @@
 //! Commits: consecutive planned changes written as one conditional `TransactWriteItems`.
 //!
 //! Item 0 is always the head, conditioned on still holding the lock (the fence); item 1 the
-//! idempotency record when there is one; then the changes' history entries and credits, each
+//! idempotency record when there is one; then the caller's extras; then the changes' history entries and credits, each
 //! conditioned on being exactly what the plan expected.
 
 use super::attributes::{boolean, decimal, n, s};
@@ -15,7 +15,7 @@ use crate::domain::balance::{Balance, Lot};
 use crate::domain::ledger::{Change, LotChange};
 use crate::domain::time::Millis;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update as UpdateItem};
+use aws_sdk_dynamodb::types::{CancellationReason, Delete, Put, TransactWriteItem, Update as UpdateItem};
 
 /// DynamoDB's limit on items in one transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -28,6 +28,9 @@ pub struct Batch<'a> {
     /// Keep holding the lock (more batches follow) until this time, or release it.
     pub keep_lock_until: Option<Millis>,
     pub idempotency: Option<&'a IdempotencyWrite>,
+    /// More conditional writes that must land with the operation or not at all (a direct
+    /// debit's claim on a token and an order).
+    pub extras: &'a [TransactWriteItem],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,10 @@ pub enum CommitError {
     /// attempt of this very batch already landed (its answer lost). Nothing was written now.
     #[error("fenced: the lock or the expected state is gone")]
     Fenced,
+    /// A condition of one of the batch's extras failed (their reasons, in order); nothing
+    /// was written.
+    #[error("a condition of the operation's extra writes failed")]
+    ExtraRefused(Vec<CancellationReason>),
     /// No answer: the batch may or may not have been written.
     #[error("outcome unknown: {0}")]
     Unknown(StoreError),
@@ -66,6 +73,8 @@ impl Store {
         if let Some(record) = batch.idempotency {
             items.push(idempotency::put(&self.table, &balance.project_id, record).map_err(CommitError::Store)?);
         }
+        let extras = items.len()..items.len() + batch.extras.len();
+        items.extend(batch.extras.iter().cloned());
         for change in batch.changes {
             if let Some(entry) = &change.entry {
                 let put = Put::builder()
@@ -108,6 +117,12 @@ impl Store {
                     let record =
                         reasons.get(1).map(idempotency::from_reason).transpose().map_err(CommitError::Store)?;
                     return Err(CommitError::IdempotencyTaken(record.flatten()));
+                }
+                let extra_failed = reasons
+                    .get(extras.clone())
+                    .is_some_and(|extra| extra.iter().any(|r| r.code() == Some("ConditionalCheckFailed")));
+                if extra_failed && code(0) != "ConditionalCheckFailed" {
+                    return Err(CommitError::ExtraRefused(reasons[extras].to_vec()));
                 }
                 if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
                     return Err(CommitError::Fenced);

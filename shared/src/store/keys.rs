@@ -12,10 +12,11 @@
 
 use crate::domain::balance::Lot;
 use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId};
+use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, TxnId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
-/// The TTL attribute; only ephemeral items (idempotency records) carry it.
+/// The TTL attribute; only ephemeral items (idempotency records, wallet tokens) carry it.
 pub const TTL: &str = "expiresAt";
 
 pub const HEAD_SK: &str = "T$";
@@ -47,6 +48,39 @@ pub fn idempotency_pk(project: &ProjectId, key: &IdempotencyKey) -> String {
 }
 
 pub const IDEMPOTENCY_SK: &str = "I";
+
+/// A customer's wallet accounts: one partition per customer, one item per gateway, so the
+/// list is one Query of at most four items and "one account per gateway" is a key condition.
+pub fn customer_pk(project: &ProjectId, customer: &CustomerId) -> String {
+    format!("P#{project}#C#{customer}")
+}
+
+pub fn wallet_account_sk(gateway: Gateway) -> String {
+    format!("W#{gateway}")
+}
+
+pub const WALLET_ACCOUNTS_FIRST: &str = "W#";
+
+/// A wallet token, by its SHA-256 (the token itself is never stored).
+pub fn wallet_token_pk(project: &ProjectId, token_hash_hex: &str) -> String {
+    format!("P#{project}#WT#{token_hash_hex}")
+}
+
+pub const WALLET_TOKEN_SK: &str = "WT";
+
+pub fn order_pk(project: &ProjectId, order: &OrderId) -> String {
+    format!("P#{project}#O#{order}")
+}
+
+pub const ORDER_SK: &str = "O";
+
+/// Our transaction id → its project and order: providers' callbacks and the sandbox's top-up
+/// page know only the transaction. The id is 128 random bits, so it needs no tenant prefix.
+pub fn txn_pk(txn: &TxnId) -> String {
+    format!("X#{txn}")
+}
+
+pub const TXN_SK: &str = "X";
 
 #[cfg(test)]
 mod tests {

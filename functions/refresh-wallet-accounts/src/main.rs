@@ -1,0 +1,6 @@
+//! Lambda function `refresh-wallet-accounts`: `GET /customers/{customer_id}/wallets/refresh-balances`, or a direct invocation with the same body.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    pocketbook::edge::run::<pocketbook::actions::RefreshWalletAccounts>().await
+}

@@ -1,0 +1,147 @@
+//! Wallet direct debit and the orders it makes: `POST /txns`, `GET /orders/{order_id}`, the
+//! sandbox's top-up page and HTTP providers' callbacks.
+
+use crate::api::wallet_accounts::PaymentStatusResponse;
+use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, PaymentAmount, TxnId, WalletToken};
+use crate::edge::auth::{Caller, Scope};
+use crate::edge::error::ApiError;
+use crate::edge::event::Request;
+use crate::edge::input::string;
+use crate::edge::{Action, Reply};
+use crate::service::{DirectDebitError, DirectDebitRequest, Ledger};
+use serde_json::value::RawValue;
+
+/// A form's text, a JSON string, or a JSON number's digits; nothing else (`true`, objects).
+fn text(raw: &RawValue) -> Result<String, String> {
+    let json = raw.get().trim();
+    match json.bytes().next() {
+        Some(b'"') => string(raw),
+        Some(b'-' | b'0'..=b'9') => Ok(json.to_owned()),
+        _ => Err("must be a string or a number".to_owned()),
+    }
+}
+
+/// `POST /txns`: wallet direct debit.
+pub struct DirectDebit;
+
+impl Action for DirectDebit {
+    const NAME: &'static str = "direct-debit";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/txns";
+    const SCOPE: Scope = Scope::Write;
+
+    async fn handle(ledger: &Ledger, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
+        let body = &mut request.body;
+        let order_id = body.required("order_id", |raw| OrderId::parse(&text(raw)?).map_err(|e| e.to_string()))?;
+        let merchant_id = body.required("merchant_id", |raw| {
+            let id = text(raw)?;
+            let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic());
+            ok.then_some(id).ok_or_else(|| "must be 1-64 printable characters".to_owned())
+        })?;
+        let amount = body.required("amount", |raw| PaymentAmount::parse(&text(raw)?).map_err(|e| e.to_string()))?;
+        body.required("payment_method_type", |raw| match text(raw)?.as_str() {
+            "WALLET" => Ok(()),
+            _ => Err("must be WALLET".to_owned()),
+        })?;
+        let gateway = body.required("payment_method", |raw| Gateway::parse(&text(raw)?).map_err(|e| e.to_string()))?;
+        // Shape-checked only; whether it is good is the debit's question (JUSPAY_DECLINED).
+        let token = body.required("direct_wallet_token", |raw| Ok(WalletToken::parse(&text(raw)?).ok()))?;
+        let customer = body.optional("customer_id", |raw| CustomerId::parse(&text(raw)?).map_err(|e| e.to_string()))?;
+        // A form says "true"; JSON may say true.
+        body.optional("redirect_after_payment", |raw| match raw.get().trim() {
+            "true" | "false" | "\"true\"" | "\"false\"" => Ok(()),
+            _ => Err("must be true or false".to_owned()),
+        })?;
+        body.optional("format", |raw| match text(raw)?.as_str() {
+            "json" => Ok(()),
+            _ => Err("must be json".to_owned()),
+        })?;
+        request.body.finish()?;
+        let declined = |e: DirectDebitError| match e {
+            DirectDebitError::Declined { code, message } => ApiError::declined(code, message, Some(order_id.as_str())),
+            other => other.into(),
+        };
+        let Some(token) = token else {
+            return Err(declined(DirectDebitError::Declined {
+                code: "INVALID_TOKEN",
+                message: "the direct_wallet_token is invalid, expired or already used",
+            }));
+        };
+        let debit = DirectDebitRequest { order_id: order_id.clone(), merchant_id, amount, gateway, token, customer };
+        let order = ledger.direct_debit(&caller.project, debit, request.base_url.as_deref()).await.map_err(declined)?;
+        Ok(Reply::json(200, &PaymentStatusResponse::new(&order)))
+    }
+}
+
+/// `GET /orders/{order_id}`: the order's payment status now.
+pub struct GetOrder;
+
+impl Action for GetOrder {
+    const NAME: &'static str = "get-order";
+    const METHOD: &'static str = "GET";
+    const PATH: &'static str = "/orders/{order_id}";
+    const SCOPE: Scope = Scope::Read;
+
+    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        let order_id = request.params.required_text("order_id")?;
+        let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
+        request.body.finish()?;
+        let order = ledger.order_status(&caller.project, &order_id).await?;
+        Ok(Reply::json(200, &PaymentStatusResponse::new(&order)))
+    }
+}
+
+/// `GET /sandbox/topups/{txn_id}`: the sandbox provider's top-up page, where a PENDING_VBV
+/// order's customer is sent. Public: the transaction id (128 random bits) is the capability.
+pub struct SandboxTopUp;
+
+impl Action for SandboxTopUp {
+    const NAME: &'static str = "sandbox-top-up";
+    const METHOD: &'static str = "GET";
+    const PATH: &'static str = "/sandbox/topups/{txn_id}";
+    const SCOPE: Scope = Scope::Read;
+    const PUBLIC: bool = true;
+
+    async fn handle(ledger: &Ledger, _caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        let txn = request.params.required_text("txn_id")?;
+        let txn = TxnId::parse(&txn).map_err(|_| ApiError::not_found("transaction"))?;
+        request.body.finish()?;
+        let order = ledger.sandbox_top_up(&txn).await?;
+        Ok(Reply::json(200, &PaymentStatusResponse::new(&order)))
+    }
+}
+
+/// `POST /providers/{gateway}/callbacks`: an HTTP provider reports a completed top-up,
+/// signed with the secret it shares with us (`X-Provider-Signature`).
+pub struct ProviderCallback;
+
+impl Action for ProviderCallback {
+    const NAME: &'static str = "provider-callback";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/providers/{gateway}/callbacks";
+    const SCOPE: Scope = Scope::Write;
+    const PUBLIC: bool = true;
+
+    async fn handle(ledger: &Ledger, _caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        let gateway = request.params.required_text("gateway")?;
+        let gateway = Gateway::parse(&gateway).map_err(|_| ApiError::not_found("callback route"))?;
+        let signature = request.headers.get("x-provider-signature").and_then(|v| v.to_str().ok());
+        let order = ledger.provider_callback(gateway, request.raw_body.as_bytes(), signature).await?;
+        Ok(Reply::json(200, &PaymentStatusResponse::new(&order)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_strings_or_numbers_and_nothing_else() {
+        let raw = |t: &str| RawValue::from_string(t.to_owned()).unwrap();
+        assert_eq!(text(&raw("\"ord1\"")), Ok("ord1".to_owned()));
+        assert_eq!(text(&raw("12.50")), Ok("12.50".to_owned()));
+        for bad in ["true", "{\"a\":1}", "[1]", "null"] {
+            assert!(text(&raw(bad)).is_err(), "{bad}");
+        }
+    }
+}
