@@ -239,6 +239,22 @@ impl TestApp {
         into_answer(request.send().await.expect("request reaches the gateway")).await
     }
 
+    /// POSTs a form body the way Juspay's clients do: the API key as the HTTP Basic username.
+    pub async fn post_form_as_juspay(&self, path: &str, form: String) -> Answer {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.api_key));
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("authorization", format!("Basic {basic}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .expect("request reaches the gateway");
+        into_answer(response).await
+    }
+
     /// The body of a GET exactly as sent: numbers keep their digits (no f64 on the way).
     pub async fn get_text(&self, path: &str) -> String {
         let response = self
@@ -322,7 +338,9 @@ async fn start_pool(function: &str, env: &[(String, String)], instances: usize) 
     FunctionPool::start(spec).await.expect("start the function")
 }
 
-async fn into_answer(response: reqwest::Response) -> Answer {
+/// An answer, from a response to a request sent with `reqwest` directly (a form body, a
+/// signed body, no key).
+pub async fn into_answer(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let request_id = headers.get("apigw-requestid").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();

@@ -11,6 +11,7 @@
 
 use pocketbook::domain::names::{BalanceId, ProjectId};
 use pocketbook::domain::time::Millis;
+use pocketbook_tests::app::into_answer;
 use pocketbook_tests::local_dynamodb::workspace_root;
 use pocketbook_tests::{Answer, AppOptions, TestApp};
 use serde_json::{json, Value};
@@ -316,16 +317,6 @@ async fn a_balance_answers_only_to_the_hyphenated_spelling_of_its_id() {
     assert_eq!(upper.body["balanceId"], balance.as_str(), "and answers are in lower case");
 }
 
-/// An answer to a request sent with `reqwest` directly (a form body, a raw signed body).
-async fn answer_of(response: reqwest::Response) -> Answer {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let request_id = headers.get("apigw-requestid").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let text = response.text().await.unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer { status, headers, body, request_id }
-}
-
 /// Runs [`VALIDATE_ANSWERS`] over `answers` and fails with what breaks openapi.yaml.
 async fn validate_answers(answers: Vec<Value>) {
     let python = std::env::var("POCKETBOOK_PYTHON")
@@ -434,24 +425,11 @@ async fn wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_yaml_too(
     record("GET", order, &app.send("GET", "/orders/ct4", None).await, 200);
     record("GET", order, &app.send("GET", "/orders/nosuchorder", None).await, 404);
     let (_, third) = token(&app, &base).await;
-    let basic = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:", app.api_key))
-    };
     let form = format!(
         "order_id=ct5&merchant_id=shop-1&amount=12.5&payment_method_type=WALLET&payment_method=MOBIKWIK\
          &direct_wallet_token={third}&redirect_after_payment=false&format=json"
     );
-    let by_form = app
-        .http
-        .post(format!("{}/txns", app.url))
-        .header("authorization", format!("Basic {basic}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .expect("the gateway answers");
-    record("POST", txns, &answer_of(by_form).await, 200);
+    record("POST", txns, &app.post_form_as_juspay("/txns", form).await, 200);
 
     // The customer's browser, without a key.
     let url = pending.body["payment"]["authentication"]["url"].as_str().expect("a top-up URL").to_owned();
@@ -493,11 +471,11 @@ async fn wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_yaml_too(
             .body(report.clone())
             .send()
     };
-    record("POST", callback, &answer_of(post_callback("PAYTM", &"0".repeat(64)).await.unwrap()).await, 401);
-    let completed = answer_of(post_callback("PAYTM", &signature).await.unwrap()).await;
+    record("POST", callback, &into_answer(post_callback("PAYTM", &"0".repeat(64)).await.unwrap()).await, 401);
+    let completed = into_answer(post_callback("PAYTM", &signature).await.unwrap()).await;
     assert_eq!(completed.body["status"], "CHARGED");
     record("POST", callback, &completed, 200);
-    record("POST", callback, &answer_of(post_callback("MOBIKWIK", &signature).await.unwrap()).await, 404);
+    record("POST", callback, &into_answer(post_callback("MOBIKWIK", &signature).await.unwrap()).await, 404);
 
     // The provider down: a command fails, a refresh of the list answers the earlier balance.
     fake.set_behaviour(Behaviour::Fail500);

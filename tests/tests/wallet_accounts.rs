@@ -286,27 +286,16 @@ async fn the_same_order_id_debits_once_in_sequence_and_concurrently() {
 
 #[tokio::test]
 async fn juspay_clients_debit_with_a_form_body_and_the_key_as_basic_username() {
-    use base64::Engine;
     let app = TestApp::spawn().await;
     let (customer, mobile) = (customer(), mobile());
     linked_account(&app, &customer, &mobile).await;
     let token = token(&app, &customer).await;
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:", app.api_key));
     let form = format!(
-        "order_id=form1&merchant_id=shop&amount=12.5&payment_method_type=WALLET&payment_method=MOBIKWIK&direct_wallet_token={token}&redirect_after_payment=false&format=json&customer_id={customer}"
+        "order_id=form1&merchant_id=shop&amount=12.5&payment_method_type=WALLET&payment_method=MOBIKWIK\
+         &direct_wallet_token={token}&redirect_after_payment=false&format=json&customer_id={customer}"
     );
-    let answer = app
-        .http
-        .post(format!("{}/txns", app.url))
-        .header("authorization", format!("Basic {basic}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let body: Value = answer.json().await.unwrap();
-    assert_eq!(body["status"], "CHARGED");
+    let answer = app.post_form_as_juspay("/txns", form).await;
+    assert_eq!((answer.status, answer.body["status"].clone()), (200, json!("CHARGED")), "{}", answer.body);
     assert_eq!(wallet_amount(&app, &mobile).await, "987.50");
 
     // Debits need the write scope.

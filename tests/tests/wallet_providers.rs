@@ -46,11 +46,7 @@ async fn callback(app: &TestApp, body: String, headers: &[(&str, &str)]) -> Answ
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(Value::Null);
-    Answer { status, headers, body, request_id: String::new() }
+    pocketbook_tests::app::into_answer(request.send().await.unwrap()).await
 }
 
 fn account<'a>(list: &'a Answer, gateway: &str) -> &'a Value {

@@ -28,6 +28,8 @@ macro_rules! string_newtype {
     };
 }
 
+pub(crate) use string_newtype;
+
 string_newtype!(
     /// The tenant. Part of every partition key, so it may not contain the key separator.
     ProjectId

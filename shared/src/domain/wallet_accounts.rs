@@ -3,7 +3,7 @@
 //! of that API (strings with two decimals).
 
 use super::money;
-use super::names::NameError;
+use super::names::{string_newtype, NameError};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -44,48 +44,28 @@ impl fmt::Display for Gateway {
     }
 }
 
-macro_rules! text_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-text_id!(
+string_newtype!(
     /// The merchant's id for its customer: 1–64 of `A-Z a-z 0-9 . _ - @ +` (part of a
     /// partition key, so never the separator `#`).
     CustomerId
 );
-text_id!(
+string_newtype!(
     /// `wlt_` and 26 lowercase base32 characters (128 random bits).
     WalletAccountId
 );
-text_id!(
+string_newtype!(
     /// The merchant's order id: 1–20 letters and digits (Juspay's rule).
     OrderId
 );
-text_id!(
+string_newtype!(
     /// Our id of a payment attempt, sent to the provider as its idempotency key.
     TxnId
 );
-text_id!(
+string_newtype!(
     /// A mobile number: 10 to 15 digits.
     MobileNumber
 );
-text_id!(
+string_newtype!(
     /// A one-time password: 4 to 8 digits.
     Otp
 );

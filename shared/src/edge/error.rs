@@ -153,6 +153,7 @@ impl From<ExecuteOperationError> for ApiError {
             ExecuteOperationError::Busy => ApiError::busy(),
             ExecuteOperationError::Rejected(rejection) => rejection.into(),
             ExecuteOperationError::KeyReused => ApiError::key_reused(),
+            ExecuteOperationError::ExtraRefused(_) => ApiError::internal("an operation without extras refused them"),
             ExecuteOperationError::Failed(fault) => fault.into(),
         }
     }

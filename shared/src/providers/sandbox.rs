@@ -17,7 +17,7 @@ use crate::domain::money::{Amount, MinLimit};
 use crate::domain::names::{BalanceId, BalanceName, BalanceType, IdempotencyKey, ProjectId, Subject};
 use crate::domain::operation::{Operation, Rejection};
 use crate::domain::wallet_accounts::{Gateway, MobileNumber, Otp, PaymentAmount};
-use crate::service::{ExecuteOperationError, ExtrasError, GetBalanceError, Ledger, RandomIds};
+use crate::service::{ExecuteOperationError, GetBalanceError, Ledger, RandomIds};
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -126,10 +126,10 @@ impl Sandbox<'_> {
         match self.ledger.operation_with_extras(&project(), id, Operation::Dec { amount }, key(key_text)?, claim).await
         {
             Ok(balance) => Ok(SandboxDebit::Charged { balance }),
-            Err(ExtrasError::Rejected(Rejection::InsufficientFunds)) => Ok(SandboxDebit::InsufficientFunds),
-            Err(ExtrasError::Rejected(other)) => Err(ProviderError::Refused(other.to_string())),
-            Err(ExtrasError::ExtraRefused(reasons)) => Ok(SandboxDebit::ClaimRefused(reasons)),
-            Err(ExtrasError::NotFound) => Err(ProviderError::Refused("unknown sandbox wallet".into())),
+            Err(ExecuteOperationError::Rejected(Rejection::InsufficientFunds)) => Ok(SandboxDebit::InsufficientFunds),
+            Err(ExecuteOperationError::Rejected(other)) => Err(ProviderError::Refused(other.to_string())),
+            Err(ExecuteOperationError::ExtraRefused(reasons)) => Ok(SandboxDebit::ClaimRefused(reasons)),
+            Err(ExecuteOperationError::NotFound) => Err(ProviderError::Refused("unknown sandbox wallet".into())),
             Err(error) => Err(unavailable(error)),
         }
     }

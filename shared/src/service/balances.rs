@@ -52,8 +52,25 @@ pub enum ExecuteOperationError {
     Rejected(Rejection),
     #[error("idempotency key reused with a different request")]
     KeyReused,
+    /// A condition of the extra writes that were to commit with it failed (their
+    /// cancellation reasons); only [`Ledger::operation_with_extras`] has any.
+    #[error("a condition of the extra writes failed")]
+    ExtraRefused(Vec<aws_sdk_dynamodb::types::CancellationReason>),
     #[error(transparent)]
     Failed(#[from] Fault),
+}
+
+impl From<WriteError> for ExecuteOperationError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::NotFound => ExecuteOperationError::NotFound,
+            WriteError::Busy => ExecuteOperationError::Busy,
+            WriteError::Rejected(rejection) => ExecuteOperationError::Rejected(rejection),
+            WriteError::KeyReused => ExecuteOperationError::KeyReused,
+            WriteError::ExtraRefused(reasons) => ExecuteOperationError::ExtraRefused(reasons),
+            WriteError::Fault(fault) => ExecuteOperationError::Failed(fault),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,14 +246,7 @@ impl Ledger {
             },
             Ok(Written::Replayed(record)) => Ok(Outcome::Replayed(record)),
             Ok(Written::Maintained(_)) => Err(Fault::Inconsistent("operation not applied").into()),
-            Err(WriteError::NotFound) => Err(ExecuteOperationError::NotFound),
-            Err(WriteError::Busy) => Err(ExecuteOperationError::Busy),
-            Err(WriteError::Rejected(rejection)) => Err(ExecuteOperationError::Rejected(rejection)),
-            Err(WriteError::KeyReused) => Err(ExecuteOperationError::KeyReused),
-            Err(WriteError::ExtraRefused(_)) => {
-                Err(Fault::Inconsistent("an operation without extras refused them").into())
-            }
-            Err(WriteError::Fault(fault)) => Err(fault.into()),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -292,24 +302,6 @@ impl Ledger {
     }
 }
 
-/// Why an operation carrying extra writes did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum ExtrasError {
-    #[error("balance not found")]
-    NotFound,
-    #[error("balance busy")]
-    Busy,
-    #[error(transparent)]
-    Rejected(Rejection),
-    /// A condition of the extras failed: their cancellation reasons.
-    #[error("a condition of the extra writes failed")]
-    ExtraRefused(Vec<aws_sdk_dynamodb::types::CancellationReason>),
-    #[error("idempotency key reused with a different request")]
-    KeyReused,
-    #[error(transparent)]
-    Failed(#[from] Fault),
-}
-
 impl Ledger {
     /// An INC or DEC that commits together with `extras` (conditional writes elsewhere in the
     /// table), or not at all. The balance amount after it.
@@ -320,7 +312,7 @@ impl Ledger {
         operation: Operation,
         key: IdempotencyKey,
         extras: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
-    ) -> Result<rust_decimal::Decimal, ExtrasError> {
+    ) -> Result<rust_decimal::Decimal, ExecuteOperationError> {
         let (kind, amount) = match operation {
             Operation::Inc { amount, .. } => ("INC", amount),
             Operation::Dec { amount } => ("DEC", amount),
@@ -335,17 +327,12 @@ impl Ledger {
             // Applied before (with its extras): the balance as it is now.
             Ok(Written::Replayed(_)) => match self.get_balance(project, id).await {
                 Ok((balance, _)) => Ok(balance.amount),
-                Err(GetBalanceError::NotFound) => Err(ExtrasError::NotFound),
-                Err(GetBalanceError::Busy) => Err(ExtrasError::Busy),
+                Err(GetBalanceError::NotFound) => Err(ExecuteOperationError::NotFound),
+                Err(GetBalanceError::Busy) => Err(ExecuteOperationError::Busy),
                 Err(GetBalanceError::Failed(fault)) => Err(fault.into()),
             },
             Ok(Written::Maintained(_)) => Err(Fault::Inconsistent("operation not applied").into()),
-            Err(WriteError::NotFound) => Err(ExtrasError::NotFound),
-            Err(WriteError::Busy) => Err(ExtrasError::Busy),
-            Err(WriteError::Rejected(rejection)) => Err(ExtrasError::Rejected(rejection)),
-            Err(WriteError::KeyReused) => Err(ExtrasError::KeyReused),
-            Err(WriteError::ExtraRefused(reasons)) => Err(ExtrasError::ExtraRefused(reasons)),
-            Err(WriteError::Fault(fault)) => Err(fault.into()),
+            Err(error) => Err(error.into()),
         }
     }
 }

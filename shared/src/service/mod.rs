@@ -6,8 +6,8 @@ mod locking;
 mod writer;
 
 pub use balances::{
-    CreateBalanceError, CreateBalanceRequest, ExecuteOperationError, ExtrasError, GetBalanceError,
-    ListTransactionsError, OperationOutcome, PageRequest,
+    CreateBalanceError, CreateBalanceRequest, ExecuteOperationError, GetBalanceError, ListTransactionsError,
+    OperationOutcome, PageRequest,
 };
 pub use customer_wallets::{
     CallbackError, Command, DirectDebitError, DirectDebitRequest, ListedAccount, OrderError, WalletAccountError,

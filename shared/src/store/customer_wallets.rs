@@ -75,39 +75,33 @@ fn account_from_item(item: &Item) -> Result<WalletAccount, StoreError> {
 impl Store {
     /// Creates the account unless the customer already has one at this gateway (`false`).
     pub async fn insert_wallet_account(&self, account: &WalletAccount) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(account_item(account)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(error.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(StoreError::sdk("PutItem", error)),
-        }
+        self.put_account(account, "attribute_not_exists(pk)", []).await
     }
 
     /// Replaces the account if nobody changed it since it was read at `read_version`
     /// (`false` otherwise).
     pub async fn replace_wallet_account(&self, account: &WalletAccount, read_version: u64) -> Result<bool, StoreError> {
-        let result = self
+        let values = [(":v", n(read_version)), (":id", s(account.id.as_str()))];
+        self.put_account(account, "linkVersion = :v AND walletId = :id", values).await
+    }
+
+    /// Writes the account if `condition` holds: `false` when it does not.
+    async fn put_account<const N: usize>(
+        &self,
+        account: &WalletAccount,
+        condition: &str,
+        values: [(&str, AttributeValue); N],
+    ) -> Result<bool, StoreError> {
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(account_item(account)))
-            .condition_expression("linkVersion = :v AND walletId = :id")
-            .expression_attribute_values(":v", n(read_version))
-            .expression_attribute_values(":id", s(account.id.as_str()))
-            .send()
-            .await;
-        match result {
+            .condition_expression(condition);
+        for (name, value) in values {
+            put = put.expression_attribute_values(name, value);
+        }
+        match put.send().await {
             Ok(_) => Ok(true),
             Err(error)
                 if matches!(error.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) =>
