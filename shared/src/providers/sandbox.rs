@@ -34,8 +34,6 @@ pub fn project() -> ProjectId {
     ProjectId::reserved(PROJECT)
 }
 
-const _: () = assert!(matches!(ProjectId::RESERVED[0].as_bytes(), b"sandbox-wallets"));
-
 /// The OTP the sandbox expects for a mobile number.
 pub fn otp_for(mobile: &MobileNumber) -> String {
     let digits = mobile.as_str();
