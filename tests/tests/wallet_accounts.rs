@@ -369,7 +369,7 @@ async fn round_trips_per_wallet_action() {
     let token = self::token(&app, &customer).await;
     let pending = debit(&app, "rt2", "100000", &token).await;
     assert_eq!(pending.body["status"], "PENDING_VBV");
-    assert_eq!(calls(&app, "direct-debit", &pending), 5, "BatchGetItem, lock, release, idempotency check, claim");
+    assert_eq!(calls(&app, "direct-debit", &pending), 4, "BatchGetItem, lock, release, claim");
     let order = app.send("GET", "/orders/rt2", None).await;
     assert_eq!(calls(&app, "get-order", &order), 1);
 }

@@ -305,6 +305,10 @@ impl Ledger {
 impl Ledger {
     /// An INC or DEC that commits together with `extras` (conditional writes elsewhere in the
     /// table), or not at all. The balance amount after it.
+    ///
+    /// `key` makes it idempotent only when there are no extras: extras carry their own
+    /// once-only conditions (an order that must not exist yet, a status it must still have),
+    /// so an idempotency record would only cost an item, and a read on every refusal.
     pub async fn operation_with_extras(
         &self,
         project: &ProjectId,
@@ -317,12 +321,12 @@ impl Ledger {
             Operation::Inc { amount, .. } => ("INC", amount),
             Operation::Dec { amount } => ("DEC", amount),
         };
-        let idempotency = Idempotency {
+        let idempotency = extras.is_empty().then(|| Idempotency {
             key: key.clone(),
             fingerprint: fingerprint(&["operation-with-extras", &id.to_string(), kind, &amount.to_string()]),
-        };
+        });
         let request = OperationRequest { operation, subject: None, update_token: None, session: key.to_string() };
-        match self.write(project, id, Some(&request), Some(&idempotency), &extras).await {
+        match self.write(project, id, Some(&request), idempotency.as_ref(), &extras).await {
             Ok(Written::Operation(change)) => Ok(change.after.amount),
             // Applied before (with its extras): the balance as it is now.
             Ok(Written::Replayed(_)) => match self.get_balance(project, id).await {
