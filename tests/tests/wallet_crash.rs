@@ -47,7 +47,7 @@ fn debit(order: &str, token: &str) -> Value {
 
 #[tokio::test]
 async fn a_debit_killed_between_lock_and_commit_uses_nothing_and_can_be_retried() {
-    let options = AppOptions::default().env("POCKETBOOK_LOCK_LEASE_MS", "500");
+    let options = AppOptions::default().env("POCKETBOOK_LOCK_LEASE_MS", "800").env("POCKETBOOK_LOCK_WAIT_MS", "100");
     let app = TestApp::spawn_with(options).await;
     let wallet = linked(&app).await;
     let token = wallet.token(&app).await;
@@ -58,8 +58,12 @@ async fn a_debit_killed_between_lock_and_commit_uses_nothing_and_can_be_retried(
     assert!(matches!(doomed.invoke_json(&payload).await, Err(InvokeError::Crashed { .. })));
     doomed.shutdown().await;
     assert_eq!(app.send("GET", "/orders/crash1", None).await.status, 404, "no order");
+    // Within the dead debit's lease the wallet is busy: contention, not a fault.
+    let busy = app.send("POST", "/txns", Some(&debit("crash1", &token))).await;
+    assert_eq!((busy.status, busy.error_code()), (429, Some("BALANCE_BUSY")), "{}", busy.body);
+    assert_eq!(busy.header("retry-after"), Some("1"));
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
     let retried = app.send("POST", "/txns", Some(&debit("crash1", &token))).await;
     assert_eq!((retried.status, retried.body["status"].clone()), (200, json!("CHARGED")), "the token was not used");
     assert_eq!(wallet.amount(&app).await, "960.00");

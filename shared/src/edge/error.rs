@@ -182,6 +182,7 @@ impl From<WalletAccountError> for ApiError {
             WalletAccountError::Refused(_) => ApiError::new(422, "PROVIDER_REFUSED", message),
             WalletAccountError::Conflict => ApiError::new(409, "CONFLICT", format!("{message}; retry")),
             WalletAccountError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
+            WalletAccountError::Busy => ApiError::busy(),
             WalletAccountError::Failed(fault) => fault.into(),
         }
     }
@@ -192,6 +193,7 @@ impl From<DirectDebitError> for ApiError {
         match error {
             DirectDebitError::Declined { code, message } => ApiError::declined(code, message, None),
             DirectDebitError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
+            DirectDebitError::Busy => ApiError::busy(),
             DirectDebitError::Failed(fault) => fault.into(),
         }
     }
@@ -202,6 +204,7 @@ impl From<OrderError> for ApiError {
         match error {
             OrderError::NotFound => ApiError::not_found("order"),
             OrderError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
+            OrderError::Busy => ApiError::busy(),
             OrderError::Failed(fault) => fault.into(),
         }
     }

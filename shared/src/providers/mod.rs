@@ -20,6 +20,10 @@ pub enum ProviderError {
     /// unknown; asking again with the same transaction id is safe.
     #[error("provider unavailable: {0}")]
     Unavailable(String),
+    /// The wallet is busy with another payment (a sandbox wallet's lock is held): nothing
+    /// happened; retry shortly. Contention, not a fault.
+    #[error("the wallet is busy with another payment")]
+    Busy,
 }
 
 /// A wallet the provider has linked (granted the POWER WALLET permission for).

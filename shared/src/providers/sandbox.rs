@@ -59,8 +59,34 @@ fn unavailable(error: impl std::fmt::Display) -> ProviderError {
     ProviderError::Unavailable(format!("sandbox: {error}"))
 }
 
+fn unknown_wallet() -> ProviderError {
+    ProviderError::Refused("unknown sandbox wallet".into())
+}
+
 fn balance_id(reference: &str) -> Result<BalanceId, ProviderError> {
-    BalanceId::parse(reference).map_err(|_| ProviderError::Refused("unknown sandbox wallet".into()))
+    BalanceId::parse(reference).map_err(|_| unknown_wallet())
+}
+
+/// The ledger's answers as a provider's: a missing wallet is a refusal, a busy one is busy.
+impl From<ExecuteOperationError> for ProviderError {
+    fn from(error: ExecuteOperationError) -> Self {
+        match error {
+            ExecuteOperationError::NotFound => unknown_wallet(),
+            ExecuteOperationError::Busy => ProviderError::Busy,
+            ExecuteOperationError::Rejected(rejection) => ProviderError::Refused(rejection.to_string()),
+            other => unavailable(other),
+        }
+    }
+}
+
+impl From<GetBalanceError> for ProviderError {
+    fn from(error: GetBalanceError) -> Self {
+        match error {
+            GetBalanceError::NotFound => unknown_wallet(),
+            GetBalanceError::Busy => ProviderError::Busy,
+            GetBalanceError::Failed(fault) => unavailable(fault),
+        }
+    }
 }
 
 fn key(text: String) -> Result<IdempotencyKey, ProviderError> {
@@ -83,7 +109,7 @@ impl Sandbox<'_> {
         match self.ledger.get_balance(&project, id).await {
             Ok((balance, _)) if !balance.amount.is_zero() || balance.transactions_count > 0 => return Ok(balance),
             Ok(_) | Err(GetBalanceError::NotFound) => {}
-            Err(error) => return Err(unavailable(error)),
+            Err(error) => return Err(error.into()),
         }
         let fresh = Balance::open(
             NewBalance {
@@ -102,13 +128,9 @@ impl Sandbox<'_> {
         }
         let opening = Operation::Inc { amount: Amount::new(OPENING_BALANCE).map_err(unavailable)?, ttl: None };
         let subject = Subject::parse("sandbox opening balance").map_err(unavailable)?;
-        let opened = self
-            .ledger
-            .execute_operation(&project, id, opening, subject, None, Some(key(format!("sandbox-opening-{id}"))?))
-            .await
-            .map_err(unavailable)?;
-        drop(opened);
-        self.ledger.get_balance(&project, id).await.map(|(balance, _)| balance).map_err(unavailable)
+        let key = key(format!("sandbox-opening-{id}"))?;
+        self.ledger.execute_operation(&project, id, opening, subject, None, Some(key)).await?;
+        Ok(self.ledger.get_balance(&project, id).await?.0)
     }
 
     /// The debit, with a direct debit's claim in the same transaction.
@@ -125,10 +147,8 @@ impl Sandbox<'_> {
         {
             Ok(balance) => Ok(SandboxDebit::Charged { balance }),
             Err(ExecuteOperationError::Rejected(Rejection::InsufficientFunds)) => Ok(SandboxDebit::InsufficientFunds),
-            Err(ExecuteOperationError::Rejected(other)) => Err(ProviderError::Refused(other.to_string())),
             Err(ExecuteOperationError::ExtraRefused(reasons)) => Ok(SandboxDebit::ClaimRefused(reasons)),
-            Err(ExecuteOperationError::NotFound) => Err(ProviderError::Refused("unknown sandbox wallet".into())),
-            Err(error) => Err(unavailable(error)),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -150,8 +170,7 @@ impl Sandbox<'_> {
             .await
         {
             Ok(_) => Ok(()),
-            Err(ExecuteOperationError::NotFound) => Err(ProviderError::Refused("unknown sandbox wallet".into())),
-            Err(error) => Err(unavailable(error)),
+            Err(error) => Err(error.into()),
         }
     }
 }
@@ -171,11 +190,7 @@ impl WalletProvider for Sandbox<'_> {
     }
 
     async fn balance(&self, reference: &str) -> Result<Decimal, ProviderError> {
-        match self.ledger.get_balance(&project(), balance_id(reference)?).await {
-            Ok((balance, _)) => Ok(balance.amount),
-            Err(GetBalanceError::NotFound) => Err(ProviderError::Refused("unknown sandbox wallet".into())),
-            Err(error) => Err(unavailable(error)),
-        }
+        Ok(self.ledger.get_balance(&project(), balance_id(reference)?).await?.0.amount)
     }
 
     async fn debit(&self, debit: &Debit<'_>) -> Result<DebitOutcome, ProviderError> {

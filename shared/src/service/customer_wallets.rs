@@ -41,6 +41,9 @@ pub enum WalletAccountError {
     Conflict,
     #[error("{0}")]
     ProviderUnavailable(String),
+    /// The sandbox wallet is busy with another payment: retry shortly.
+    #[error("the wallet is busy")]
+    Busy,
     #[error(transparent)]
     Failed(#[from] Fault),
 }
@@ -55,6 +58,7 @@ fn provider_error(error: ProviderError) -> WalletAccountError {
     match error {
         ProviderError::Refused(reason) => WalletAccountError::Refused(reason),
         ProviderError::Unavailable(reason) => WalletAccountError::ProviderUnavailable(reason),
+        ProviderError::Busy => WalletAccountError::Busy,
     }
 }
 
@@ -84,6 +88,9 @@ pub enum DirectDebitError {
     Declined { code: &'static str, message: &'static str },
     #[error("{0}")]
     ProviderUnavailable(String),
+    /// The sandbox wallet is busy with another payment: nothing happened; retry shortly.
+    #[error("the wallet is busy")]
+    Busy,
     #[error(transparent)]
     Failed(#[from] Fault),
 }
@@ -117,6 +124,9 @@ pub enum OrderError {
     NotFound,
     #[error("{0}")]
     ProviderUnavailable(String),
+    /// The sandbox wallet is busy with another payment: retry shortly.
+    #[error("the wallet is busy")]
+    Busy,
     #[error(transparent)]
     Failed(#[from] Fault),
 }
@@ -257,9 +267,7 @@ impl Ledger {
                 match provider.delink(reference).await {
                     // A provider that no longer knows the wallet has delinked it already.
                     Ok(()) | Err(ProviderError::Refused(_)) => {}
-                    Err(ProviderError::Unavailable(reason)) => {
-                        return Err(WalletAccountError::ProviderUnavailable(reason))
-                    }
+                    Err(error) => return Err(provider_error(error)),
                 }
                 // A new link version voids every token issued so far.
                 let account = WalletAccount { linked: false, link_version: read_version + 1, ..account };
@@ -342,6 +350,7 @@ impl Ledger {
         if let Some(order) = existing {
             return self.resume(order).await.map_err(|e| match e {
                 OrderError::ProviderUnavailable(reason) => DirectDebitError::ProviderUnavailable(reason),
+                OrderError::Busy => DirectDebitError::Busy,
                 OrderError::Failed(fault) => fault.into(),
                 OrderError::NotFound => Fault::Inconsistent("an order read vanished").into(),
             });
@@ -401,6 +410,7 @@ impl Ledger {
                         self.place(claim(&failed), project).await
                     }
                     Err(ProviderError::Unavailable(reason)) => Err(DirectDebitError::ProviderUnavailable(reason)),
+                    Err(ProviderError::Busy) => Err(DirectDebitError::Busy),
                 }
             }
             ProviderFor::Http(http) => {
@@ -467,8 +477,8 @@ impl Ledger {
                     Err(ProviderError::Refused(_)) => {
                         Order { status: PaymentStatus::AuthorizationFailed, updated_at: now, ..order.clone() }
                     }
-                    Err(ProviderError::Unavailable(reason)) => {
-                        tracing::warn!(order = %order.order_id, txn = %order.txn_id, reason = %reason, "top-up URL not available; order stays AUTHORIZING");
+                    Err(error @ (ProviderError::Unavailable(_) | ProviderError::Busy)) => {
+                        tracing::warn!(order = %order.order_id, txn = %order.txn_id, reason = %error, "top-up URL not available; order stays AUTHORIZING");
                         return order;
                     }
                 }
@@ -477,8 +487,8 @@ impl Ledger {
                 tracing::info!(order = %order.order_id, txn = %order.txn_id, reason = %reason, "provider declined the debit");
                 Order { status: PaymentStatus::AuthorizationFailed, updated_at: now, ..order.clone() }
             }
-            Err(ProviderError::Unavailable(reason)) => {
-                tracing::warn!(order = %order.order_id, txn = %order.txn_id, reason = %reason, "provider unavailable; order stays AUTHORIZING");
+            Err(error @ (ProviderError::Unavailable(_) | ProviderError::Busy)) => {
+                tracing::warn!(order = %order.order_id, txn = %order.txn_id, reason = %error, "provider unavailable; order stays AUTHORIZING");
                 return order;
             }
         };
@@ -521,7 +531,10 @@ impl Ledger {
             return Ok(Order { status: order.status_at(now), ..order });
         }
         let sandbox = Sandbox { ledger: self, gateway: order.gateway, public_url: None };
-        let unavailable = |e: ProviderError| OrderError::ProviderUnavailable(e.to_string());
+        let unavailable = |e: ProviderError| match e {
+            ProviderError::Busy => OrderError::Busy,
+            other => OrderError::ProviderUnavailable(other.to_string()),
+        };
         sandbox.credit(&order.reference, order.amount, format!("topup-{txn}")).await.map_err(unavailable)?;
         let charged = Order { status: PaymentStatus::Charged, authentication: None, updated_at: now, ..order.clone() };
         let transition = self.store.order_transition(&charged, PaymentStatus::PendingVbv, now)?;
@@ -587,5 +600,8 @@ impl Ledger {
 }
 
 fn debit_unavailable(error: ProviderError) -> DirectDebitError {
-    DirectDebitError::ProviderUnavailable(error.to_string())
+    match error {
+        ProviderError::Busy => DirectDebitError::Busy,
+        other => DirectDebitError::ProviderUnavailable(other.to_string()),
+    }
 }
