@@ -48,12 +48,6 @@ pub enum WalletAccountError {
     Failed(#[from] Fault),
 }
 
-impl From<StoreError> for WalletAccountError {
-    fn from(error: StoreError) -> Self {
-        WalletAccountError::Failed(error.into())
-    }
-}
-
 fn provider_error(error: ProviderError) -> WalletAccountError {
     match error {
         ProviderError::Refused(reason) => WalletAccountError::Refused(reason),
@@ -95,12 +89,6 @@ pub enum DirectDebitError {
     Failed(#[from] Fault),
 }
 
-impl From<StoreError> for DirectDebitError {
-    fn from(error: StoreError) -> Self {
-        DirectDebitError::Failed(error.into())
-    }
-}
-
 const INVALID_TOKEN: DirectDebitError = DirectDebitError::Declined {
     code: "INVALID_TOKEN",
     message: "the direct_wallet_token is invalid, expired or already used",
@@ -131,12 +119,6 @@ pub enum OrderError {
     Failed(#[from] Fault),
 }
 
-impl From<StoreError> for OrderError {
-    fn from(error: StoreError) -> Self {
-        OrderError::Failed(error.into())
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
     /// No HTTP provider serves this gateway.
@@ -152,11 +134,18 @@ pub enum CallbackError {
     Failed(#[from] Fault),
 }
 
-impl From<StoreError> for CallbackError {
-    fn from(error: StoreError) -> Self {
-        CallbackError::Failed(error.into())
-    }
+/// A store error is a fault to every action here (a 500; the detail goes to the log).
+macro_rules! store_errors_are_faults {
+    ($($error:ident),*) => {$(
+        impl From<StoreError> for $error {
+            fn from(error: StoreError) -> Self {
+                $error::Failed(error.into())
+            }
+        }
+    )*};
 }
+
+store_errors_are_faults!(WalletAccountError, DirectDebitError, OrderError, CallbackError);
 
 impl Ledger {
     fn provider<'a>(&'a self, gateway: Gateway, public_url: Option<&'a str>) -> AnyProvider<'a> {
