@@ -62,10 +62,7 @@ impl Action for DirectDebit {
             other => other.into(),
         };
         let Some(token) = token else {
-            return Err(declined(DirectDebitError::Declined {
-                code: "INVALID_TOKEN",
-                message: "the direct_wallet_token is invalid, expired or already used",
-            }));
+            return Err(declined(DirectDebitError::INVALID_TOKEN));
         };
         let debit = DirectDebitRequest { order_id: order_id.clone(), merchant_id, amount, gateway, token, customer };
         let order = ledger.direct_debit(&caller.project, debit, request.base_url.as_deref()).await.map_err(declined)?;

@@ -145,7 +145,7 @@ fn caller_from_record(record: ApiKeyRecord) -> Option<Caller> {
 
 /// `Authorization: Bearer <key>`, `Authorization: Basic base64(<key>:)` (Juspay's clients
 /// send the key as the Basic username), or `x-api-key: <key>`.
-pub(crate) fn api_key(headers: &HeaderMap) -> Option<String> {
+fn api_key(headers: &HeaderMap) -> Option<String> {
     let authorization = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -1,5 +1,5 @@
 //! The API Gateway Lambda authorizer (payload 2.0, simple responses): it checks the API key in
-//! `Authorization: Bearer <key>` once, and API Gateway caches its verdict per header value and
+//! the `Authorization` header (`Bearer <key>`, or Basic with the key as username) once, and API Gateway caches its verdict per header value and
 //! passes `projectId`, `scopes` and `keyId` to the functions as
 //! `requestContext.authorizer.lambda`, where [`super::auth::Authenticator`] takes them.
 

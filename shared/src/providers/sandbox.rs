@@ -157,21 +157,9 @@ impl Sandbox<'_> {
         let id = balance_id(reference)?;
         let amount = Amount::new(amount.value()).map_err(unavailable)?;
         let subject = Subject::parse("sandbox top-up").map_err(unavailable)?;
-        match self
-            .ledger
-            .execute_operation(
-                &project(),
-                id,
-                Operation::Inc { amount, ttl: None },
-                subject,
-                None,
-                Some(key(key_text)?),
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error) => Err(error.into()),
-        }
+        let credit = Operation::Inc { amount, ttl: None };
+        self.ledger.execute_operation(&project(), id, credit, subject, None, Some(key(key_text)?)).await?;
+        Ok(())
     }
 }
 

@@ -89,10 +89,14 @@ pub enum DirectDebitError {
     Failed(#[from] Fault),
 }
 
-const INVALID_TOKEN: DirectDebitError = DirectDebitError::Declined {
-    code: "INVALID_TOKEN",
-    message: "the direct_wallet_token is invalid, expired or already used",
-};
+impl DirectDebitError {
+    /// One refusal for every kind of bad token (made up, malformed, used, expired, another
+    /// customer's or project's): no oracle for which tokens exist.
+    pub const INVALID_TOKEN: Self = DirectDebitError::Declined {
+        code: "INVALID_TOKEN",
+        message: "the direct_wallet_token is invalid, expired or already used",
+    };
+}
 
 /// `POST /txns` after parsing.
 #[derive(Debug, Clone)]
@@ -346,9 +350,9 @@ impl Ledger {
         }
         let now = self.clock.now();
         // One answer for every kind of bad token: no oracle for which tokens exist.
-        let grant = grant.filter(|g| g.usable(now)).ok_or(INVALID_TOKEN)?;
+        let grant = grant.filter(|g| g.usable(now)).ok_or(DirectDebitError::INVALID_TOKEN)?;
         if request.customer.as_ref().is_some_and(|customer| *customer != grant.customer) {
-            return Err(INVALID_TOKEN);
+            return Err(DirectDebitError::INVALID_TOKEN);
         }
         if grant.gateway != request.gateway {
             return Err(DirectDebitError::Declined {
@@ -435,7 +439,7 @@ impl Ledger {
                 .order(project, order_id)
                 .await?
                 .ok_or(Fault::Inconsistent("a taken order id is missing").into()),
-            ClaimRefused::Token => Err(INVALID_TOKEN),
+            ClaimRefused::Token => Err(DirectDebitError::INVALID_TOKEN),
             ClaimRefused::NotLinked => Err(DirectDebitError::Declined {
                 code: "WALLET_NOT_LINKED",
                 message: "the wallet account was delinked since the token was issued",
