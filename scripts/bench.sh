@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# `make bench`: cold starts, DynamoDB calls, memory, hot-balance throughput and history page
-# cost of the release binaries, measured side by side in one run and printed as Markdown
-# tables (bench/README.md keeps the latest numbers and says how to read them).
+# `make bench`: cold starts, DynamoDB calls, memory, hot-balance throughput, history page
+# cost and wallet list cost of the release binaries, measured side by side in one run and
+# printed as Markdown tables (bench/README.md keeps the latest numbers and says how to read
+# them).
 #
 # Builds what it needs, starts nothing by hand: the runner starts the local DynamoDB itself
 # (moto from .venv, `make tools`). Respects CARGO_TARGET_DIR. Arguments go to the runner:
-# `--quick` (fewer repetitions, to try it out), `--only cold,calls,memory,hot,history`.
+# `--quick` (fewer repetitions, to try it out), `--only cold,calls,memory,hot,history,wallets`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

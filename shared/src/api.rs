@@ -3,6 +3,7 @@
 //! The service renders them too, because an idempotency record stores the exact body.
 
 pub mod wallet_accounts;
+pub mod wallets;
 
 use crate::domain::balance::Balance;
 use crate::domain::entry::Entry;

@@ -417,6 +417,20 @@ fn query_parameters(raw: &str) -> Map<String, Value> {
     parameters
 }
 
+/// Percent-encodes everything but RFC 3986's unreserved characters (a space is `%20`): a
+/// query value as a client sends it (filters hold spaces, quotes and braces).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes; anything malformed is kept as it is. (`+` stays `+`.)
 pub fn percent_decode(input: &str) -> String {
     let bytes = input.as_bytes();

@@ -363,3 +363,19 @@ async fn each_binary_runs_the_action_it_is_named_after() {
         assert_eq!(app.request_log(route.function, &request_id)["action"], route.function);
     }
 }
+
+#[test]
+fn the_expiry_sweeper_runs_every_minute_and_may_move_money() {
+    let sweeper = function(&template(), "expire-movements");
+    let events: Vec<&Value> = sweeper["Properties"]["Events"].as_mapping().unwrap().values().collect();
+    assert_eq!(events.len(), 1, "only its schedule invokes it");
+    assert_eq!(events[0]["Type"], "ScheduleV2");
+    assert_eq!(events[0]["Properties"]["ScheduleExpression"], "rate(1 minute)");
+    let (actions, targets) = dynamodb_grants(&sweeper);
+    for needed in
+        ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    {
+        assert!(actions.contains(needed), "{needed}");
+    }
+    assert_eq!(targets, BTreeSet::from(["!GetAtt LedgerTable.Arn".to_owned()]));
+}

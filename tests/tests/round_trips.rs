@@ -98,3 +98,49 @@ async fn reading_a_balance_with_a_due_expiry_writes_it_first() {
     let again = app.send("GET", &format!("/balances/{id}"), None).await;
     assert_eq!(calls(&app, "get-balance", &again), 1, "and back to one");
 }
+
+/// The wallet API's costs, each as the README states them.
+#[tokio::test]
+async fn wallet_actions_cost_what_the_readme_says() {
+    let app = TestApp::spawn().await;
+    let create = |name: &str, foreign_id: &str| json!({"name": name, "foreignId": foreign_id});
+    // Warm every function (and the main wallet, created by the first deposit).
+    let first = app.send("POST", "/wallets", Some(&create("a", "rt-a"))).await;
+    let a = first.body["id"].as_str().expect("an id").to_owned();
+    app.send("POST", "/deposits", Some(&json!({"amount": 100}))).await;
+    app.send("GET", &format!("/wallets/{a}"), None).await;
+    app.send("GET", "/wallets", None).await;
+    app.send("PATCH", &format!("/wallets/{a}"), Some(&json!({"change": {"name": "a"}}))).await;
+    app.send("POST", "/transfers", Some(&json!({"destination": a, "amount": 1}))).await;
+    for kind in ["quasi-transfers", "fund-requests"] {
+        let made = app.send("POST", &format!("/{kind}"), Some(&json!({"destination": a, "amount": 1}))).await;
+        app.send("POST", &format!("/{kind}/{}/cancel", made.body["id"].as_str().expect("an id")), None).await;
+    }
+
+    let b = app.send("POST", "/wallets", Some(&create("b", "rt-b"))).await;
+    assert_eq!(calls(&app, "create-wallet", &b), 1, "head, index, foreign id: one transaction");
+    let b = b.body["id"].as_str().expect("an id").to_owned();
+    let by_id = app.send("GET", &format!("/wallets/{a}"), None).await;
+    assert_eq!(calls(&app, "get-wallet", &by_id), 1);
+    let by_foreign_id = app.send("GET", "/wallets/rt-a", None).await;
+    assert_eq!(calls(&app, "get-wallet", &by_foreign_id), 2);
+    let patch = app.send("PATCH", &format!("/wallets/{a}"), Some(&json!({"change": {"name": "A"}}))).await;
+    assert_eq!(calls(&app, "update-wallet", &patch), 2, "lock, then one transaction");
+    let page = app.send("GET", "/wallets?limit=2", None).await;
+    assert_eq!(calls(&app, "list-wallets", &page), 2, "one index Query, one BatchGetItem");
+
+    let deposit = app.send("POST", "/deposits", Some(&json!({"destination": a, "amount": 50}))).await;
+    assert_eq!(calls(&app, "create-deposit", &deposit), 2, "lock, commit");
+    let transfer = app.send("POST", "/transfers", Some(&json!({"source": a, "destination": b, "amount": 5}))).await;
+    assert_eq!(calls(&app, "create-transfer", &transfer), 3, "two locks, one commit");
+    let quasi = app.send("POST", "/quasi-transfers", Some(&json!({"source": a, "destination": b, "amount": 5}))).await;
+    assert_eq!(calls(&app, "create-quasi-transfer", &quasi), 3);
+    let path = format!("/quasi-transfers/{}/receive", quasi.body["id"].as_str().expect("an id"));
+    let received = app.send("POST", &path, None).await;
+    assert_eq!(calls(&app, "quasi-transfer-command", &received), 4, "read, two locks, one commit");
+    let request = app.send("POST", "/fund-requests", Some(&json!({"source": a, "destination": b, "amount": 5}))).await;
+    assert_eq!(calls(&app, "create-fund-request", &request), 3);
+    let path = format!("/fund-requests/{}/cancel", request.body["id"].as_str().expect("an id"));
+    let cancelled = app.send("POST", &path, None).await;
+    assert_eq!(calls(&app, "fund-request-command", &cancelled), 2, "read, one transaction");
+}

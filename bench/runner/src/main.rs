@@ -2,8 +2,8 @@
 //! the figures as Markdown tables (bench/README.md keeps the latest ones).
 //!
 //! Usage: pocketbook-bench --bin-dir DIR --functions a,b,... [--rustc VERSION] [--quick]
-//!                         [--only cold,calls,memory,hot,history] [--clients 1,2,4,8,16]
-//!                         [--history-sizes 100,10000,100000]
+//!                         [--only cold,calls,memory,hot,history,wallets] [--clients 1,2,4,8,16]
+//!                         [--history-sizes 100,10000,100000] [--wallet-sizes 1000,100000]
 //! DIR holds the function binaries and hello-world, built with the release profile.
 //! scripts/bench.sh builds them and passes the arguments.
 
@@ -14,12 +14,13 @@ mod hot;
 mod memory;
 mod requests;
 mod support;
+mod wallets;
 
 use std::path::PathBuf;
 use std::time::Instant;
 use support::{Bench, Figure};
 
-const FIGURES: [&str; 5] = ["cold", "calls", "memory", "hot", "history"];
+const FIGURES: [&str; 6] = ["cold", "calls", "memory", "hot", "history", "wallets"];
 
 struct Args {
     bin_dir: PathBuf,
@@ -31,6 +32,8 @@ struct Args {
     clients: Vec<usize>,
     /// History lengths for the page cost.
     history_sizes: Vec<u64>,
+    /// Project sizes (wallets) for the wallet list cost; `None`: the defaults.
+    wallet_sizes: Option<Vec<u64>>,
 }
 
 fn parse_args() -> Args {
@@ -42,6 +45,7 @@ fn parse_args() -> Args {
         only: FIGURES.iter().map(|f| f.to_string()).collect(),
         clients: hot::CONCURRENCY.to_vec(),
         history_sizes: history::SIZES.to_vec(),
+        wallet_sizes: None,
     };
     let mut given = std::env::args().skip(1);
     let list = |value: Option<String>| -> Vec<String> {
@@ -57,6 +61,10 @@ fn parse_args() -> Args {
             "--history-sizes" => {
                 args.history_sizes =
                     list(given.next()).iter().map(|c| c.parse().expect("--history-sizes 100,...")).collect()
+            }
+            "--wallet-sizes" => {
+                args.wallet_sizes =
+                    Some(list(given.next()).iter().map(|c| c.parse().expect("--wallet-sizes 1000,...")).collect())
             }
             "--clients" => {
                 args.clients = list(given.next()).iter().map(|c| c.parse().expect("--clients 1,2,...")).collect()
@@ -110,6 +118,11 @@ async fn main() {
     let bench = Bench::start(args.bin_dir.clone(), args.functions.clone(), args.quick).await;
     let clients = args.clients.clone();
     let history_sizes = if args.quick { vec![100, 1_000, 5_000] } else { args.history_sizes.clone() };
+    let wallet_sizes = match (&args.wallet_sizes, args.quick) {
+        (Some(sizes), _) => sizes.clone(),
+        (None, true) => wallets::QUICK_SIZES.to_vec(),
+        (None, false) => wallets::SIZES.to_vec(),
+    };
     let mut figures: Vec<Figure> = Vec::new();
     for figure in FIGURES.iter().filter(|f| args.only.iter().any(|o| o == *f)) {
         eprintln!("[bench] {figure} ({:.0} s so far)", started.elapsed().as_secs_f64());
@@ -118,7 +131,8 @@ async fn main() {
             "calls" => calls::run(&bench).await,
             "memory" => memory::run(&bench).await,
             "hot" => hot::run(&bench, &clients).await,
-            _ => history::run(&bench, &history_sizes).await,
+            "history" => history::run(&bench, &history_sizes).await,
+            _ => wallets::run(&bench, &wallet_sizes).await,
         });
     }
     let mut out = vec![machine(&args.rustc)];

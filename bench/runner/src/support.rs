@@ -85,6 +85,19 @@ impl Bench {
         instances: usize,
         extra: &[(&str, &str)],
     ) -> FunctionPool {
+        let spec = self.spec(function, table, endpoint, instances, extra);
+        FunctionPool::start(spec).await.expect("start a function pool")
+    }
+
+    /// What [`Bench::pool_with`] starts, for a figure that changes more (the timeout).
+    pub fn spec(
+        &self,
+        function: &str,
+        table: &str,
+        endpoint: &str,
+        instances: usize,
+        extra: &[(&str, &str)],
+    ) -> FunctionSpec {
         let mut spec = FunctionSpec::new(function, self.binary(function)).instances(instances);
         for (key, value) in [
             ("TABLE_NAME", table),
@@ -101,7 +114,7 @@ impl Bench {
         {
             spec = spec.env(key, value);
         }
-        FunctionPool::start(spec).await.expect("start a function pool")
+        spec
     }
 }
 

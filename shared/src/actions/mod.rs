@@ -4,15 +4,21 @@ mod create_balance;
 mod execute_operation;
 mod get_balance;
 mod list_transactions;
+mod movements;
 mod payments;
 mod wallet_accounts;
+mod wallets;
 
 pub use create_balance::CreateBalance;
 pub use execute_operation::ExecuteOperation;
 pub use get_balance::GetBalance;
 pub use list_transactions::ListTransactions;
+pub use movements::{
+    CreateDeposit, CreateFundRequest, CreateQuasiTransfer, CreateTransfer, FundRequestCommand, QuasiTransferCommand,
+};
 pub use payments::{DirectDebit, GetOrder, ProviderCallback, SandboxTopUp};
 pub use wallet_accounts::{CreateWalletAccount, ListWalletAccounts, RefreshWalletAccounts, WalletAccountCommand};
+pub use wallets::{CreateWallet, GetWallet, ListWallets, UpdateWallet};
 
 use crate::domain::names::BalanceId;
 use crate::edge::error::ApiError;
@@ -34,7 +40,7 @@ const fn route<A: Action>() -> Route {
     Route { function: A::NAME, method: A::METHOD, path: A::PATH, public: A::PUBLIC }
 }
 
-pub const ROUTES: [Route; 12] = [
+pub const ROUTES: [Route; 22] = [
     route::<CreateBalance>(),
     route::<GetBalance>(),
     route::<ExecuteOperation>(),
@@ -47,10 +53,27 @@ pub const ROUTES: [Route; 12] = [
     route::<GetOrder>(),
     route::<SandboxTopUp>(),
     route::<ProviderCallback>(),
+    route::<CreateWallet>(),
+    route::<GetWallet>(),
+    route::<ListWallets>(),
+    route::<UpdateWallet>(),
+    route::<CreateDeposit>(),
+    route::<CreateTransfer>(),
+    route::<CreateQuasiTransfer>(),
+    route::<QuasiTransferCommand>(),
+    route::<CreateFundRequest>(),
+    route::<FundRequestCommand>(),
 ];
 
 /// The `{balanceId}` path parameter.
 fn balance_id(params: &Params) -> Result<BalanceId, ApiError> {
     let text = params.required_text("balanceId")?;
     BalanceId::parse(&text).map_err(|e| ApiError::validation("balanceId", e.to_string()))
+}
+
+/// A string field checked by a domain parser.
+fn parsed<T, E: std::fmt::Display>(
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> impl Fn(&serde_json::value::RawValue) -> Result<T, String> {
+    move |raw| parse(&crate::edge::input::string(raw)?).map_err(|e| e.to_string())
 }

@@ -1,5 +1,6 @@
 //! The customer wallet account actions (Juspay Express Checkout's wallet API).
 
+use super::parsed;
 use crate::api::wallet_accounts::{WalletAccountList, WalletAccountResponse};
 use crate::domain::wallet_accounts::{CustomerId, Gateway, MobileNumber, Otp, WalletAccountId};
 use crate::edge::auth::{Caller, Scope};
@@ -13,13 +14,6 @@ use crate::service::{Command, Ledger};
 fn customer_id(params: &Params) -> Result<CustomerId, ApiError> {
     let text = params.required_text("customer_id")?;
     CustomerId::parse(&text).map_err(|e| ApiError::validation("customer_id", e.to_string()))
-}
-
-/// A string field checked by a domain parser.
-fn parsed<T, E: std::fmt::Display>(
-    parse: impl Fn(&str) -> Result<T, E>,
-) -> impl Fn(&serde_json::value::RawValue) -> Result<T, String> {
-    move |raw| parse(&string(raw)?).map_err(|e| e.to_string())
 }
 
 /// `POST /customers/{customer_id}/wallets`: creates the account and asks for an OTP.

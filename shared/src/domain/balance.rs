@@ -22,6 +22,22 @@ pub struct Balance {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub credits: Credits,
+    pub pockets: Pockets,
+}
+
+/// A wallet's view of its balance (every balance has one; plain balances simply never lock):
+/// `amount` is what is available, and these are what the history alone does not say at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pockets {
+    /// On its way in from a quasi-transfer, not yet part of `amount`.
+    pub locked_in: Decimal,
+    /// Reserved for an outgoing quasi-transfer: already taken out of `amount` (by a DEC),
+    /// and back in it if the transfer is cancelled.
+    pub locked_out: Decimal,
+    /// Every INC's amount, ever (expiries are DECs and count as output).
+    pub volume_input: Decimal,
+    /// Every DEC's amount, ever.
+    pub volume_output: Decimal,
 }
 
 /// What the head knows about the expiring credits (the credit items hold the details).
@@ -71,6 +87,7 @@ impl Balance {
             created_at: now,
             updated_at: now,
             credits: Credits::default(),
+            pockets: Pockets::default(),
         }
     }
 

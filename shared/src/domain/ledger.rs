@@ -101,7 +101,21 @@ pub fn plan(
     request: Option<&OperationRequest>,
     ids: &mut dyn Ids,
 ) -> Result<Plan, PlanError> {
+    plan_within(balance, lots, now, request, ids, MAX_LOT_CHANGES_PER_OPERATION)
+}
+
+/// [`plan`], with the operation's own change touching at most `lot_budget` credit items: a
+/// transaction that carries other balances' changes too has less room for them.
+pub fn plan_within(
+    balance: &Balance,
+    lots: LotsView<'_>,
+    now: Millis,
+    request: Option<&OperationRequest>,
+    ids: &mut dyn Ids,
+    lot_budget: usize,
+) -> Result<Plan, PlanError> {
     let mut planner = Planner {
+        lot_budget,
         current: balance.clone(),
         lots: lots.lots.to_vec(),
         next: 0,
@@ -134,6 +148,7 @@ impl From<PlanError> for Refusal {
 }
 
 struct Planner<'a> {
+    lot_budget: usize,
     current: Balance,
     /// Working copy of the loaded credits; `remaining` is updated as they are consumed.
     lots: Vec<Lot>,
@@ -202,6 +217,10 @@ impl Planner<'_> {
         .sealed(&self.current.checksum);
         self.current.transactions_count = seq;
         self.current.checksum = entry.checksum.clone();
+        match entry.kind {
+            EntryKind::Inc => self.current.pockets.volume_input += entry.amount,
+            EntryKind::Dec => self.current.pockets.volume_output += entry.amount,
+        }
         self.current.update_token = self.ids.update_token();
         self.current.updated_at = self.now;
         entry
@@ -307,7 +326,7 @@ impl Planner<'_> {
                     };
                     let take = available.min(to_take);
                     let change = self.consume_next(take)?;
-                    if in_this_change.len() < MAX_LOT_CHANGES_PER_OPERATION {
+                    if in_this_change.len() < self.lot_budget {
                         in_this_change.push(change);
                     } else {
                         deferred.push((change, take));

@@ -89,6 +89,11 @@ impl ProjectId {
 }
 
 impl BalanceType {
+    /// The West African CFA franc: what FPay's wallets hold unless told otherwise.
+    pub fn xof() -> Self {
+        Self("XOF".to_owned())
+    }
+
     pub fn parse(value: &str) -> Result<Self, NameError> {
         if value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase()) {
             Ok(Self(value.to_owned()))
@@ -145,7 +150,7 @@ impl UpdateToken {
 }
 
 /// A balance id: a UUID v4, always written in lower-case hyphenated form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BalanceId(Uuid);
 
 /// A history entry id: a UUID v4.

@@ -31,6 +31,17 @@ pub enum Operation {
     },
 }
 
+impl Operation {
+    /// A credit that never expires.
+    pub fn inc(amount: Amount) -> Self {
+        Operation::Inc { amount, ttl: None }
+    }
+
+    pub fn dec(amount: Amount) -> Self {
+        Operation::Dec { amount }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationRequest {
     pub operation: Operation,

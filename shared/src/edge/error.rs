@@ -3,7 +3,7 @@
 use crate::domain::operation::Rejection;
 use crate::service::{
     CallbackError, CreateBalanceError, DirectDebitError, ExecuteOperationError, Fault, GetBalanceError,
-    ListTransactionsError, OrderError, WalletAccountError,
+    ListTransactionsError, OrderError, WalletAccountError, WalletError,
 };
 use serde_json::json;
 
@@ -31,6 +31,18 @@ impl ApiError {
         let field = field.into();
         let message = format!("{field}: {}", message.into());
         Self { field: Some(field), ..Self::new(400, "VALIDATION_ERROR", message) }
+    }
+
+    /// A validation error of a field inside the object `parent`: its field becomes
+    /// `parent.field`.
+    pub fn nested(self, parent: &str) -> Self {
+        match &self.field {
+            Some(field) => {
+                let message = self.message.strip_prefix(&format!("{field}: ")).unwrap_or(&self.message).to_owned();
+                ApiError::validation(format!("{parent}.{field}"), message)
+            }
+            None => self,
+        }
     }
 
     pub fn malformed(message: impl Into<String>) -> Self {
@@ -219,6 +231,30 @@ impl From<CallbackError> for ApiError {
             CallbackError::Malformed(_) => ApiError::malformed(message),
             CallbackError::UnknownTxn => ApiError::not_found("transaction"),
             CallbackError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<WalletError> for ApiError {
+    fn from(error: WalletError) -> Self {
+        match error {
+            WalletError::NotFound(what) => ApiError::not_found(what),
+            WalletError::ForeignIdTaken => {
+                ApiError::new(409, "FOREIGN_ID_TAKEN", "a wallet with this foreignId exists in this project")
+            }
+            WalletError::SameWallet => ApiError::validation("destination", "must be another wallet than the source"),
+            WalletError::TypeMismatch => {
+                ApiError::new(422, "BALANCE_TYPE_MISMATCH", "the wallets hold different balance types")
+            }
+            WalletError::Rejected(rejection) => rejection.into(),
+            WalletError::AlreadyResolved(status) => {
+                ApiError::new(409, "ALREADY_RESOLVED", format!("it is already resolved: {status}"))
+            }
+            WalletError::ExpireInPast => ApiError::validation("expire", "must be in the future"),
+            WalletError::BadPage => ApiError::validation("page", error.to_string()),
+            WalletError::KeyReused => ApiError::key_reused(),
+            WalletError::Busy => ApiError::busy(),
+            WalletError::Failed(fault) => fault.into(),
         }
     }
 }

@@ -181,9 +181,20 @@ impl Request {
             };
             params.insert(name, Param::Text(value));
         }
+        // From the raw query string: the parsed map splits values at commas (API Gateway joins
+        // a repeated parameter's values with them), and a filter or sort has commas of its own.
+        let raw_query: Option<Vec<(String, String)>> = event
+            .raw_query_string
+            .as_deref()
+            .filter(|raw| !raw.is_empty())
+            .map(|raw| form_urlencoded::parse(raw.as_bytes()).into_owned().collect());
         for name in query {
-            if let Some(value) = event.query_string_parameters.first(name) {
-                params.insert(*name, Param::Text(value.to_owned()));
+            let value = match &raw_query {
+                Some(pairs) => pairs.iter().find(|(n, _)| n == name).map(|(_, value)| value.clone()),
+                None => event.query_string_parameters.all(name).map(|values| values.join(",")),
+            };
+            if let Some(value) = value {
+                params.insert(*name, Param::Text(value));
             }
         }
         let key = event.headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
@@ -245,6 +256,22 @@ mod tests {
         assert_eq!(match_path(template, "/balances//operations"), None);
         assert_eq!(match_path(template, "/balances/abc"), None);
         assert_eq!(path_parameter_names(template).collect::<Vec<_>>(), vec!["balanceId"]);
+    }
+
+    #[test]
+    fn query_values_keep_their_commas() {
+        let mut event = ApiGatewayV2httpRequest::default();
+        event.raw_path = Some("/wallets".into());
+        event.raw_query_string = Some("filter=id%20in%20%7B'a'%2C%20'b'%7D&sortBy=name:ASC,createdTime:DESC".into());
+        // What API Gateway's parsed map makes of it: split at the commas.
+        let split = vec!["name:ASC".to_owned(), "createdTime:DESC".to_owned()];
+        event.query_string_parameters = std::collections::HashMap::from([("sortBy".to_owned(), split)]).into();
+        let request = Request::from_http(&event, "/wallets", &["filter", "sortBy"]).expect("a request");
+        assert_eq!(request.params.text("filter").ok().flatten().as_deref(), Some("id in {'a', 'b'}"));
+        assert_eq!(request.params.text("sortBy").ok().flatten().as_deref(), Some("name:ASC,createdTime:DESC"));
+        event.raw_query_string = None;
+        let request = Request::from_http(&event, "/wallets", &["sortBy"]).expect("a request");
+        assert_eq!(request.params.text("sortBy").ok().flatten().as_deref(), Some("name:ASC,createdTime:DESC"));
     }
 
     #[test]

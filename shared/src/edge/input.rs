@@ -55,6 +55,11 @@ impl Fields {
         Ok(Self { members })
     }
 
+    /// Whether the member is there and `null` (which [`Fields::take`] reads as absent).
+    pub fn is_null(&self, name: &str) -> bool {
+        self.members.iter().any(|(member, value)| member == name && value.get() == "null")
+    }
+
     /// Removes and returns a member; `null` counts as absent.
     pub fn take(&mut self, name: &str) -> Option<Box<RawValue>> {
         let position = self.members.iter().position(|(member, _)| member == name)?;

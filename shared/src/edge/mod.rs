@@ -8,6 +8,7 @@ pub mod event;
 pub mod input;
 mod logging;
 mod sqs;
+pub mod sweeper;
 
 use crate::clock::SystemClock;
 use crate::config::Config;

@@ -109,7 +109,7 @@ impl Order {
 }
 
 /// Why writing the maintenance that was due (expiries) did not happen.
-enum Due {
+pub(super) enum Due {
     NotFound,
     Busy,
     Fault(Fault),
@@ -118,9 +118,9 @@ enum Due {
 impl Ledger {
     /// Writes whatever is due (expiries, settling) and returns the balance as it is then. A
     /// maintenance-only write has no operation to refuse and no key to replay.
-    async fn write_due(&self, project: &ProjectId, id: BalanceId) -> Result<Balance, Due> {
+    pub(super) async fn write_due(&self, project: &ProjectId, id: BalanceId) -> Result<Balance, Due> {
         match self.write(project, id, None, None, &[]).await {
-            Ok(Written::Maintained(balance)) => Ok(balance),
+            Ok(Written::Maintained(balance)) => Ok(*balance),
             Ok(Written::Operation(_) | Written::Replayed(_)) => Err(Due::Fault(Fault::Inconsistent("not maintenance"))),
             Err(WriteError::NotFound) => Err(Due::NotFound),
             Err(WriteError::Busy) => Err(Due::Busy),

@@ -3,6 +3,8 @@
 mod balances;
 mod customer_wallets;
 mod locking;
+mod mover;
+mod wallets;
 mod writer;
 
 pub use balances::{
@@ -12,15 +14,17 @@ pub use balances::{
 pub use customer_wallets::{
     CallbackError, Command, DirectDebitError, DirectDebitRequest, ListedAccount, OrderError, WalletAccountError,
 };
+pub use wallets::{new_wallet, NewMovement, NewWallet, Swept, WalletError, WalletList, WalletListRequest};
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::ledger::Ids;
-use crate::domain::names::{IdempotencyKey, TxId, UpdateToken};
+use crate::domain::names::{IdempotencyKey, ProjectId, TxId, UpdateToken};
 use crate::domain::page_token::TokenKey;
 use crate::providers::WalletSettings;
 use crate::store::{IdempotencyRecord, Store, StoreError};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -36,6 +40,9 @@ pub struct Ledger {
     lock_wait: Duration,
     page_tokens: TokenKey,
     wallets: WalletSettings,
+    /// Projects whose main wallet this process has seen exist. A main wallet is never
+    /// deleted, so once known it need not be looked for again.
+    main_wallets: Arc<Mutex<HashSet<ProjectId>>>,
 }
 
 impl Ledger {
@@ -47,6 +54,7 @@ impl Ledger {
             lock_wait: config.lock_wait,
             page_tokens: config.page_tokens.clone(),
             wallets: config.wallets.clone(),
+            main_wallets: Arc::default(),
         }
     }
 

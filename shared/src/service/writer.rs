@@ -23,7 +23,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Attempts whose outcome stayed unknown before a request gives up.
-const MAX_ATTEMPTS: usize = 4;
+pub(super) const MAX_ATTEMPTS: usize = 4;
 /// Immediate retries of a commit cancelled by a conflict (nothing was written).
 const MAX_CONFLICT_RETRIES: usize = 3;
 /// Credits read per Query while planning.
@@ -33,7 +33,7 @@ pub(crate) enum Written {
     /// The operation's change (its `after` and its entry).
     Operation(Box<Change>),
     /// Only maintenance (expiry, settling) was due; the balance as it is now.
-    Maintained(Balance),
+    Maintained(Box<Balance>),
     Replayed(IdempotencyRecord),
 }
 
@@ -80,13 +80,13 @@ pub(crate) fn operation_body(change: &Change) -> Option<String> {
     Some(api::to_json(&OperationResponse::new(&change.after, entry)))
 }
 
-fn new_owner() -> String {
+pub(super) fn new_owner() -> String {
     Uuid::new_v4().simple().to_string()
 }
 
 /// Splits the plan into runs of consecutive changes that fit one transaction each (the head
 /// is in every one; the idempotency record and the extras travel with the operation's change).
-fn batches(plan: &Plan, with_operation: usize) -> Vec<Range<usize>> {
+pub(super) fn batches(plan: &Plan, with_operation: usize) -> Vec<Range<usize>> {
     let cost =
         |index: usize| plan.changes[index].items() + if plan.operation == Some(index) { with_operation } else { 0 };
     let mut batches = Vec::new();
@@ -141,7 +141,7 @@ impl Ledger {
                 }
             }
             let now = self.clock.now();
-            let plan = match self.plan(&head.balance, now, request).await {
+            let plan = match self.plan(&head.balance, now, request, ledger::MAX_LOT_CHANGES_PER_OPERATION).await {
                 Ok(plan) => plan,
                 Err(PlanOutcome::Rejected { rejection, maintenance }) => {
                     self.write_maintenance(&owner, &head, maintenance).await;
@@ -155,13 +155,15 @@ impl Ledger {
             if plan.changes.is_empty() {
                 // Someone else already did what was due.
                 self.unlock(project, id, &owner).await;
-                return Ok(Written::Maintained(head.balance));
+                return Ok(Written::Maintained(Box::new(head.balance)));
             }
             match self.commit_plan(&owner, &head, &plan, idempotency, extras, now).await {
                 Ok(()) => {
                     return Ok(match plan.operation_change() {
                         Some(change) => Written::Operation(Box::new(change.clone())),
-                        None => Written::Maintained(plan.changes.last().map_or(head.balance, |c| c.after.clone())),
+                        None => {
+                            Written::Maintained(Box::new(plan.changes.last().map_or(head.balance, |c| c.after.clone())))
+                        }
                     });
                 }
                 Err(CommitFailure::IdempotencyTaken(record)) => {
@@ -240,12 +242,14 @@ impl Ledger {
         }
     }
 
-    /// Loads credits page by page until the planner has what it needs.
-    async fn plan(
+    /// Loads credits page by page until the planner has what it needs; the operation's own
+    /// change touches at most `lot_budget` credits.
+    pub(super) async fn plan(
         &self,
         balance: &Balance,
         now: Millis,
         request: Option<&OperationRequest>,
+        lot_budget: usize,
     ) -> Result<Plan, PlanOutcome> {
         let mut lots: Vec<Lot> = Vec::new();
         let mut complete = false;
@@ -260,7 +264,14 @@ impl Ledger {
                 lots.extend(page);
                 complete = last;
             }
-            match ledger::plan(balance, LotsView { lots: &lots, complete }, now, request, &mut RandomIds) {
+            match ledger::plan_within(
+                balance,
+                LotsView { lots: &lots, complete },
+                now,
+                request,
+                &mut RandomIds,
+                lot_budget,
+            ) {
                 Ok(plan) => return Ok(plan),
                 Err(PlanError::NeedMoreLots) if !complete => load = true,
                 Err(PlanError::NeedMoreLots) => return Err(PlanOutcome::Fault(Fault::Inconsistent("credits missing"))),
@@ -319,7 +330,7 @@ impl Ledger {
                 idempotency: record.as_ref(),
                 extras: if carries_operation { extras } else { &[] },
             };
-            match self.commit_retrying_conflicts(&batch).await {
+            match self.commit_retrying_conflicts(std::slice::from_ref(&batch)).await {
                 Ok(()) => {
                     if carries_operation {
                         failpoint::hit(failpoint::AFTER_COMMIT);
@@ -344,10 +355,12 @@ impl Ledger {
         Ok(())
     }
 
-    async fn commit_retrying_conflicts(&self, batch: &Batch<'_>) -> Result<(), CommitError> {
+    /// Commits the batches (one transaction), trying again when a concurrent transaction on
+    /// the same items cancelled it (nothing was written).
+    pub(super) async fn commit_retrying_conflicts(&self, batches: &[Batch<'_>]) -> Result<(), CommitError> {
         let mut retries = 0;
         loop {
-            match self.store.commit(batch).await {
+            match self.store.commit_together(batches).await {
                 Err(CommitError::Conflict) if retries < MAX_CONFLICT_RETRIES => {
                     retries += 1;
                     let pause = rand::rng().random_range(1..=10 * retries as u64);
@@ -359,7 +372,7 @@ impl Ledger {
     }
 }
 
-enum PlanOutcome {
+pub(super) enum PlanOutcome {
     Rejected { rejection: Rejection, maintenance: Vec<Change> },
     Fault(Fault),
 }

@@ -9,6 +9,16 @@ use std::str::FromStr;
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// An item's key.
+pub fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([(super::keys::PK.to_owned(), s(pk)), (super::keys::SK.to_owned(), s(sk))])
+}
+
+/// A request builder's answer: a missing required part is a bug in this code, not the data's.
+pub fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -67,12 +77,18 @@ impl<'a> Reader<'a> {
     }
 
     pub fn decimal(&self, name: &str) -> Result<Decimal, StoreError> {
+        self.opt_decimal(name)?.ok_or_else(|| self.corrupt(name, "missing or not a number"))
+    }
+
+    pub fn opt_decimal(&self, name: &str) -> Result<Option<Decimal>, StoreError> {
         let text = match self.item.get(name) {
+            None | Some(AttributeValue::Null(_)) => return Ok(None),
             Some(AttributeValue::N(text)) => text,
-            _ => return Err(self.corrupt(name, "missing or not a number")),
+            Some(_) => return Err(self.corrupt(name, "not a number")),
         };
         Decimal::from_str_exact(text)
             .or_else(|_| Decimal::from_scientific(text))
+            .map(Some)
             .map_err(|_| self.corrupt(name, "not a decimal"))
     }
 

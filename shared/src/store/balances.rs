@@ -3,12 +3,14 @@
 use super::attributes::{boolean, decimal, n, s, Item, Reader, Update};
 use super::idempotency::{self, IdempotencyRecord, IdempotencyWrite};
 use super::keys::{self, HEAD_SK, PK, SK};
+use super::wallets::wallet_info;
 use super::{Store, StoreError};
-use crate::domain::balance::{Balance, Credits};
+use crate::domain::balance::{Balance, Credits, Pockets};
 use crate::domain::checksum::Checksum;
 use crate::domain::money::MinLimit;
 use crate::domain::names::{BalanceId, BalanceName, BalanceType, ProjectId, UpdateToken};
 use crate::domain::time::Millis;
+use crate::domain::wallets::WalletInfo;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
@@ -16,6 +18,10 @@ pub(super) const LOCK_OWNER: &str = "lockOwner";
 pub(super) const LOCK_EXPIRES_AT: &str = "lockExpiresAt";
 pub(super) const IN_PROGRESS: &str = "transactionInProgress";
 pub(super) const VERSION: &str = "version";
+const LOCKED_IN: &str = "lockedIn";
+const LOCKED_OUT: &str = "lockedOut";
+const VOLUME_INPUT: &str = "volumeInput";
+const VOLUME_OUTPUT: &str = "volumeOutput";
 
 /// The head item as stored: the balance plus the lock and a write counter.
 #[derive(Debug, Clone)]
@@ -24,6 +30,8 @@ pub struct HeadRecord {
     /// Incremented by every commit; lets stream consumers and operators order head images.
     pub version: u64,
     pub lock: Option<LockHolder>,
+    /// The wallet attributes, when the balance is a wallet.
+    pub wallet: Option<WalletInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +66,13 @@ impl HeadRecord {
                 debt: r.decimal("creditsDebt")?,
                 next_expiry: r.opt_number("nextExpiry")?.map(Millis::from_epoch_ms),
             },
+            // Heads written before wallets existed have none of these: all zero.
+            pockets: Pockets {
+                locked_in: r.opt_decimal(LOCKED_IN)?.unwrap_or_default(),
+                locked_out: r.opt_decimal(LOCKED_OUT)?.unwrap_or_default(),
+                volume_input: r.opt_decimal(VOLUME_INPUT)?.unwrap_or_default(),
+                volume_output: r.opt_decimal(VOLUME_OUTPUT)?.unwrap_or_default(),
+            },
         };
         let lock = match (r.opt_str(LOCK_OWNER)?, r.opt_number::<i64>(LOCK_EXPIRES_AT)?) {
             (Some(owner), Some(expires_at)) => {
@@ -65,12 +80,12 @@ impl HeadRecord {
             }
             _ => None,
         };
-        Ok(Self { balance, version: r.number(VERSION)?, lock })
+        Ok(Self { balance, version: r.number(VERSION)?, lock, wallet: wallet_info(item)? })
     }
 }
 
 /// The balance's own attributes (`None`: absent).
-fn balance_attributes(balance: &Balance, version: u64) -> [(&'static str, Option<AttributeValue>); 15] {
+fn balance_attributes(balance: &Balance, version: u64) -> [(&'static str, Option<AttributeValue>); 19] {
     [
         ("projectId", Some(s(balance.project_id.as_str()))),
         ("balanceId", Some(s(balance.id.to_string()))),
@@ -87,6 +102,10 @@ fn balance_attributes(balance: &Balance, version: u64) -> [(&'static str, Option
         ("creditsDebt", Some(decimal(balance.credits.debt))),
         ("nextExpiry", balance.credits.next_expiry.map(|at| n(at.epoch_ms()))),
         (VERSION, Some(n(version))),
+        (LOCKED_IN, Some(decimal(balance.pockets.locked_in))),
+        (LOCKED_OUT, Some(decimal(balance.pockets.locked_out))),
+        (VOLUME_INPUT, Some(decimal(balance.pockets.volume_input))),
+        (VOLUME_OUTPUT, Some(decimal(balance.pockets.volume_output))),
     ]
 }
 
@@ -98,7 +117,7 @@ pub(super) fn balance_update(balance: &Balance, version: u64) -> Update {
         .fold(Update::default(), |update, (name, value)| update.set_opt(name, value))
 }
 
-fn new_head_item(balance: &Balance) -> Item {
+pub(super) fn new_head_item(balance: &Balance) -> Item {
     let mut item: Item = balance_attributes(balance, 0)
         .into_iter()
         .filter_map(|(name, value)| Some((name.to_owned(), value?)))

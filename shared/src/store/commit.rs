@@ -63,28 +63,47 @@ fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T,
 
 impl Store {
     pub async fn commit(&self, batch: &Batch<'_>) -> Result<(), CommitError> {
-        let Some(last) = batch.changes.last() else {
-            return Ok(());
-        };
-        let balance = &last.after;
-        let pk = keys::balance_pk(&balance.project_id, balance.id);
+        self.commit_together(std::slice::from_ref(batch)).await
+    }
 
-        let mut items = vec![self.head_update(&pk, balance, batch)?];
-        if let Some(record) = batch.idempotency {
-            items.push(idempotency::put(&self.table, &balance.project_id, record).map_err(CommitError::Store)?);
+    /// Commits batches of several balances (each holding its own lock) as one transaction:
+    /// all heads first, then the idempotency records, then the extras, then the entries and
+    /// credits. A transfer between two wallets is two batches.
+    pub async fn commit_together(&self, batches: &[Batch<'_>]) -> Result<(), CommitError> {
+        // Each batch with the head as it leaves it; a batch without changes writes nothing.
+        let batches: Vec<(&Batch<'_>, &Balance)> =
+            batches.iter().filter_map(|batch| Some((batch, &batch.changes.last()?.after))).collect();
+        if batches.is_empty() {
+            return Ok(());
         }
-        let extras = items.len()..items.len() + batch.extras.len();
-        items.extend(batch.extras.iter().cloned());
-        for change in batch.changes {
-            if let Some(entry) = &change.entry {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(entry_item(&balance.project_id, balance.id, entry)))
-                    .condition_expression("attribute_not_exists(pk)");
-                items.push(TransactWriteItem::builder().put(built(put.build())?).build());
+        let mut items = Vec::new();
+        for (batch, balance) in &batches {
+            items.push(self.head_update(&keys::balance_pk(&balance.project_id, balance.id), balance, batch)?);
+        }
+        let heads = 0..items.len();
+        for (batch, balance) in &batches {
+            if let Some(record) = batch.idempotency {
+                items.push(idempotency::put(&self.table, &balance.project_id, record).map_err(CommitError::Store)?);
             }
-            for lot_change in &change.lots {
-                items.push(self.lot_write(&pk, balance, lot_change)?);
+        }
+        let records = heads.end..items.len();
+        for (batch, _) in &batches {
+            items.extend(batch.extras.iter().cloned());
+        }
+        let extras = records.end..items.len();
+        for (batch, balance) in &batches {
+            let pk = keys::balance_pk(&balance.project_id, balance.id);
+            for change in batch.changes {
+                if let Some(entry) = &change.entry {
+                    let put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(entry_item(&balance.project_id, balance.id, entry)))
+                        .condition_expression("attribute_not_exists(pk)");
+                    items.push(TransactWriteItem::builder().put(built(put.build())?).build());
+                }
+                for lot_change in &change.lots {
+                    items.push(self.lot_write(&pk, balance, lot_change)?);
+                }
             }
         }
 
@@ -101,7 +120,11 @@ impl Store {
                     });
                 };
                 let reasons = canceled.cancellation_reasons();
-                let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+                let failed = |range: std::ops::Range<usize>| {
+                    reasons
+                        .get(range)
+                        .is_some_and(|these| these.iter().any(|r| r.code() == Some("ConditionalCheckFailed")))
+                };
                 if reasons.iter().any(|r| {
                     matches!(
                         r.code(),
@@ -110,19 +133,19 @@ impl Store {
                 }) {
                     return Err(CommitError::Conflict);
                 }
-                if batch.idempotency.is_some()
-                    && code(1) == "ConditionalCheckFailed"
-                    && code(0) != "ConditionalCheckFailed"
-                {
-                    let record =
-                        reasons.get(1).map(idempotency::from_reason).transpose().map_err(CommitError::Store)?;
-                    return Err(CommitError::IdempotencyTaken(record.flatten()));
-                }
-                let extra_failed = reasons
-                    .get(extras.clone())
-                    .is_some_and(|extra| extra.iter().any(|r| r.code() == Some("ConditionalCheckFailed")));
-                if extra_failed && code(0) != "ConditionalCheckFailed" {
-                    return Err(CommitError::ExtraRefused(reasons[extras].to_vec()));
+                // A failed head condition means the lock is gone: that decides, whatever else failed.
+                if !failed(heads.clone()) {
+                    if let Some(taken) =
+                        reasons.get(records).and_then(|r| r.iter().find(|r| r.code() == Some("ConditionalCheckFailed")))
+                    {
+                        let record = idempotency::from_reason(taken).map_err(CommitError::Store)?;
+                        return Err(CommitError::IdempotencyTaken(record));
+                    }
+                    if failed(extras.clone()) {
+                        return Err(CommitError::ExtraRefused(
+                            reasons.get(extras).map(<[_]>::to_vec).unwrap_or_default(),
+                        ));
+                    }
                 }
                 if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
                     return Err(CommitError::Fenced);

@@ -4,7 +4,7 @@
 //! link version, the order, the transaction index — is a list of conditional writes that go
 //! into one transaction: on their own, or inside the sandbox wallet's debit.
 
-use super::attributes::{boolean, decimal, n, s, Item, Reader};
+use super::attributes::{boolean, built, decimal, key, n, s, Item, Reader};
 use super::keys::{self, ORDER_SK, PK, SK, TTL, TXN_SK, WALLET_ACCOUNTS_FIRST, WALLET_TOKEN_SK};
 use super::{Store, StoreError};
 use crate::domain::names::ProjectId;
@@ -20,14 +20,6 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use std::collections::HashMap;
-
-fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, StoreError> {
-    result.map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn key(pk: String, sk: impl Into<String>) -> HashMap<String, AttributeValue> {
-    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
-}
 
 // ---- wallet accounts ----
 

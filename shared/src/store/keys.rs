@@ -13,6 +13,7 @@
 use crate::domain::balance::Lot;
 use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId};
 use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, TxnId};
+use crate::domain::wallets::ForeignId;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -81,6 +82,41 @@ pub fn txn_pk(txn: &TxnId) -> String {
 }
 
 pub const TXN_SK: &str = "X";
+
+/// A project's wallet index: one item per wallet, sorted by creation time then id.
+pub fn wallet_index_pk(project: &ProjectId) -> String {
+    format!("P#{project}#WL")
+}
+
+/// A wallet's foreign id → its id; the item's existence is what makes the foreign id unique.
+pub fn foreign_id_pk(project: &ProjectId, foreign_id: &ForeignId) -> String {
+    format!("P#{project}#F#{foreign_id}")
+}
+
+pub const FOREIGN_ID_SK: &str = "F";
+
+/// A deposit's, transfer's, quasi-transfer's or fund request's record.
+pub fn movement_pk(project: &ProjectId, movement: uuid::Uuid) -> String {
+    format!("P#{project}#M#{movement}")
+}
+
+pub const MOVEMENT_SK: &str = "M";
+
+/// Pending movements with an expiry, soonest first, for the sweeper that expires them: spread
+/// over a few partitions so that no one partition takes every creation's write.
+pub const EXPIRY_SHARDS: u8 = 8;
+
+pub fn expiry_pk(shard: u8) -> String {
+    format!("S#EXPIRY#{shard}")
+}
+
+pub fn expiry_shard(movement: uuid::Uuid) -> u8 {
+    movement.as_bytes()[15] % EXPIRY_SHARDS
+}
+
+pub fn expiry_sk(expires_ms: i64, project: &ProjectId, movement: uuid::Uuid) -> String {
+    format!("{:016}#{project}#{movement}", expires_ms.max(0))
+}
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ mod idempotency;
 pub mod keys;
 mod lock;
 pub mod schema;
+mod wallets;
 
 pub use api_keys::ApiKeyRecord;
 pub use balances::{HeadRecord, InsertError, LockHolder};
@@ -22,6 +23,7 @@ pub use customer_wallets::{Claim, ClaimError, ClaimRefused};
 pub use history::{HistoryPage, Order};
 pub use idempotency::{IdempotencyRecord, IdempotencyWrite};
 pub use lock::TryLock;
+pub use wallets::{wallet_items, DueExpiry, IndexRange, IndexedWallet, InsertWalletError};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::retry::RetryConfig;

@@ -1,0 +1,6 @@
+//! Lambda function `quasi-transfer-command`: `POST /quasi-transfers/{id}/{command}`, or a direct invocation with the same body.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    pocketbook::edge::run::<pocketbook::actions::QuasiTransferCommand>().await
+}

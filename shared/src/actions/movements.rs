@@ -1,0 +1,147 @@
+//! Moving money between wallets: deposits, transfers, quasi-transfers and fund requests.
+
+use super::parsed;
+use crate::api::wallets::MovementResponse;
+use crate::domain::money::Amount;
+use crate::domain::movements::{MovementKind, Reference, Resolution};
+use crate::domain::wallets::Expire;
+use crate::edge::auth::{Caller, Scope};
+use crate::edge::error::ApiError;
+use crate::edge::event::Request;
+use crate::edge::input::string;
+use crate::edge::{Action, Reply};
+use crate::service::{Ledger, NewMovement};
+use uuid::Uuid;
+
+/// Reads a creating request's body and creates the movement.
+async fn create(ledger: &Ledger, caller: &Caller, mut request: Request, kind: MovementKind) -> Result<Reply, ApiError> {
+    let body = &mut request.body;
+    let source = match kind {
+        MovementKind::Deposit => None,
+        _ => body.optional("source", string)?,
+    };
+    let new = NewMovement {
+        kind,
+        source,
+        destination: body.optional("destination", string)?,
+        amount: body.required("amount", |raw| Amount::parse_json(raw.get()).map_err(|e| e.to_string()))?,
+        foreign_id: body.optional("foreignId", parsed(Reference::parse))?,
+        expire: match kind {
+            MovementKind::QuasiTransfer | MovementKind::FundRequest => {
+                body.optional("expire", parsed(Expire::parse))?
+            }
+            _ => None,
+        },
+    };
+    request.body.finish()?;
+    let outcome =
+        ledger.create_movement(&caller.project, caller.key_id.as_deref(), new, request.idempotency_key).await?;
+    Ok(Reply::from_outcome(outcome, |movement| Reply::json(201, &MovementResponse::new(&movement))))
+}
+
+/// Reads `/{id}/{command}` and resolves the movement.
+async fn command(
+    ledger: &Ledger,
+    caller: &Caller,
+    request: Request,
+    kind: MovementKind,
+    complete: &str,
+) -> Result<Reply, ApiError> {
+    let id = request.params.required_text("id")?;
+    let command = request.params.required_text("command")?;
+    request.body.finish()?;
+    let resolution = match command.as_str() {
+        "cancel" => Resolution::Cancel,
+        other if other == complete => Resolution::Complete,
+        _ => return Err(ApiError::validation("command", format!("must be {complete} or cancel"))),
+    };
+    let what = if kind == MovementKind::FundRequest { "fund request" } else { "quasi-transfer" };
+    // Any text that is not one of our ids names nothing: 404, as another project's would.
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(what))?;
+    let movement = ledger.resolve_movement(&caller.project, kind, id, resolution).await?;
+    Ok(Reply::json(200, &MovementResponse::new(&movement)))
+}
+
+/// `POST /deposits`: credits a wallet (the main one by default).
+pub struct CreateDeposit;
+
+impl Action for CreateDeposit {
+    const NAME: &'static str = "create-deposit";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/deposits";
+    const SCOPE: Scope = Scope::Write;
+
+    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        create(ledger, caller, request, MovementKind::Deposit).await
+    }
+}
+
+/// `POST /transfers`: moves money between two wallets at once.
+pub struct CreateTransfer;
+
+impl Action for CreateTransfer {
+    const NAME: &'static str = "create-transfer";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/transfers";
+    const SCOPE: Scope = Scope::Write;
+
+    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        create(ledger, caller, request, MovementKind::Transfer).await
+    }
+}
+
+/// `POST /quasi-transfers`: reserves money for a transfer the destination must receive.
+pub struct CreateQuasiTransfer;
+
+impl Action for CreateQuasiTransfer {
+    const NAME: &'static str = "create-quasi-transfer";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/quasi-transfers";
+    const SCOPE: Scope = Scope::Write;
+
+    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        create(ledger, caller, request, MovementKind::QuasiTransfer).await
+    }
+}
+
+/// `POST /quasi-transfers/{id}/receive|cancel`
+pub struct QuasiTransferCommand;
+
+impl Action for QuasiTransferCommand {
+    const NAME: &'static str = "quasi-transfer-command";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/quasi-transfers/{id}/{command}";
+    const SCOPE: Scope = Scope::Write;
+
+    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        command(ledger, caller, request, MovementKind::QuasiTransfer, "receive").await
+    }
+}
+
+/// `POST /fund-requests`: a wallet asks another for money.
+pub struct CreateFundRequest;
+
+impl Action for CreateFundRequest {
+    const NAME: &'static str = "create-fund-request";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/fund-requests";
+    const SCOPE: Scope = Scope::Write;
+
+    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        create(ledger, caller, request, MovementKind::FundRequest).await
+    }
+}
+
+/// `POST /fund-requests/{id}/send|cancel`
+pub struct FundRequestCommand;
+
+impl Action for FundRequestCommand {
+    const NAME: &'static str = "fund-request-command";
+    const METHOD: &'static str = "POST";
+    const PATH: &'static str = "/fund-requests/{id}/{command}";
+    const SCOPE: Scope = Scope::Write;
+
+    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        command(ledger, caller, request, MovementKind::FundRequest, "send").await
+    }
+}

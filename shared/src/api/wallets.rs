@@ -1,0 +1,171 @@
+//! The JSON answers of the wallet API (FPay's shapes, camelCase): wallets, pages of them, and
+//! movements (deposits, transfers, quasi-transfers, fund requests).
+
+use super::JsonDecimal;
+use crate::domain::movements::Movement;
+use crate::domain::time::Millis;
+use crate::domain::wallets::{Wallet, CREATOR_TYPE};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timestamp {
+    pub milliseconds: i64,
+    pub seconds: i64,
+}
+
+/// A moment as FPay writes it: ISO-8601 and epoch numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Time {
+    pub iso8601: String,
+    pub timestamp: Timestamp,
+}
+
+impl Time {
+    pub fn new(at: Millis) -> Self {
+        Self {
+            iso8601: at.to_iso8601(),
+            timestamp: Timestamp { milliseconds: at.epoch_ms(), seconds: at.epoch_ms().div_euclid(1000) },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Creator {
+    #[serde(rename = "_type")]
+    pub kind: &'static str,
+    pub account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_access_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PocketBalance {
+    pub available: JsonDecimal,
+    pub locked_in: JsonDecimal,
+    pub locked_out: JsonDecimal,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Volume {
+    pub input: JsonDecimal,
+    pub output: JsonDecimal,
+    pub total: JsonDecimal,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pocket {
+    pub balance: PocketBalance,
+    pub volume: Volume,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletResponse {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign_data: Option<String>,
+    pub is_main: bool,
+    pub creator: Creator,
+    pub created_time: Time,
+    pub main_pocket: Pocket,
+    pub balance_type: String,
+}
+
+impl WalletResponse {
+    /// `base_url`: the API's address as the request reached it (none for direct invocations).
+    pub fn new(wallet: &Wallet, base_url: Option<&str>) -> Self {
+        let (info, balance) = (&wallet.info, &wallet.balance);
+        let pockets = &balance.pockets;
+        Self {
+            id: balance.id.to_string(),
+            url: base_url.map(|base| format!("{base}/wallets/{}", balance.id)),
+            name: info.name.to_string(),
+            description: info.description.as_ref().map(ToString::to_string),
+            foreign_id: info.foreign_id.as_ref().map(ToString::to_string),
+            foreign_data: info.foreign_data.as_ref().map(ToString::to_string),
+            is_main: info.is_main,
+            creator: Creator {
+                kind: CREATOR_TYPE,
+                account_id: balance.project_id.to_string(),
+                auth_access_id: info.creator_key_id.clone(),
+            },
+            created_time: Time::new(balance.created_at),
+            main_pocket: Pocket {
+                balance: PocketBalance {
+                    available: JsonDecimal(balance.amount),
+                    locked_in: JsonDecimal(pockets.locked_in),
+                    locked_out: JsonDecimal(pockets.locked_out),
+                },
+                volume: Volume {
+                    input: JsonDecimal(pockets.volume_input),
+                    output: JsonDecimal(pockets.volume_output),
+                    total: JsonDecimal(pockets.volume_input + pockets.volume_output),
+                },
+            },
+            balance_type: balance.balance_type.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WalletPage {
+    pub items: Vec<WalletResponse>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MovementResponse {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub destination: String,
+    pub amount: JsonDecimal,
+    pub balance_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign_id: Option<String>,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire: Option<Time>,
+    pub created_time: Time,
+    pub updated_time: Time,
+}
+
+impl MovementResponse {
+    pub fn new(movement: &Movement) -> Self {
+        Self {
+            id: movement.id.to_string(),
+            kind: movement.kind.as_str(),
+            source: movement.source.map(|id| id.to_string()),
+            destination: movement.destination.to_string(),
+            amount: JsonDecimal(movement.amount.value()),
+            balance_type: movement.balance_type.to_string(),
+            foreign_id: movement.foreign_id.as_ref().map(ToString::to_string),
+            status: movement.status.as_str(),
+            reason: movement.status.reason().map(|r| r.as_str()),
+            expire: movement.expires_at.map(Time::new),
+            created_time: Time::new(movement.created_at),
+            updated_time: Time::new(movement.updated_at),
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! `GET /wallets` over 1,000 wallets: every sort order pages through every wallet exactly once
+//! and in order (ties broken by id in the direction of the first key), a page token is bound
+//! to its filter and sort, and a table of filters and sorts agrees with a plain Rust
+//! evaluation written here (not the library's evaluator).
+//!
+//! In process (the real edge and action code, see `wallets_support`) with a clock the test
+//! moves: many wallets share a creation time, and they span several days so that `Yesterday`
+//! splits them.
+
+mod wallets_support;
+
+use futures_util::stream::{self, StreamExt};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use wallets_support::{dec, encode, Api, Reply};
+
+const DAY_MS: i64 = 86_400_000;
+const WALLETS: usize = 1_000;
+const IN_FLIGHT: usize = 12;
+
+/// Twenty names, so that many wallets share one; code-point order puts `Zeta` before `alpha`
+/// before `Épargne` before `Ölfonds`.
+const NAMES: [&str; 20] = [
+    "Savings",
+    "Savings plus",
+    "Savvy",
+    "Alpha",
+    "alpha",
+    "Beta",
+    "Zeta",
+    "zeta",
+    "Épargne",
+    "Ölfonds",
+    "Rent",
+    "Rent 2",
+    "Groceries",
+    "Holidays",
+    "Main",
+    "Travel",
+    "Kids",
+    "Car",
+    "House",
+    "Pension",
+];
+const DESCRIPTIONS: [&str; 3] = ["for the holidays", "rent", "Savings for later"];
+/// What gets deposited into a wallet (0: nothing), with ties on purpose.
+const DEPOSITS: [&str; 10] = ["0", "0", "10", "50", "99.99", "100", "100", "150.5", "250", "1000"];
+
+#[derive(Debug, Clone)]
+struct W {
+    id: String,
+    name: String,
+    description: Option<String>,
+    foreign_id: Option<String>,
+    is_main: bool,
+    created_ms: i64,
+    available: Decimal,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    Created,
+    Name,
+    Available,
+    ForeignId,
+    Id,
+}
+
+fn parse_sort(sort: Option<&str>) -> Vec<(Key, bool)> {
+    let Some(sort) = sort else {
+        return vec![(Key::Created, true)];
+    };
+    sort.split(',')
+        .map(|part| {
+            let (field, direction) = part.trim().split_once(':').unwrap_or((part.trim(), "ASC"));
+            let key = match field {
+                "createdTime" => Key::Created,
+                "name" => Key::Name,
+                "mainPocket.balance.available" => Key::Available,
+                "foreignId" => Key::ForeignId,
+                "id" => Key::Id,
+                other => panic!("the oracle does not sort on {other}"),
+            };
+            (key, direction.eq_ignore_ascii_case("DESC"))
+        })
+        .collect()
+}
+
+/// The contract's order: the keys, then id in the direction of the first key.
+fn oracle_order(wallets: &[&W], sort: Option<&str>) -> Vec<String> {
+    let keys = parse_sort(sort);
+    let mut sorted: Vec<&W> = wallets.to_vec();
+    sorted.sort_by(|a, b| {
+        for &(key, desc) in &keys {
+            let order = match key {
+                Key::Created => a.created_ms.cmp(&b.created_ms),
+                Key::Name => a.name.cmp(&b.name),
+                Key::Available => a.available.cmp(&b.available),
+                // Absent is the least value.
+                Key::ForeignId => a.foreign_id.cmp(&b.foreign_id),
+                Key::Id => a.id.cmp(&b.id),
+            };
+            let order = if desc { order.reverse() } else { order };
+            if order != Ordering::Equal {
+                return order;
+            }
+        }
+        let by_id = a.id.cmp(&b.id);
+        if keys[0].1 {
+            by_id.reverse()
+        } else {
+            by_id
+        }
+    });
+    sorted.into_iter().map(|w| w.id.clone()).collect()
+}
+
+fn query(filter: Option<&str>, sort: Option<&str>, limit: Option<usize>, page: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if let Some(filter) = filter {
+        parts.push(format!("filter={}", encode(filter)));
+    }
+    if let Some(sort) = sort {
+        parts.push(format!("sortBy={}", encode(sort)));
+    }
+    if let Some(limit) = limit {
+        parts.push(format!("limit={limit}"));
+    }
+    if let Some(page) = page {
+        parts.push(format!("page={}", encode(page)));
+    }
+    format!("/wallets?{}", parts.join("&"))
+}
+
+/// Every wallet the listing gives, page after page, as exact JSON.
+async fn list_all(api: &Api, filter: Option<&str>, sort: Option<&str>, limit: usize) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut page: Option<String> = None;
+    for _ in 0..=2 * WALLETS + 2 {
+        let path = query(filter, sort, Some(limit), page.as_deref());
+        let reply = api.send("GET", &path, None).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        let items = reply.exact["items"].as_array().unwrap_or_else(|| panic!("{path}: no items: {}", reply.text));
+        assert!(items.len() <= limit, "{path}: {} items on a page of {limit}", items.len());
+        all.extend(items.iter().cloned());
+        match reply.body["pagination"]["nextPage"].as_str() {
+            Some(next) => page = Some(next.to_owned()),
+            None => return all,
+        }
+    }
+    panic!("{filter:?} {sort:?}: the pages never end");
+}
+
+fn ids(items: &[Value]) -> Vec<String> {
+    items.iter().map(|w| w["id"].as_str().expect("an id").to_owned()).collect()
+}
+
+fn assert_same_order(got: &[String], expected: &[String], context: &str) {
+    let unique: BTreeSet<&String> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "{context}: a wallet listed twice");
+    let missing: Vec<&String> = expected.iter().filter(|id| !unique.contains(id)).collect();
+    let wanted: BTreeSet<&String> = expected.iter().collect();
+    let extra: Vec<&String> = got.iter().filter(|id| !wanted.contains(id)).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "{context}: missing {missing:?}, not expected {extra:?}");
+    if let Some(at) = got.iter().zip(expected).position(|(a, b)| a != b) {
+        panic!("{context}: the order differs first at position {at}: got {}, expected {}", got[at], expected[at]);
+    }
+}
+
+/// What the listing says of a wallet is what the test made.
+fn assert_item(item: &Value, wallet: &W) {
+    assert_eq!(item["name"], wallet.name.as_str(), "{item}");
+    assert_eq!(item["description"].as_str(), wallet.description.as_deref(), "{item}");
+    assert_eq!(item["foreignId"].as_str(), wallet.foreign_id.as_deref(), "{item}");
+    assert_eq!(item["isMain"], wallet.is_main, "{item}");
+    let created: i64 = item["createdTime"]["timestamp"]["milliseconds"].as_str().unwrap().parse().unwrap();
+    assert_eq!(created, wallet.created_ms, "{item}");
+    assert_eq!(dec(&item["mainPocket"]["balance"]["available"]), wallet.available, "{item}");
+}
+
+struct Fixture {
+    api: Api,
+    wallets: Vec<W>,
+}
+
+fn from_reply(reply: &Reply) -> W {
+    let body = &reply.body;
+    W {
+        id: body["id"].as_str().expect("id").to_owned(),
+        name: body["name"].as_str().expect("name").to_owned(),
+        description: body["description"].as_str().map(str::to_owned),
+        foreign_id: body["foreignId"].as_str().map(str::to_owned),
+        is_main: body["isMain"].as_bool().expect("isMain"),
+        created_ms: body["createdTime"]["timestamp"]["milliseconds"].as_i64().expect("createdTime"),
+        available: dec(&reply.exact["mainPocket"]["balance"]["available"]),
+    }
+}
+
+async fn fixture() -> Fixture {
+    let api = Api::new().await;
+    let mut rng = StdRng::seed_from_u64(1_000);
+    // Five days ago; the batches below bring the clock back to about now.
+    api.advance_ms(-5 * DAY_MS);
+
+    let main = api.send_json("POST", "/deposits", &json!({"amount": 500})).await;
+    assert_eq!(main.status, 201, "{}", main.text);
+    let main_id = main.body["destination"].as_str().unwrap().to_owned();
+    let main = api.send("GET", &format!("/wallets/{main_id}"), None).await;
+    assert_eq!(main.status, 200, "{}", main.text);
+    let mut wallets = vec![from_reply(&main)];
+
+    let bodies: Vec<Value> = (0..WALLETS)
+        .map(|i| {
+            let mut body = json!({"name": NAMES[rng.random_range(0..NAMES.len())]});
+            if i % 4 != 0 {
+                body["description"] = json!(DESCRIPTIONS[rng.random_range(0..DESCRIPTIONS.len())]);
+            }
+            if i % 3 == 0 {
+                body["foreignId"] = json!(format!("cust-{i:04}"));
+            }
+            if i % 7 == 0 {
+                body["foreignData"] = json!(format!("{{\"n\":{i}}}"));
+            }
+            body
+        })
+        .collect();
+    let mut next = 0;
+    while next < WALLETS {
+        // A batch shares one creation time: the clock stands still while it is created.
+        let size = rng.random_range(1..=16).min(WALLETS - next);
+        let now = api.now_ms();
+        let replies: Vec<Reply> = stream::iter(&bodies[next..next + size])
+            .map(|body| api.send_json("POST", "/wallets", body))
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        for reply in replies {
+            assert_eq!(reply.status, 201, "{}", reply.text);
+            let wallet = from_reply(&reply);
+            assert_eq!(wallet.created_ms, now, "created at the clock's time");
+            wallets.push(wallet);
+        }
+        api.advance_ms(rng.random_range(1..=120) * 60_000);
+        next += size;
+    }
+
+    let deposits: Vec<(usize, Decimal)> = (1..wallets.len())
+        .map(|i| (i, Decimal::from_str(DEPOSITS[rng.random_range(0..DEPOSITS.len())]).unwrap()))
+        .filter(|(_, amount)| !amount.is_zero())
+        .collect();
+    let replies: Vec<(usize, Decimal, Reply)> = stream::iter(deposits)
+        .map(|(i, amount)| {
+            let body = format!(r#"{{"destination": "{}", "amount": {amount}}}"#, wallets[i].id);
+            let api = &api;
+            async move { (i, amount, api.send("POST", "/deposits", Some(&body)).await) }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    for (i, amount, reply) in replies {
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        wallets[i].available += amount;
+    }
+    Fixture { api, wallets }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_wallets_page_exactly_once_in_every_order_and_filters_agree_with_the_oracle() {
+    let started = std::time::Instant::now();
+    let Fixture { api, wallets } = fixture().await;
+    println!("{:?}: the fixture", started.elapsed());
+    let everyone: Vec<&W> = wallets.iter().collect();
+    assert_eq!(everyone.len(), WALLETS + 1, "a thousand and the main wallet");
+    let by_id = |id: &str| wallets.iter().find(|w| w.id == id).unwrap_or_else(|| panic!("an unknown wallet {id}"));
+
+    let sorts: [Option<&str>; 6] = [
+        None,
+        Some("createdTime:ASC"),
+        Some("createdTime:DESC"),
+        Some("name:ASC"),
+        Some("name:DESC"),
+        Some("mainPocket.balance.available:DESC,name:ASC"),
+    ];
+    for sort in sorts {
+        let items = list_all(&api, None, sort, 100).await;
+        assert_same_order(&ids(&items), &oracle_order(&everyone, sort), &format!("sortBy {sort:?}, limit 100"));
+        for item in &items {
+            assert_item(item, by_id(item["id"].as_str().unwrap()));
+        }
+        println!("{:?}: sortBy {sort:?}, limit 100", started.elapsed());
+    }
+    // Pages of 7 split the batches that share a creation time. (Small pages of the other sorts,
+    // which walk the whole index per page, are in the filter table below, over fewer wallets.)
+    let items = list_all(&api, None, None, 7).await;
+    assert_same_order(&ids(&items), &oracle_order(&everyone, None), "the default sort, limit 7");
+    println!("{:?}: the default sort, limit 7", started.elapsed());
+    // The default page is 25 wallets.
+    let first = api.send("GET", "/wallets", None).await;
+    assert_eq!(first.body["items"].as_array().map(Vec::len), Some(25), "{}", first.text);
+
+    // The filter table, against plain Rust over what the test made.
+    let now = api.now_ms();
+    let yesterday = now.div_euclid(DAY_MS) * DAY_MS - DAY_MS;
+    let before_yesterday = wallets.iter().filter(|w| w.created_ms < yesterday).count();
+    assert!(
+        before_yesterday > 100 && before_yesterday < WALLETS - 100,
+        "Yesterday splits the wallets: {before_yesterday}"
+    );
+    let (a, b, c) = (&wallets[1].id, &wallets[500].id, &wallets[WALLETS].id);
+    let prefix: String = wallets[2].id.chars().take(1).collect();
+    let middle = wallets[500].created_ms;
+    let middle_iso =
+        chrono::DateTime::from_timestamp_millis(middle).unwrap().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let hundred = Decimal::from(100);
+    type Test<'a> = Box<dyn Fn(&W) -> bool + 'a>;
+    let cases: Vec<(String, Option<&str>, Test<'_>)> = vec![
+        (format!("id in {{'{a}', {b}, \"{c}\"}}"), Some("name:ASC"), Box::new(|w: &W| [a, b, c].contains(&&w.id))),
+        (
+            "createdTime isBefore Yesterday".into(),
+            Some("createdTime:ASC"),
+            Box::new(move |w: &W| w.created_ms < yesterday),
+        ),
+        (format!("id startsWith '{prefix}'"), Some("name:ASC"), Box::new(|w: &W| w.id.starts_with(prefix.as_str()))),
+        (
+            "mainPocket.balance.available >= 100 and not isMain = true".into(),
+            Some("mainPocket.balance.available:DESC,name:ASC"),
+            Box::new(|w: &W| w.available >= hundred && !w.is_main),
+        ),
+        ("foreignId isDefined".into(), Some("name:DESC"), Box::new(|w: &W| w.foreign_id.is_some())),
+        (
+            "name startsWith 'Sav' or description !isDefined".into(),
+            Some("createdTime:ASC"),
+            Box::new(|w: &W| w.name.starts_with("Sav") || w.description.is_none()),
+        ),
+        ("isMain = true".into(), None, Box::new(|w: &W| w.is_main)),
+        (
+            "name = 'Savings' and mainPocket.balance.available = 0".into(),
+            None,
+            Box::new(|w: &W| w.name == "Savings" && w.available.is_zero()),
+        ),
+        (
+            "foreignId !isDefined and createdTime isAfter Yesterday".into(),
+            Some("name:ASC,createdTime:DESC"),
+            Box::new(move |w: &W| w.foreign_id.is_none() && w.created_ms > yesterday),
+        ),
+        (
+            "name in {'Alpha', 'zeta'} or (foreignId startsWith 'cust-01' and not description isDefined)".into(),
+            Some("foreignId:ASC"),
+            Box::new(|w: &W| {
+                ["Alpha", "zeta"].contains(&w.name.as_str())
+                    || (w.foreign_id.as_deref().is_some_and(|f| f.starts_with("cust-01")) && w.description.is_none())
+            }),
+        ),
+        (
+            "description != 'rent'".into(),
+            Some("createdTime:DESC"),
+            Box::new(|w: &W| w.description.as_deref() != Some("rent")),
+        ),
+        (
+            "mainPocket.balance.available < 50 and name >= 'S'".into(),
+            Some("mainPocket.balance.available:DESC,name:ASC"),
+            Box::new(|w: &W| w.available < Decimal::from(50) && w.name.as_str() >= "S"),
+        ),
+        (
+            format!("createdTime >= '{middle_iso}'"),
+            Some("createdTime:ASC"),
+            Box::new(move |w: &W| w.created_ms >= middle),
+        ),
+        (
+            "NOT (name = 'Rent' OR name = 'Rent 2') and foreignId startsWith 'cust-0'".into(),
+            Some("name:DESC"),
+            Box::new(|w: &W| {
+                !(w.name == "Rent" || w.name == "Rent 2")
+                    && w.foreign_id.as_deref().is_some_and(|f| f.starts_with("cust-0"))
+            }),
+        ),
+    ];
+    for (filter, sort, test) in &cases {
+        let matching: Vec<&W> = wallets.iter().filter(|w| test(w)).collect();
+        assert!(!matching.is_empty(), "the fixture gives {filter:?} something to find");
+        // Small pages where there are few matches: a page of a sort other than createdTime costs a
+        // walk of the whole index, so small pages over many matches only cost time.
+        let limits: &[usize] = if matching.len() <= 120 { &[100, 9] } else { &[100] };
+        for &limit in limits {
+            let items = list_all(&api, Some(filter), *sort, limit).await;
+            assert_same_order(
+                &ids(&items),
+                &oracle_order(&matching, *sort),
+                &format!("filter {filter:?}, sortBy {sort:?}, limit {limit}"),
+            );
+        }
+        println!("{:?}: {filter:?} ({} wallets)", started.elapsed(), matching.len());
+    }
+}
+
+#[tokio::test]
+async fn a_page_token_only_goes_with_its_filter_and_sort() {
+    let api = Api::new().await;
+    for i in 0..12 {
+        let created = api.send_json("POST", "/wallets", &json!({"name": format!("Wallet {}", i % 3)})).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let (filter, sort) = ("name != 'Wallet 2'", "name:ASC");
+    let first = api.send("GET", &query(Some(filter), Some(sort), Some(3), None), None).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let token = first.body["pagination"]["nextPage"].as_str().expect("a next page").to_owned();
+
+    let same = api.send("GET", &query(Some(filter), Some(sort), Some(3), Some(&token)), None).await;
+    assert_eq!(same.status, 200, "{}", same.text);
+    let other_limit = api.send("GET", &query(Some(filter), Some(sort), Some(50), Some(&token)), None).await;
+    assert_eq!(other_limit.status, 200, "the limit may change between pages: {}", other_limit.text);
+    // 8 wallets and the main wallet match: 3 on the first page, the other 6 on this one.
+    assert_eq!(other_limit.body["items"].as_array().map(Vec::len), Some(6));
+
+    // One character in the middle changed (the last one may only carry padding bits).
+    let middle = token.len() / 2;
+    let swapped = if token.as_bytes()[middle] == b'A' { "B" } else { "A" };
+    let tampered = format!("{}{swapped}{}", &token[..middle], &token[middle + 1..]);
+    let misuses = [
+        (Some("name != 'Wallet 1'"), Some(sort), token.as_str()),
+        (None, Some(sort), token.as_str()),
+        (Some(filter), Some("name:DESC"), token.as_str()),
+        (Some(filter), None, token.as_str()),
+        (Some(filter), Some("createdTime:ASC"), token.as_str()),
+        (Some(filter), Some(sort), "not-a-token"),
+        (Some(filter), Some(sort), tampered.as_str()),
+    ];
+    for (filter, sort, page) in misuses {
+        let reply = api.send("GET", &query(filter, sort, Some(3), Some(page)), None).await;
+        assert_eq!(
+            (reply.status, reply.error_code()),
+            (400, Some("VALIDATION_ERROR")),
+            "{filter:?} {sort:?}: {}",
+            reply.text
+        );
+        assert_eq!(reply.body["error"]["field"], "page", "{filter:?} {sort:?}: {}", reply.text);
+    }
+}
