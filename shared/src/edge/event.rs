@@ -183,6 +183,7 @@ impl Request {
         }
         // From the raw query string: the parsed map splits values at commas (API Gateway joins
         // a repeated parameter's values with them), and a filter or sort has commas of its own.
+        // It is decoded as a form, as clients encode it: `+` is a space, `%2B` a plus.
         let raw_query: Option<Vec<(String, String)>> = event
             .raw_query_string
             .as_deref()
@@ -269,6 +270,10 @@ mod tests {
         let request = Request::from_http(&event, "/wallets", &["filter", "sortBy"]).expect("a request");
         assert_eq!(request.params.text("filter").ok().flatten().as_deref(), Some("id in {'a', 'b'}"));
         assert_eq!(request.params.text("sortBy").ok().flatten().as_deref(), Some("name:ASC,createdTime:DESC"));
+        event.raw_query_string = Some("filter=createdTime+%3E+2026-01-01T00:00:00%2B01:00".into());
+        let request = Request::from_http(&event, "/wallets", &["filter"]).expect("a request");
+        let filter = request.params.text("filter").ok().flatten();
+        assert_eq!(filter.as_deref(), Some("createdTime > 2026-01-01T00:00:00+01:00"), "+ is a space, %2B a plus");
         event.raw_query_string = None;
         let request = Request::from_http(&event, "/wallets", &["sortBy"]).expect("a request");
         assert_eq!(request.params.text("sortBy").ok().flatten().as_deref(), Some("name:ASC,createdTime:DESC"));
