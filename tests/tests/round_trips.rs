@@ -144,3 +144,20 @@ async fn wallet_actions_cost_what_the_readme_says() {
     let cancelled = app.send("POST", &path, None).await;
     assert_eq!(calls(&app, "fund-request-command", &cancelled), 2, "read, one transaction");
 }
+
+/// A filter that thins the index out reads it in Queries that double in size (100, 200, ...
+/// up to 2,000 items), so one that matches nothing costs about what reading the whole index
+/// costs, not one Query per 100 wallets.
+#[tokio::test]
+async fn a_filter_that_matches_nothing_reads_the_index_in_growing_queries() {
+    let app = TestApp::spawn().await;
+    app.send("GET", "/wallets", None).await; // warm; the project's main wallet exists now
+    for i in 0..250 {
+        let created = app.send("POST", "/wallets", Some(&json!({"name": format!("w{i}")}))).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    let nothing = app.send("GET", "/wallets?filter=name%20%3D%20nobody", None).await;
+    assert_eq!(nothing.status, 200, "{}", nothing.body);
+    assert_eq!(nothing.body["items"], json!([]));
+    assert_eq!(calls(&app, "list-wallets", &nothing), 2, "251 index items: a Query of 100, then one of 200");
+}
