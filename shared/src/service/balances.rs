@@ -1,7 +1,7 @@
 //! The four balance actions: create, get, execute an operation, list transactions.
 
 use super::writer::{WriteError, Written};
-use super::{replay, Fault, Idempotency, Ledger, Outcome, RandomIds, IDEMPOTENCY_TTL_SECONDS};
+use super::{Fault, Idempotency, Ledger, Outcome, RandomIds, Stored, IDEMPOTENCY_TTL_SECONDS};
 use crate::api::{self, BalanceResponse, TransactionListItem, TransactionsPage};
 use crate::domain::balance::{Balance, NewBalance};
 use crate::domain::entry::Entry;
@@ -171,18 +171,10 @@ impl Ledger {
             Ok(()) => Ok(Outcome::Done(balance)),
             Err(InsertError::Store(error)) => Err(Fault::Store(error).into()),
             Err(InsertError::IdempotencyTaken(stored)) => {
-                let Some(idempotency) = idempotency else {
-                    return Err(Fault::Inconsistent("no key").into());
-                };
-                let stored = match stored {
-                    Some(stored) => Some(stored),
-                    None => self.store.idempotency_record(project, &idempotency.key, now).await.map_err(Fault::from)?,
-                };
-                match stored {
-                    Some(stored) => {
-                        replay(stored, &idempotency).map(Outcome::Replayed).map_err(|_| CreateBalanceError::KeyReused)
-                    }
-                    None => Err(Fault::Inconsistent("idempotency record vanished").into()),
+                match self.stored(project, idempotency.as_ref(), stored, now).await? {
+                    Stored::Replay(record) => Ok(Outcome::Replayed(record)),
+                    Stored::Reused => Err(CreateBalanceError::KeyReused),
+                    Stored::Nothing => Err(Fault::Inconsistent("idempotency record vanished").into()),
                 }
             }
         }

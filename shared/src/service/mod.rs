@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::domain::ledger::Ids;
 use crate::domain::names::{IdempotencyKey, ProjectId, TxId, UpdateToken};
 use crate::domain::page_token::TokenKey;
+use crate::domain::time::Millis;
 use crate::providers::WalletSettings;
 use crate::store::{IdempotencyRecord, Store, StoreError};
 use std::collections::HashSet;
@@ -97,17 +98,39 @@ pub enum Fault {
     GaveUp(usize),
 }
 
-/// The key was used before with a different request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("idempotency key reused with a different request")]
-pub struct KeyReused;
+/// What a request's idempotency key holds.
+#[derive(Debug)]
+enum Stored {
+    /// The first answer to a request like this one: answer it again.
+    Replay(IdempotencyRecord),
+    /// The key was used before with a different request.
+    Reused,
+    /// No key, or its record expired: nothing was answered under it.
+    Nothing,
+}
 
-/// The stored answer when the fingerprints match.
-fn replay(record: IdempotencyRecord, idempotency: &Idempotency) -> Result<IdempotencyRecord, KeyReused> {
-    if record.fingerprint == idempotency.fingerprint {
-        Ok(record)
-    } else {
-        Err(KeyReused)
+impl Ledger {
+    /// What the request's key holds. `returned`: the record a failed "key is free" condition
+    /// brought back, when DynamoDB sent it along; otherwise the record is read.
+    async fn stored(
+        &self,
+        project: &ProjectId,
+        idempotency: Option<&Idempotency>,
+        returned: Option<IdempotencyRecord>,
+        now: Millis,
+    ) -> Result<Stored, Fault> {
+        let Some(idempotency) = idempotency else {
+            return Ok(Stored::Nothing);
+        };
+        let record = match returned {
+            Some(record) => Some(record),
+            None => self.store.idempotency_record(project, &idempotency.key, now).await?,
+        };
+        Ok(match record {
+            Some(record) if record.fingerprint == idempotency.fingerprint => Stored::Replay(record),
+            Some(_) => Stored::Reused,
+            None => Stored::Nothing,
+        })
     }
 }
 

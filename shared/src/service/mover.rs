@@ -10,7 +10,7 @@
 
 use super::locking::LockError;
 use super::writer::{batches, new_owner, PlanOutcome, MAX_ATTEMPTS};
-use super::{replay, Fault, Idempotency, Ledger};
+use super::{Fault, Idempotency, Ledger, Stored};
 use crate::domain::balance::Balance;
 use crate::domain::entry::Entry;
 use crate::domain::ledger::{Change, Plan};
@@ -131,21 +131,11 @@ impl Ledger {
                 }
                 Err(Failure::IdempotencyTaken(record)) => {
                     self.unlock_wallets(step, &owner).await;
-                    let record = match (record, idempotency) {
-                        (Some(record), _) => Some(record),
-                        (None, Some(idempotency)) => self
-                            .store
-                            .idempotency_record(step.project, &idempotency.key, step.now)
-                            .await
-                            .map_err(Fault::from)?,
-                        (None, None) => None,
-                    };
-                    match (record, idempotency) {
-                        (Some(record), Some(idempotency)) => {
-                            return replay(record, idempotency).map(Moved::Replayed).map_err(|_| MoveError::KeyReused)
-                        }
+                    match self.stored(step.project, idempotency, record, step.now).await? {
+                        Stored::Replay(record) => return Ok(Moved::Replayed(record)),
+                        Stored::Reused => return Err(MoveError::KeyReused),
                         // It expired between the failed condition and the read: the key is free.
-                        _ => previous_owner = Some(std::mem::replace(&mut owner, new_owner())),
+                        Stored::Nothing => previous_owner = Some(std::mem::replace(&mut owner, new_owner())),
                     }
                 }
                 Err(Failure::Restart(landed)) => {
@@ -166,13 +156,13 @@ impl Ledger {
         idempotency: Option<&Idempotency>,
         error: MoveError,
     ) -> Result<Moved, MoveError> {
-        let (Some(idempotency), MoveError::Rejected(_) | MoveError::Refused(_)) = (idempotency, &error) else {
+        if !matches!(error, MoveError::Rejected(_) | MoveError::Refused(_)) {
             return Err(error);
-        };
-        match self.store.idempotency_record(step.project, &idempotency.key, step.now).await {
-            Ok(Some(record)) => replay(record, idempotency).map(Moved::Replayed).map_err(|_| MoveError::KeyReused),
-            Ok(None) => Err(error),
-            Err(fault) => Err(Fault::from(fault).into()),
+        }
+        match self.stored(step.project, idempotency, None, step.now).await? {
+            Stored::Replay(record) => Ok(Moved::Replayed(record)),
+            Stored::Reused => Err(MoveError::KeyReused),
+            Stored::Nothing => Err(error),
         }
     }
 

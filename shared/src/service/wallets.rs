@@ -4,7 +4,7 @@
 use super::balances::Due;
 use super::mover::{MoveError, Moved, Prepared, Step};
 use super::writer::new_owner;
-use super::{replay, Fault, Idempotency, Ledger, Outcome, IDEMPOTENCY_TTL_SECONDS};
+use super::{Fault, Idempotency, Ledger, Outcome, Stored, IDEMPOTENCY_TTL_SECONDS};
 use crate::api::wallets::{MovementResponse, WalletResponse};
 use crate::api::{self};
 use crate::domain::balance::{Balance, NewBalance};
@@ -163,27 +163,6 @@ impl Ledger {
         })
     }
 
-    async fn replay_or_reused<T>(
-        &self,
-        project: &ProjectId,
-        record: Option<crate::store::IdempotencyRecord>,
-        idempotency: Option<&Idempotency>,
-        now: Millis,
-    ) -> Result<Outcome<T>, WalletError> {
-        let Some(idempotency) = idempotency else {
-            return Err(Fault::Inconsistent("an idempotency record without a key").into());
-        };
-        let record = match record {
-            Some(record) => Some(record),
-            None => self.store.idempotency_record(project, &idempotency.key, now).await?,
-        };
-        match record {
-            Some(record) => replay(record, idempotency).map(Outcome::Replayed).map_err(|_| WalletError::KeyReused),
-            // Expired between the refusal and the read: a retry will find the key free.
-            None => Err(WalletError::Busy),
-        }
-    }
-
     pub async fn create_wallet(
         &self,
         project: &ProjectId,
@@ -220,7 +199,12 @@ impl Ledger {
             Ok(()) => Ok(Outcome::Done(wallet)),
             Err(InsertWalletError::ForeignIdTaken) => Err(WalletError::ForeignIdTaken),
             Err(InsertWalletError::IdempotencyTaken(record)) => {
-                self.replay_or_reused(project, record, idempotency.as_ref(), now).await
+                match self.stored(project, idempotency.as_ref(), record, now).await? {
+                    Stored::Replay(record) => Ok(Outcome::Replayed(record)),
+                    Stored::Reused => Err(WalletError::KeyReused),
+                    // Expired between the refusal and the read: a retry will find the key free.
+                    Stored::Nothing => Err(WalletError::Busy),
+                }
             }
             Err(InsertWalletError::Exists) => Err(Fault::Inconsistent("a new wallet id is taken").into()),
             Err(InsertWalletError::Store(error)) => Err(error.into()),

@@ -7,7 +7,7 @@
 //! it does (answer as if nothing happened) or it never will (plan again from fresh state).
 
 use super::locking::LockError;
-use super::{replay, Fault, Idempotency, Ledger, RandomIds, IDEMPOTENCY_TTL_SECONDS};
+use super::{Fault, Idempotency, Ledger, RandomIds, Stored, IDEMPOTENCY_TTL_SECONDS};
 use crate::api::{self, OperationResponse};
 use crate::domain::balance::{Balance, Lot};
 use crate::domain::ledger::{self, Change, LotsView, Plan, PlanError};
@@ -168,21 +168,13 @@ impl Ledger {
                 }
                 Err(CommitFailure::IdempotencyTaken(record)) => {
                     self.unlock(project, id, &owner).await;
-                    let record = match record {
-                        Some(record) => Some(record),
-                        None => self.idempotency_record(project, idempotency, now).await?,
-                    };
-                    return match (record, idempotency) {
-                        (Some(record), Some(idempotency)) => {
-                            replay(record, idempotency).map(Written::Replayed).map_err(|_| WriteError::KeyReused)
-                        }
+                    match self.stored(project, idempotency, record, now).await? {
+                        Stored::Replay(record) => return Ok(Written::Replayed(record)),
+                        Stored::Reused => return Err(WriteError::KeyReused),
                         // The record vanished between the failed condition and the read: it
                         // had just expired. Try again; the key is free now.
-                        _ => {
-                            previous_owner = Some(std::mem::replace(&mut owner, new_owner()));
-                            continue;
-                        }
-                    };
+                        Stored::Nothing => previous_owner = Some(std::mem::replace(&mut owner, new_owner())),
+                    }
                 }
                 Err(CommitFailure::ExtraRefused(reasons)) => {
                     self.unlock(project, id, &owner).await;
@@ -211,18 +203,6 @@ impl Ledger {
         Ok(stored.is_some_and(|stored| stored.id == entry.id))
     }
 
-    async fn idempotency_record(
-        &self,
-        project: &ProjectId,
-        idempotency: Option<&Idempotency>,
-        now: Millis,
-    ) -> Result<Option<IdempotencyRecord>, Fault> {
-        match idempotency {
-            Some(idempotency) => Ok(self.store.idempotency_record(project, &idempotency.key, now).await?),
-            None => Ok(None),
-        }
-    }
-
     /// A refused operation answers with its stored result when this is a repeat of a request
     /// that succeeded (its effect may be why it is refused now), with the refusal otherwise.
     async fn rejected(
@@ -232,13 +212,10 @@ impl Ledger {
         idempotency: Option<&Idempotency>,
         now: Millis,
     ) -> Result<Written, WriteError> {
-        let Some(idempotency) = idempotency else {
-            return Err(WriteError::Rejected(rejection));
-        };
-        match self.store.idempotency_record(project, &idempotency.key, now).await {
-            Ok(Some(record)) => replay(record, idempotency).map(Written::Replayed).map_err(|_| WriteError::KeyReused),
-            Ok(None) => Err(WriteError::Rejected(rejection)),
-            Err(error) => Err(WriteError::Fault(error.into())),
+        match self.stored(project, idempotency, None, now).await? {
+            Stored::Replay(record) => Ok(Written::Replayed(record)),
+            Stored::Reused => Err(WriteError::KeyReused),
+            Stored::Nothing => Err(WriteError::Rejected(rejection)),
         }
     }
 
