@@ -1,6 +1,7 @@
-//! The JSON answers of the balance API (BalanceResponse, TransactionListItem, pages); the
-//! customer wallet API's are in [`wallet_accounts`].
-//! The service renders them too, because an idempotency record stores the exact body.
+//! The JSON answers, rendered from the services' domain values: the balance API's here
+//! (BalanceResponse, TransactionListItem, pages), the customer wallet API's in
+//! [`wallet_accounts`] (Juspay's shapes), the wallet API's in [`wallets`] (FPay's). An
+//! idempotency record stores the exact body an [`Answer`] renders.
 
 pub mod wallet_accounts;
 pub mod wallets;
@@ -8,6 +9,8 @@ pub mod wallets;
 use crate::domain::balance::Balance;
 use crate::domain::entry::Entry;
 use crate::domain::money;
+use crate::engine::Answer;
+use crate::services::EntriesPage;
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -117,6 +120,20 @@ pub struct TransactionsPage {
     pub transactions: Vec<TransactionListItem>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pagination_token: Option<String>,
+}
+
+impl TransactionsPage {
+    pub fn new(page: &EntriesPage) -> Self {
+        Self {
+            transactions: page.entries.iter().map(TransactionListItem::new).collect(),
+            pagination_token: page.next_page.clone(),
+        }
+    }
+}
+
+/// An answer with this status and `value` as its JSON body.
+pub fn answer(status: u16, value: &impl Serialize) -> Answer {
+    Answer { status, body: to_json(value) }
 }
 
 /// Serialises an answer body. Our own types always serialise; the fallback keeps the

@@ -1,8 +1,10 @@
-//! Configuration from the environment, read once per process. The functions and the admin
-//! tool read the same variables.
+//! Configuration from the environment, read once per process: plain data, which the edge
+//! turns into the engine, the services and the providers. The functions and the admin tool
+//! read the same variables.
 
 use crate::domain::page_token::TokenKey;
-use crate::providers::{http, Providers, WalletSettings};
+use crate::engine::LockSettings;
+use crate::providers::{http, ProviderSettings};
 use std::env;
 use std::time::Duration;
 
@@ -20,21 +22,19 @@ const DEVELOPMENT_PAGE_TOKEN_KEY: &str = "pocketbook-development-page-token-key"
 #[derive(Clone)]
 pub struct Config {
     pub table: String,
-    /// How long a lock lasts if its holder dies. Longer than any request holds it.
-    pub lock_lease_ms: i64,
-    /// How long a request waits for a busy balance before answering BALANCE_BUSY.
-    pub lock_wait: Duration,
+    /// How long a lock lasts if its holder dies, and how long a request waits for a busy one.
+    pub lock: LockSettings,
     pub page_tokens: TokenKey,
     pub page_token_key_is_default: bool,
     /// How long a warm function trusts an API key it has looked up (at most 60 s).
     pub api_key_cache: Duration,
     /// Which gateways use an HTTP provider (the others the sandbox), and refresh bounds.
-    pub wallets: WalletSettings,
+    pub providers: ProviderSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub String);
 
 fn number(name: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
     match env::var(name) {
@@ -55,18 +55,15 @@ impl Config {
         let key = env::var(PAGE_TOKEN_KEY).ok().filter(|k| !k.is_empty());
         Ok(Self {
             table,
-            lock_lease_ms: number(LOCK_LEASE_MS, 5_000, 100..=60_000)? as i64,
-            lock_wait: Duration::from_millis(number(LOCK_WAIT_MS, 2_000, 0..=20_000)?),
+            lock: LockSettings {
+                lease_ms: number(LOCK_LEASE_MS, 5_000, 100..=60_000)? as i64,
+                wait: Duration::from_millis(number(LOCK_WAIT_MS, 2_000, 0..=20_000)?),
+            },
             page_token_key_is_default: key.is_none(),
             page_tokens: TokenKey::new(key.as_deref().unwrap_or(DEVELOPMENT_PAGE_TOKEN_KEY).as_bytes()),
             api_key_cache: Duration::from_secs(number(API_KEY_CACHE_SECONDS, 60, 0..=60)?),
-            wallets: WalletSettings {
-                providers: http::from_env()
-                    .map_err(ConfigError)?
-                    .into_iter()
-                    .fold(Providers::sandbox(), |providers, (gateway, provider)| {
-                        providers.with_http(gateway, provider)
-                    }),
+            providers: ProviderSettings {
+                http: http::from_env().map_err(ConfigError)?,
                 refresh_timeout: Duration::from_millis(number(REFRESH_TIMEOUT_MS, 3_000, 100..=20_000)?),
             },
         })

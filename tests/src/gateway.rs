@@ -122,11 +122,14 @@ impl Drop for Gateway {
     }
 }
 
+/// An authorizer's verdict as cached: the context, or `None` (denied), and when it was given.
+type Verdict = (Option<Map<String, Value>>, Instant);
+
 struct Config {
     routes: Vec<CompiledRoute>,
     authorization: Authorization,
-    /// The authorizer's verdicts by `Authorization` header: the context, or `None` (denied).
-    verdicts: Mutex<HashMap<String, (Option<Map<String, Value>>, Instant)>>,
+    /// The authorizer's verdicts by `Authorization` header.
+    verdicts: Mutex<HashMap<String, Verdict>>,
     port: u16,
 }
 

@@ -1,21 +1,26 @@
-//! The ledger service in this process, on a fresh table of the local DynamoDB, with a clock
-//! the test moves. For store-level tests that need time travel or many operations fast.
+//! The services in this process, on one engine over a fresh table of the local DynamoDB, with
+//! a clock the test moves. For store-level tests that need time travel or many operations fast.
 
 use crate::app::unique;
 use crate::ddb_proxy::DdbProxy;
 use crate::local_dynamodb;
 use pocketbook::clock::ManualClock;
-use pocketbook::config::Config;
 use pocketbook::domain::names::ProjectId;
 use pocketbook::domain::page_token::TokenKey;
 use pocketbook::domain::time::Millis;
-use pocketbook::service::Ledger;
+use pocketbook::engine::{Engine, LockSettings};
+use pocketbook::providers::{ProviderSettings, Providers};
+use pocketbook::services::{Balances, WalletAccounts, Wallets};
 use pocketbook::store::{schema, CallCounter, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub struct LocalLedger {
-    pub ledger: Ledger,
+    pub engine: Engine,
+    pub balances: Balances,
+    pub wallets: Wallets,
+    /// The customer wallet accounts, every gateway on the sandbox.
+    pub accounts: WalletAccounts,
     /// The same table through a client of its own (not counted with the ledger's calls).
     pub store: Store,
     pub clock: ManualClock,
@@ -43,16 +48,15 @@ impl LocalLedger {
         let ledger_store =
             Store::new(local_dynamodb::client_counting(&ledger_endpoint, calls.clone()), table.clone(), calls);
         let clock = ManualClock::at(Millis::from_datetime(chrono::Utc::now()));
-        let config = Config {
-            table: table.clone(),
-            lock_lease_ms: 5_000,
-            lock_wait,
-            page_tokens: TokenKey::new(b"test"),
-            page_token_key_is_default: false,
-            api_key_cache: Duration::from_secs(60),
-            wallets: Default::default(),
-        };
-        let ledger = Ledger::new(ledger_store, Arc::new(clock.clone()), &config);
-        Self { ledger, store, clock, project: ProjectId::parse(&unique("acme")).expect("project"), proxy, table }
+        let engine =
+            Engine::new(ledger_store, Arc::new(clock.clone()), LockSettings { lease_ms: 5_000, wait: lock_wait });
+        let page_tokens = TokenKey::new(b"test");
+        let balances = Balances::new(engine.clone(), page_tokens.clone());
+        let settings = ProviderSettings::default();
+        let providers = Providers::build(&settings).expect("no HTTP providers to build");
+        let accounts = WalletAccounts::new(balances.clone(), providers, settings.refresh_timeout);
+        let wallets = Wallets::new(engine.clone(), page_tokens);
+        let project = ProjectId::parse(&unique("acme")).expect("project");
+        Self { engine, balances, wallets, accounts, store, clock, project, proxy, table }
     }
 }

@@ -1,4 +1,4 @@
-//! The ledger service against the local DynamoDB with a clock the test moves: expiring
+//! The balance service against the local DynamoDB with a clock the test moves: expiring
 //! credits, work larger than one transaction, and locks whose holder died.
 
 use pocketbook::clock::Clock;
@@ -7,7 +7,8 @@ use pocketbook::domain::entry::EntryKind;
 use pocketbook::domain::money::{Amount, MinLimit};
 use pocketbook::domain::names::{BalanceId, BalanceType};
 use pocketbook::domain::operation::{Operation, TtlSeconds};
-use pocketbook::service::{CreateBalanceRequest, ExecuteOperationError, Outcome};
+use pocketbook::engine::Outcome;
+use pocketbook::services::{CreateBalanceRequest, ExecuteOperationError, OperationInput};
 use pocketbook::store::TryLock;
 use pocketbook_tests::ddb_proxy::{Fault, FaultRule};
 use pocketbook_tests::in_process::LocalLedger;
@@ -25,14 +26,14 @@ async fn open(local: &LocalLedger) -> BalanceId {
         name: None,
         min_limit: MinLimit::ZERO,
     };
-    match local.ledger.create_balance(&local.project, &request, None).await.unwrap() {
+    match local.balances.create_balance(&local.project, &request, None).await.unwrap() {
         Outcome::Done(balance) => balance.id,
         Outcome::Replayed(_) => unreachable!(),
     }
 }
 
 async fn apply(local: &LocalLedger, id: BalanceId, operation: Operation) -> Result<Decimal, ExecuteOperationError> {
-    match local.ledger.execute_operation(&local.project, id, operation, None, None, None).await? {
+    match local.balances.execute_operation(&local.project, &OperationInput::new(id, operation), None).await? {
         Outcome::Done(done) => Ok(done.balance.amount),
         Outcome::Replayed(_) => unreachable!(),
     }
@@ -71,12 +72,12 @@ async fn credits_expire_at_their_time_with_an_entry_dated_then() {
     assert_eq!(apply(&local, id, dec_op("4")).await.unwrap(), dec("11"), "the DEC took from the credit");
 
     local.clock.advance_ms(59_999);
-    let (balance, _) = local.ledger.get_balance(&local.project, id).await.unwrap();
+    let (balance, _) = local.balances.get_balance(&local.project, id).await.unwrap();
     assert_eq!(balance.amount, dec("11"), "not yet");
     assert_eq!(balance.credits.next_expiry, Some(start.plus_seconds(60)));
 
     local.clock.advance_ms(1);
-    let (balance, _) = local.ledger.get_balance(&local.project, id).await.unwrap();
+    let (balance, _) = local.balances.get_balance(&local.project, id).await.unwrap();
     assert_eq!(balance.amount, dec("5"), "what was left of the credit (6) expired");
     assert_eq!(balance.credits.next_expiry, None);
     let history = local.store.full_history(&local.project, id).await.unwrap();
@@ -127,7 +128,7 @@ async fn a_dec_spanning_more_credits_than_a_transaction_holds_is_one_entry() {
 
     // Much later all of them expire, more than one transaction's worth of entries again.
     local.clock.advance_ms(2_000_000);
-    let (balance, _) = local.ledger.get_balance(&local.project, id).await.unwrap();
+    let (balance, _) = local.balances.get_balance(&local.project, id).await.unwrap();
     assert_eq!(balance.amount, Decimal::ZERO);
     assert_eq!(assert_chain_verifies(&local, id).await, 251 + 50);
     assert!(credits(&local, id).await.is_empty());
@@ -147,7 +148,7 @@ async fn settling_that_a_fault_cut_short_is_finished_by_the_next_writer() {
     assert_eq!(proxy.pending_faults(&local.table), 0);
 
     let head = local.store.read_head(&local.project, id).await.unwrap().unwrap();
-    // The DEC's change (97 credits) and one settling change filled the first transaction.
+    // The DEC's change (98 credits: there is no idempotency record) filled the first transaction.
     assert_eq!(head.balance.credits.debt, dec("12"), "the rest is left as debt");
     assert!(head.lock.is_none(), "the lock was released");
     assert_eq!(credits(&local, id).await.iter().sum::<Decimal>(), dec("22"), "live 10 + debt 12");
@@ -183,9 +184,9 @@ async fn a_lost_commit_answer_is_recognised_even_when_another_writer_took_the_ba
     proxy.add_fault(
         FaultRule::once(local.table.clone(), "UpdateItem", Fault::Delay(Duration::from_millis(1_000))).after(1),
     );
-    let (ledger, project) = (local.ledger.clone(), local.project.clone());
-    let operation =
-        tokio::spawn(async move { ledger.execute_operation(&project, id, inc("5", None), None, None, None).await });
+    let (balances, project) = (local.balances.clone(), local.project.clone());
+    let input = OperationInput::new(id, inc("5", None));
+    let operation = tokio::spawn(async move { balances.execute_operation(&project, &input, None).await });
     tokio::time::sleep(Duration::from_millis(400)).await;
     let taken = local.store.try_lock(&local.project, id, "another-writer", None, local.clock.now(), 60_000).await;
     assert!(matches!(taken, Ok(TryLock::Locked(_))), "the first commit released the lock");

@@ -2,7 +2,7 @@
 //! provider: the whole flow, the token rules, order ids, concurrency, round trips.
 
 use pocketbook::domain::wallet_accounts::{Gateway, MobileNumber};
-use pocketbook::providers::sandbox;
+use pocketbook::services::wallet_accounts::sandbox;
 use pocketbook_tests::{Answer, AppOptions, TestApp};
 use serde_json::{json, Value};
 use std::collections::HashSet;

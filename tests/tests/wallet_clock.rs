@@ -4,8 +4,8 @@
 use pocketbook::domain::wallet_accounts::{
     CustomerId, Gateway, MobileNumber, OrderId, Otp, PaymentAmount, PaymentStatus, WalletToken,
 };
-use pocketbook::providers::sandbox;
-use pocketbook::service::{Command, DirectDebitError, DirectDebitRequest};
+use pocketbook::services::wallet_accounts::sandbox;
+use pocketbook::services::{Command, DirectDebitError, DirectDebitRequest};
 use pocketbook_tests::in_process::LocalLedger;
 
 struct Customer {
@@ -21,17 +21,22 @@ impl Customer {
         let customer = CustomerId::parse(&pocketbook_tests::app::unique("cust")).unwrap();
         let mobile = MobileNumber::parse(&format!("9{:09}", rand::random::<u32>() % 1_000_000_000)).unwrap();
         let (account, _) = local
-            .ledger
+            .accounts
             .create_wallet_account(&local.project, &customer, Gateway::Mobikwik, mobile.clone())
             .await
             .unwrap();
         let otp = Otp::parse(&sandbox::otp_for(&mobile)).unwrap();
-        local.ledger.wallet_account_command(&local.project, &customer, &account.id, Command::Link(otp)).await.unwrap();
+        local
+            .accounts
+            .wallet_account_command(&local.project, &customer, &account.id, Command::Link(otp))
+            .await
+            .unwrap();
         Self { local, customer, mobile }
     }
 
     async fn token(&self) -> WalletToken {
-        let listed = self.local.ledger.list_wallet_accounts(&self.local.project, &self.customer, false).await.unwrap();
+        let listed =
+            self.local.accounts.list_wallet_accounts(&self.local.project, &self.customer, false).await.unwrap();
         listed[0].token.clone().expect("a token")
     }
 
@@ -49,7 +54,7 @@ impl Customer {
             token,
             customer: Some(self.customer.clone()),
         };
-        self.local.ledger.direct_debit(&self.local.project, request, Some("https://api.example")).await
+        self.local.accounts.direct_debit(&self.local.project, request, Some("https://api.example")).await
     }
 
     async fn wallet(&self) -> String {
@@ -82,7 +87,7 @@ async fn a_pending_order_not_topped_up_in_time_fails_authentication_and_charges_
     assert_eq!(url, format!("https://api.example/sandbox/topups/{}", pending.txn_id));
 
     customer.local.clock.advance_ms(pocketbook::domain::wallet_accounts::Order::PENDING_LIFETIME_MS);
-    let ledger = &customer.local.ledger;
+    let ledger = &customer.local.accounts;
     let order = ledger.order_status(&customer.local.project, &pending.order_id).await.unwrap();
     assert_eq!(order.status, PaymentStatus::AuthenticationFailed);
     // The top-up page, visited too late, neither credits nor debits.
@@ -96,7 +101,7 @@ async fn a_pending_order_topped_up_in_time_is_charged_once() {
     let customer = Customer::linked().await;
     let pending = customer.debit("quick", "2500", customer.token().await).await.unwrap();
     customer.local.clock.advance_ms(pocketbook::domain::wallet_accounts::Order::PENDING_LIFETIME_MS - 1);
-    let ledger = &customer.local.ledger;
+    let ledger = &customer.local.accounts;
     let (a, b) = tokio::join!(ledger.sandbox_top_up(&pending.txn_id), ledger.sandbox_top_up(&pending.txn_id));
     assert_eq!(a.unwrap().status, PaymentStatus::Charged);
     assert_eq!(b.unwrap().status, PaymentStatus::Charged);

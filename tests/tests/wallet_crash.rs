@@ -2,7 +2,7 @@
 //! land together or not at all, and a retry with the same order id never debits twice.
 
 use pocketbook::domain::wallet_accounts::{two_decimals, Gateway, MobileNumber};
-use pocketbook::providers::sandbox;
+use pocketbook::services::wallet_accounts::sandbox;
 use pocketbook_tests::ddb_proxy::{Fault, FaultRule};
 use pocketbook_tests::lambda::InvokeError;
 use pocketbook_tests::{AppOptions, TestApp};

@@ -10,8 +10,8 @@ use pocketbook::domain::money::{Amount, MinLimit};
 use pocketbook::domain::names::{BalanceId, BalanceName, BalanceType, ProjectId, UpdateToken};
 use pocketbook::domain::operation::{Operation, OperationRequest};
 use pocketbook::domain::time::Millis;
-use pocketbook::service::RandomIds;
-use pocketbook::store::{schema, Batch, CallCounter, Store, TryLock, MAX_TRANSACTION_ITEMS};
+use pocketbook::engine::RandomIds;
+use pocketbook::store::{schema, CallCounter, Commit, HeadWrite, Store, TryLock, Write, MAX_TRANSACTION_ITEMS};
 use pocketbook_tests::lambda::{FunctionPool, FunctionSpec, InvokeError};
 use pocketbook_tests::local_dynamodb;
 use rust_decimal::Decimal;
@@ -132,7 +132,8 @@ async fn new_balance_at(fixture: &Fixture, created: Millis) -> Balance {
         min_limit: MinLimit::ZERO,
     };
     let balance = Balance::open(new, created, UpdateToken::new(Uuid::new_v4()));
-    fixture.store.insert_balance(&balance, None).await.expect("insert a balance");
+    let insert = Commit { heads: Vec::new(), record: None, writes: &[Write::NewBalance(balance.clone())] };
+    fixture.store.commit(&insert).await.expect("insert a balance");
     balance
 }
 
@@ -177,15 +178,13 @@ pub async fn seed_history(fixture: &Fixture, count: u64) -> Balance {
         written += changes.len() as u64;
         version += 1;
         let last = written == count;
-        let batch = Batch {
+        let head = HeadWrite {
             owner: &owner,
             changes: &changes,
             version,
             keep_lock_until: (!last).then(|| Millis::from_datetime(chrono::Utc::now()).plus_ms(lease_ms)),
-            idempotency: None,
-            extras: &[],
         };
-        store.commit(&batch).await.expect("commit seeded history");
+        store.commit(&Commit { heads: vec![head], record: None, writes: &[] }).await.expect("commit seeded history");
         // Check the chain as it is written: each batch continues the one before.
         let entries: Vec<_> = changes.iter().filter_map(|c| c.entry.clone()).collect();
         for entry in &entries {

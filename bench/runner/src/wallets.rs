@@ -10,14 +10,14 @@
 use crate::support::{invoke, memory_kib, mib, ms, reported_calls, verdict, Bench, Figure, Fixture, Samples, Table};
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use pocketbook::clock::SystemClock;
-use pocketbook::config::Config;
-use pocketbook::domain::names::{BalanceId, BalanceType};
+use pocketbook::domain::names::{BalanceId, BalanceType, UpdateToken};
 use pocketbook::domain::page_token::TokenKey;
 use pocketbook::domain::time::Millis;
 use pocketbook::domain::wallet_query::filter::Filter;
 use pocketbook::domain::wallet_query::sort::SortBy;
-use pocketbook::domain::wallets::{main_wallet_uuid, WalletInfo, WalletName};
-use pocketbook::service::{Ledger, WalletListRequest};
+use pocketbook::domain::wallets::{main_wallet_uuid, Wallet, WalletInfo, WalletName};
+use pocketbook::engine::{Engine, LockSettings};
+use pocketbook::services::{WalletListRequest, Wallets};
 use pocketbook::store::{CallCounter, IndexRange, Store};
 use pocketbook_tests::ddb_proxy::DdbProxy;
 use pocketbook_tests::lambda::FunctionPool;
@@ -204,7 +204,8 @@ async fn seed_wallets(fixture: &Fixture, size: u64) -> Vec<Seeded> {
         };
         let name = info.name.to_string();
         let created = base.plus_ms(i as i64);
-        let wallet = pocketbook::service::new_wallet(&fixture.project, id, info, BalanceType::xof(), created);
+        let token = UpdateToken::new(Uuid::new_v4());
+        let wallet = Wallet::open(&fixture.project, id, info, BalanceType::xof(), created, token);
         items.extend(pocketbook::store::wallet_items(&wallet));
         seeded.push(Seeded { created_ms: created.epoch_ms(), name, id: id.to_string() });
     }
@@ -378,20 +379,13 @@ impl Stats {
 /// (through the proxy, counting its calls like the function's, but without the function's
 /// timeouts of 2 s per attempt and 6 s per call): for listings the function cannot finish
 /// against the local DynamoDB.
-fn ledger_in_runner(fixture: &Fixture, proxy: &DdbProxy) -> (Ledger, CallCounter) {
+fn ledger_in_runner(fixture: &Fixture, proxy: &DdbProxy) -> (Wallets, CallCounter) {
     let calls = CallCounter::default();
     let client = local_dynamodb::client_counting(&proxy.url(), calls.clone());
     let store = Store::new(client, fixture.table.clone(), calls.clone());
-    let config = Config {
-        table: fixture.table.clone(),
-        lock_lease_ms: 5_000,
-        lock_wait: Duration::from_secs(2),
-        page_tokens: TokenKey::new(b"bench-page-token-key"),
-        page_token_key_is_default: false,
-        api_key_cache: Duration::from_secs(60),
-        wallets: Default::default(),
-    };
-    (Ledger::new(store, Arc::new(SystemClock), &config), calls)
+    let lock = LockSettings { lease_ms: 5_000, wait: Duration::from_secs(2) };
+    let engine = Engine::new(store, Arc::new(SystemClock), lock);
+    (Wallets::new(engine, TokenKey::new(b"bench-page-token-key")), calls)
 }
 
 fn list_request(listing: &Listing) -> WalletListRequest {

@@ -1,18 +1,23 @@
 //! `POST /balances/{balanceId}/operations`: an INC or a DEC.
 
 use super::balance_id;
-use crate::api::OperationResponse;
+use crate::api::{self, OperationResponse};
 use crate::domain::money::Amount;
 use crate::domain::names::Subject;
 use crate::domain::operation::{Operation, TtlSeconds};
 use crate::edge::auth::{Caller, Scope};
 use crate::edge::error::ApiError;
-use crate::edge::event::Request;
+use crate::edge::event::{idempotency, Request};
 use crate::edge::input::{string, whole_number};
 use crate::edge::{Action, Reply};
-use crate::service::Ledger;
+use crate::engine::Answer;
+use crate::services::{Balances, OperationInput, OperationOutcome};
 
 pub struct ExecuteOperation;
+
+fn answer(done: &OperationOutcome) -> Answer {
+    api::answer(200, &OperationResponse::new(&done.balance, &done.entry))
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -25,8 +30,9 @@ impl Action for ExecuteOperation {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/balances/{balanceId}/operations";
     const SCOPE: Scope = Scope::Write;
+    type Service = Balances;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
+    async fn handle(balances: &Balances, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let id = balance_id(&request.params)?;
         let body = &mut request.body;
         let amount = body.required("amount", |raw| Amount::parse_json(raw.get()).map_err(|e| e.to_string()))?;
@@ -49,9 +55,9 @@ impl Action for ExecuteOperation {
             (Kind::Dec, None) => Operation::Dec { amount },
             (Kind::Dec, Some(_)) => return Err(ApiError::validation("ttlInSeconds", "is only allowed with INC")),
         };
-        let outcome = ledger
-            .execute_operation(&caller.project, id, operation, subject.flatten(), update_token, request.idempotency_key)
-            .await?;
-        Ok(Reply::from_outcome(outcome, |done| Reply::json(200, &OperationResponse::new(&done.balance, &done.entry))))
+        let input = OperationInput { balance: id, operation, subject: subject.flatten(), update_token, session: None };
+        let idempotency = idempotency(&request.idempotency_key, Self::NAME, &input, &answer);
+        let outcome = balances.execute_operation(&caller.project, &input, idempotency.as_ref()).await?;
+        Ok(Reply::from_outcome(outcome, answer))
     }
 }

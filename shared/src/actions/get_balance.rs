@@ -6,7 +6,7 @@ use crate::edge::auth::{Caller, Scope};
 use crate::edge::error::ApiError;
 use crate::edge::event::Request;
 use crate::edge::{Action, Reply};
-use crate::service::Ledger;
+use crate::services::Balances;
 
 pub struct GetBalance;
 
@@ -15,11 +15,12 @@ impl Action for GetBalance {
     const METHOD: &'static str = "GET";
     const PATH: &'static str = "/balances/{balanceId}";
     const SCOPE: Scope = Scope::Read;
+    type Service = Balances;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(balances: &Balances, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let id = balance_id(&request.params)?;
         request.body.finish()?;
-        let (balance, in_progress) = ledger.get_balance(&caller.project, id).await?;
+        let (balance, in_progress) = balances.get_balance(&caller.project, id).await?;
         Ok(Reply::json(200, &BalanceResponse::new(&balance, in_progress)))
     }
 }

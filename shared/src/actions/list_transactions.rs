@@ -1,11 +1,12 @@
 //! `GET /balances/{balanceId}/transactions`: the history, a page at a time.
 
 use super::balance_id;
+use crate::api::TransactionsPage;
 use crate::edge::auth::{Caller, Scope};
 use crate::edge::error::ApiError;
 use crate::edge::event::Request;
 use crate::edge::{Action, Reply};
-use crate::service::{Ledger, PageRequest};
+use crate::services::{Balances, PageRequest};
 use crate::store::Order;
 
 pub struct ListTransactions;
@@ -19,8 +20,9 @@ impl Action for ListTransactions {
     const PATH: &'static str = "/balances/{balanceId}/transactions";
     const QUERY: &'static [&'static str] = &["pageSize", "paginationToken", "order"];
     const SCOPE: Scope = Scope::Read;
+    type Service = Balances;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(balances: &Balances, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let id = balance_id(&request.params)?;
         request.body.finish()?;
         let size = request.params.whole_number("pageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
@@ -34,7 +36,7 @@ impl Action for ListTransactions {
         };
         let token = request.params.text("paginationToken")?;
         let page = PageRequest { size: size as usize, order, token };
-        let page = ledger.list_transactions(&caller.project, id, &page).await?;
-        Ok(Reply::json(200, &page))
+        let page = balances.list_transactions(&caller.project, id, &page).await?;
+        Ok(Reply::json(200, &TransactionsPage::new(&page)))
     }
 }

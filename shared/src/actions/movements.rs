@@ -1,20 +1,26 @@
 //! Moving money between wallets: deposits, transfers, quasi-transfers and fund requests.
 
 use super::parsed;
-use crate::api::wallets::MovementResponse;
+use crate::api::{self, wallets::MovementResponse};
 use crate::domain::money::Amount;
+use crate::domain::movements::Movement;
 use crate::domain::movements::{MovementKind, Reference, Resolution};
 use crate::domain::wallets::Expire;
 use crate::edge::auth::{Caller, Scope};
 use crate::edge::error::ApiError;
-use crate::edge::event::Request;
+use crate::edge::event::{idempotency, Request};
 use crate::edge::input::string;
 use crate::edge::{Action, Reply};
-use crate::service::{Ledger, NewMovement};
+use crate::services::{NewMovement, Wallets};
 use uuid::Uuid;
 
 /// Reads a creating request's body and creates the movement.
-async fn create(ledger: &Ledger, caller: &Caller, mut request: Request, kind: MovementKind) -> Result<Reply, ApiError> {
+async fn create(
+    wallets: &Wallets,
+    caller: &Caller,
+    mut request: Request,
+    kind: MovementKind,
+) -> Result<Reply, ApiError> {
     let body = &mut request.body;
     let source = match kind {
         MovementKind::Deposit => None,
@@ -33,15 +39,17 @@ async fn create(ledger: &Ledger, caller: &Caller, mut request: Request, kind: Mo
             _ => None,
         },
     };
+    let answer = |movement: &Movement| api::answer(201, &MovementResponse::new(movement));
+    let idempotency = idempotency(&request.idempotency_key, "create-movement", &new, &answer);
     request.body.finish()?;
     let outcome =
-        ledger.create_movement(&caller.project, caller.key_id.as_deref(), new, request.idempotency_key).await?;
-    Ok(Reply::from_outcome(outcome, |movement| Reply::json(201, &MovementResponse::new(&movement))))
+        wallets.create_movement(&caller.project, caller.key_id.as_deref(), &new, idempotency.as_ref()).await?;
+    Ok(Reply::from_outcome(outcome, answer))
 }
 
 /// Reads `/{id}/{command}` and resolves the movement.
 async fn command(
-    ledger: &Ledger,
+    wallets: &Wallets,
     caller: &Caller,
     request: Request,
     kind: MovementKind,
@@ -58,7 +66,7 @@ async fn command(
     let what = if kind == MovementKind::FundRequest { "fund request" } else { "quasi-transfer" };
     // Any text that is not one of our ids names nothing: 404, as another project's would.
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(what))?;
-    let movement = ledger.resolve_movement(&caller.project, kind, id, resolution).await?;
+    let movement = wallets.resolve_movement(&caller.project, kind, id, resolution).await?;
     Ok(Reply::json(200, &MovementResponse::new(&movement)))
 }
 
@@ -70,9 +78,10 @@ impl Action for CreateDeposit {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/deposits";
     const SCOPE: Scope = Scope::Write;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
-        create(ledger, caller, request, MovementKind::Deposit).await
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        create(service, caller, request, MovementKind::Deposit).await
     }
 }
 
@@ -84,9 +93,10 @@ impl Action for CreateTransfer {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/transfers";
     const SCOPE: Scope = Scope::Write;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
-        create(ledger, caller, request, MovementKind::Transfer).await
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        create(service, caller, request, MovementKind::Transfer).await
     }
 }
 
@@ -98,9 +108,10 @@ impl Action for CreateQuasiTransfer {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/quasi-transfers";
     const SCOPE: Scope = Scope::Write;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
-        create(ledger, caller, request, MovementKind::QuasiTransfer).await
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        create(service, caller, request, MovementKind::QuasiTransfer).await
     }
 }
 
@@ -112,9 +123,10 @@ impl Action for QuasiTransferCommand {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/quasi-transfers/{id}/{command}";
     const SCOPE: Scope = Scope::Write;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
-        command(ledger, caller, request, MovementKind::QuasiTransfer, "receive").await
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        command(service, caller, request, MovementKind::QuasiTransfer, "receive").await
     }
 }
 
@@ -126,9 +138,10 @@ impl Action for CreateFundRequest {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/fund-requests";
     const SCOPE: Scope = Scope::Write;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
-        create(ledger, caller, request, MovementKind::FundRequest).await
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        create(service, caller, request, MovementKind::FundRequest).await
     }
 }
 
@@ -140,8 +153,9 @@ impl Action for FundRequestCommand {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/fund-requests/{id}/{command}";
     const SCOPE: Scope = Scope::Write;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
-        command(ledger, caller, request, MovementKind::FundRequest, "send").await
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        command(service, caller, request, MovementKind::FundRequest, "send").await
     }
 }

@@ -8,7 +8,7 @@ use crate::edge::error::ApiError;
 use crate::edge::event::Request;
 use crate::edge::input::string;
 use crate::edge::{Action, Reply};
-use crate::service::{DirectDebitError, DirectDebitRequest, Ledger};
+use crate::services::{DirectDebitError, DirectDebitRequest, WalletAccounts};
 use serde_json::value::RawValue;
 
 /// A form's text, a JSON string, or a JSON number's digits; nothing else (`true`, objects).
@@ -29,8 +29,9 @@ impl Action for DirectDebit {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/txns";
     const SCOPE: Scope = Scope::Write;
+    type Service = WalletAccounts;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletAccounts, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let body = &mut request.body;
         let order_id = body.required("order_id", |raw| OrderId::parse(&text(raw)?).map_err(|e| e.to_string()))?;
         let merchant_id = body.required("merchant_id", |raw| {
@@ -65,7 +66,8 @@ impl Action for DirectDebit {
             return Err(declined(DirectDebitError::INVALID_TOKEN));
         };
         let debit = DirectDebitRequest { order_id: order_id.clone(), merchant_id, amount, gateway, token, customer };
-        let order = ledger.direct_debit(&caller.project, debit, request.base_url.as_deref()).await.map_err(declined)?;
+        let order =
+            service.direct_debit(&caller.project, debit, request.base_url.as_deref()).await.map_err(declined)?;
         Ok(Reply::json(200, &PaymentStatusResponse::new(&order)))
     }
 }
@@ -78,12 +80,13 @@ impl Action for GetOrder {
     const METHOD: &'static str = "GET";
     const PATH: &'static str = "/orders/{order_id}";
     const SCOPE: Scope = Scope::Read;
+    type Service = WalletAccounts;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletAccounts, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let order_id = request.params.required_text("order_id")?;
         let order_id = OrderId::parse(&order_id).map_err(|_| ApiError::not_found("order"))?;
         request.body.finish()?;
-        let order = ledger.order_status(&caller.project, &order_id).await?;
+        let order = service.order_status(&caller.project, &order_id).await?;
         Ok(Reply::json(200, &PaymentStatusResponse::new(&order)))
     }
 }
@@ -98,12 +101,13 @@ impl Action for SandboxTopUp {
     const PATH: &'static str = "/sandbox/topups/{txn_id}";
     const SCOPE: Scope = Scope::Read;
     const PUBLIC: bool = true;
+    type Service = WalletAccounts;
 
-    async fn handle(ledger: &Ledger, _caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletAccounts, _caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let txn = request.params.required_text("txn_id")?;
         let txn = TxnId::parse(&txn).map_err(|_| ApiError::not_found("transaction"))?;
         request.body.finish()?;
-        let order = ledger.sandbox_top_up(&txn).await?;
+        let order = service.sandbox_top_up(&txn).await?;
         Ok(Reply::json(200, &PaymentStatusResponse::new(&order)))
     }
 }
@@ -118,12 +122,13 @@ impl Action for ProviderCallback {
     const PATH: &'static str = "/providers/{gateway}/callbacks";
     const SCOPE: Scope = Scope::Write;
     const PUBLIC: bool = true;
+    type Service = WalletAccounts;
 
-    async fn handle(ledger: &Ledger, _caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletAccounts, _caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let gateway = request.params.required_text("gateway")?;
         let gateway = Gateway::parse(&gateway).map_err(|_| ApiError::not_found("callback route"))?;
         let signature = request.headers.get("x-provider-signature").and_then(|v| v.to_str().ok());
-        let order = ledger.provider_callback(gateway, request.raw_body.as_bytes(), signature).await?;
+        let order = service.provider_callback(gateway, request.raw_body.as_bytes(), signature).await?;
         Ok(Reply::json(200, &PaymentStatusResponse::new(&order)))
     }
 }

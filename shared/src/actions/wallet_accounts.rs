@@ -8,7 +8,7 @@ use crate::edge::error::ApiError;
 use crate::edge::event::Request;
 use crate::edge::input::{string, Params};
 use crate::edge::{Action, Reply};
-use crate::service::{Command, Ledger};
+use crate::services::{Command, WalletAccounts};
 
 /// The `{customer_id}` path parameter.
 fn customer_id(params: &Params) -> Result<CustomerId, ApiError> {
@@ -24,8 +24,9 @@ impl Action for CreateWalletAccount {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/customers/{customer_id}/wallets";
     const SCOPE: Scope = Scope::Write;
+    type Service = WalletAccounts;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletAccounts, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let customer = customer_id(&request.params)?;
         let body = &mut request.body;
         let gateway = body.required("gateway", parsed(Gateway::parse))?;
@@ -35,7 +36,7 @@ impl Action for CreateWalletAccount {
             _ => Err("must be authenticate".to_owned()),
         })?;
         request.body.finish()?;
-        let (account, created) = ledger.create_wallet_account(&caller.project, &customer, gateway, mobile).await?;
+        let (account, created) = service.create_wallet_account(&caller.project, &customer, gateway, mobile).await?;
         Ok(Reply::json(if created { 201 } else { 200 }, &WalletAccountResponse::new(&account)))
     }
 }
@@ -48,8 +49,9 @@ impl Action for WalletAccountCommand {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/customers/{customer_id}/wallets/{wallet_id}";
     const SCOPE: Scope = Scope::Write;
+    type Service = WalletAccounts;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletAccounts, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let customer = customer_id(&request.params)?;
         let wallet = request.params.required_text("wallet_id")?;
         // Any text that is not one of our ids names no account: 404, as another project's would.
@@ -64,7 +66,7 @@ impl Action for WalletAccountCommand {
             _ => return Err(ApiError::validation("command", "must be authenticate, link, refresh or delink")),
         };
         request.body.finish()?;
-        let account = ledger.wallet_account_command(&caller.project, &customer, &wallet, command).await?;
+        let account = service.wallet_account_command(&caller.project, &customer, &wallet, command).await?;
         Ok(Reply::json(200, &WalletAccountResponse::new(&account)))
     }
 }
@@ -78,11 +80,12 @@ impl Action for ListWalletAccounts {
     const PATH: &'static str = "/customers/{customer_id}/wallets";
     // Tokens can debit: handing them out takes the write scope, like a debit itself.
     const SCOPE: Scope = Scope::Write;
+    type Service = WalletAccounts;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletAccounts, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let customer = customer_id(&request.params)?;
         request.body.finish()?;
-        let listed = ledger.list_wallet_accounts(&caller.project, &customer, false).await?;
+        let listed = service.list_wallet_accounts(&caller.project, &customer, false).await?;
         Ok(Reply::json(200, &WalletAccountList::new(&listed)))
     }
 }
@@ -96,11 +99,12 @@ impl Action for RefreshWalletAccounts {
     const METHOD: &'static str = "GET";
     const PATH: &'static str = "/customers/{customer_id}/wallets/refresh-balances";
     const SCOPE: Scope = Scope::Write;
+    type Service = WalletAccounts;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletAccounts, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let customer = customer_id(&request.params)?;
         request.body.finish()?;
-        let listed = ledger.list_wallet_accounts(&caller.project, &customer, true).await?;
+        let listed = service.list_wallet_accounts(&caller.project, &customer, true).await?;
         Ok(Reply::json(200, &WalletAccountList::new(&listed)))
     }
 }

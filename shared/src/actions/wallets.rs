@@ -1,17 +1,19 @@
 //! The wallet actions (FPay's wallets): create, get, list, update.
 
 use super::parsed;
+use crate::api;
 use crate::api::wallets::{Pagination, WalletPage, WalletResponse};
 use crate::domain::names::BalanceType;
 use crate::domain::wallet_query::filter::Filter;
 use crate::domain::wallet_query::sort::SortBy;
+use crate::domain::wallets::Wallet;
 use crate::domain::wallets::{Description, ForeignData, ForeignId, WalletName, WalletPatch};
 use crate::edge::auth::{Caller, Scope};
 use crate::edge::error::ApiError;
-use crate::edge::event::Request;
+use crate::edge::event::{idempotency, Request};
 use crate::edge::input::Fields;
 use crate::edge::{Action, Reply};
-use crate::service::{Ledger, NewWallet, WalletListRequest};
+use crate::services::{NewWallet, WalletListRequest, Wallets};
 
 const DEFAULT_LIMIT: u64 = 25;
 const MAX_LIMIT: u64 = 100;
@@ -24,8 +26,9 @@ impl Action for CreateWallet {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/wallets";
     const SCOPE: Scope = Scope::Write;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &Wallets, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let body = &mut request.body;
         let new = NewWallet {
             name: body.required("name", parsed(WalletName::parse))?,
@@ -34,12 +37,13 @@ impl Action for CreateWallet {
             foreign_id: body.optional("foreignId", parsed(ForeignId::parse))?,
             balance_type: body.optional("balanceType", parsed(BalanceType::parse))?.unwrap_or_else(BalanceType::xof),
         };
-        request.body.finish()?;
         let base_url = request.base_url.as_deref();
-        let outcome = ledger
-            .create_wallet(&caller.project, caller.key_id.as_deref(), new, base_url, request.idempotency_key)
-            .await?;
-        Ok(Reply::from_outcome(outcome, |wallet| Reply::json(201, &WalletResponse::new(&wallet, base_url))))
+        let answer = |wallet: &Wallet| api::answer(201, &WalletResponse::new(wallet, base_url));
+        let idempotency = idempotency(&request.idempotency_key, Self::NAME, &new, &answer);
+        request.body.finish()?;
+        let outcome =
+            service.create_wallet(&caller.project, caller.key_id.as_deref(), &new, idempotency.as_ref()).await?;
+        Ok(Reply::from_outcome(outcome, answer))
     }
 }
 
@@ -51,11 +55,12 @@ impl Action for GetWallet {
     const METHOD: &'static str = "GET";
     const PATH: &'static str = "/wallets/{identifier}";
     const SCOPE: Scope = Scope::Read;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let identifier = request.params.required_text("identifier")?;
         request.body.finish()?;
-        let wallet = ledger.get_wallet(&caller.project, &identifier).await?;
+        let wallet = service.get_wallet(&caller.project, &identifier).await?;
         Ok(Reply::json(200, &WalletResponse::new(&wallet, request.base_url.as_deref())))
     }
 }
@@ -69,8 +74,9 @@ impl Action for ListWallets {
     const PATH: &'static str = "/wallets";
     const QUERY: &'static [&'static str] = &["filter", "sortBy", "limit", "page"];
     const SCOPE: Scope = Scope::Read;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         request.body.finish()?;
         let params = &request.params;
         let filter = match params.text("filter")? {
@@ -91,7 +97,7 @@ impl Action for ListWallets {
         }
         let page = params.text("page")?;
         let list = WalletListRequest { filter, sort, limit: limit as usize, page };
-        let listed = ledger.list_wallets(&caller.project, caller.key_id.as_deref(), &list).await?;
+        let listed = service.list_wallets(&caller.project, caller.key_id.as_deref(), &list).await?;
         let base_url = request.base_url.as_deref();
         Ok(Reply::json(
             200,
@@ -111,8 +117,9 @@ impl Action for UpdateWallet {
     const METHOD: &'static str = "PATCH";
     const PATH: &'static str = "/wallets/{identifier}";
     const SCOPE: Scope = Scope::Write;
+    type Service = Wallets;
 
-    async fn handle(ledger: &Ledger, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &Wallets, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let identifier = request.params.required_text("identifier")?;
         let body = &mut request.body;
         let mut patch = WalletPatch::default();
@@ -148,7 +155,7 @@ impl Action for UpdateWallet {
         if patch.is_empty() {
             return Err(ApiError::validation("change", "nothing to change: give fields to change or to remove"));
         }
-        let wallet = ledger.update_wallet(&caller.project, &identifier, &patch).await?;
+        let wallet = service.update_wallet(&caller.project, &identifier, &patch).await?;
         Ok(Reply::json(200, &WalletResponse::new(&wallet, request.base_url.as_deref())))
     }
 }

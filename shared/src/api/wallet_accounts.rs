@@ -1,7 +1,6 @@
 //! The JSON answers of the customer wallet API, in Juspay's shapes (snake_case).
 
-use crate::domain::wallet_accounts::{two_decimals, Authentication, Order, WalletAccount};
-use crate::service::ListedAccount;
+use crate::domain::wallet_accounts::{two_decimals, Authentication, ListedAccount, Order, WalletAccount};
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;

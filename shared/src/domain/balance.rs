@@ -1,8 +1,7 @@
 //! A balance's state (what its head item holds) and its expiring credits.
 
-use super::checksum::Checksum;
 use super::money::MinLimit;
-use super::names::{BalanceId, BalanceName, BalanceType, ProjectId, TxId, UpdateToken};
+use super::names::{BalanceId, BalanceName, BalanceType, Checksum, ProjectId, TxId, UpdateToken};
 use super::time::Millis;
 use rust_decimal::Decimal;
 

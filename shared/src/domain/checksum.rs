@@ -10,14 +10,12 @@
 use super::entry::Entry;
 use super::money;
 use super::names::BalanceId;
+pub use super::names::Checksum;
 use sha2::{Digest, Sha256};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Checksum(String);
 
 impl Checksum {
     pub fn genesis(balance: BalanceId) -> Self {
-        Self(hex::encode(Sha256::digest(balance.to_string().as_bytes())))
+        Self::from_stored(hex::encode(Sha256::digest(balance.to_string().as_bytes())))
     }
 
     /// The chain value after `entry`, given the value before it (`entry.checksum` itself is
@@ -25,7 +23,7 @@ impl Checksum {
     pub fn next(&self, entry: &Entry) -> Self {
         let optional = |value: Option<String>| value.unwrap_or_default();
         let lines = [
-            self.0.clone(),
+            self.as_str().to_owned(),
             entry.id.to_string(),
             entry.kind.as_str().to_owned(),
             money::format(entry.amount),
@@ -37,15 +35,15 @@ impl Checksum {
             optional(entry.main_tx_id.map(|id| id.to_string())),
             optional(entry.subject.as_ref().map(|s| s.to_string())),
         ];
-        Self(hex::encode(Sha256::digest(lines.join("\n").as_bytes())))
+        Self::from_stored(hex::encode(Sha256::digest(lines.join("\n").as_bytes())))
     }
+}
 
-    pub fn from_stored(hex: String) -> Self {
-        Self(hex)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+impl Entry {
+    /// Fills in the checksum: the chain value after this entry, given the one before it.
+    pub fn sealed(mut self, previous: &Checksum) -> Self {
+        self.checksum = previous.next(&self);
+        self
     }
 }
 
@@ -76,12 +74,19 @@ pub fn verify<'a>(
         }
         let expected = current.next(entry);
         if expected != entry.checksum {
-            return Err(ChainError::Mismatch { seq: entry.seq, found: entry.checksum.0.clone(), expected: expected.0 });
+            return Err(ChainError::Mismatch {
+                seq: entry.seq,
+                found: entry.checksum.as_str().to_owned(),
+                expected: expected.as_str().to_owned(),
+            });
         }
         current = expected;
     }
     if &current != head_checksum {
-        return Err(ChainError::Head { found: head_checksum.0.clone(), expected: current.0 });
+        return Err(ChainError::Head {
+            found: head_checksum.as_str().to_owned(),
+            expected: current.as_str().to_owned(),
+        });
     }
     Ok(count)
 }

@@ -1,7 +1,6 @@
 //! History entries: the append-only record of every change to a balance.
 
-use super::checksum::Checksum;
-use super::names::{Subject, TxId};
+use super::names::{Checksum, Subject, TxId};
 use super::time::Millis;
 use rust_decimal::Decimal;
 
@@ -48,12 +47,4 @@ pub struct Entry {
     pub subject: Option<Subject>,
     pub balance_after: Decimal,
     pub checksum: Checksum,
-}
-
-impl Entry {
-    /// Fills in the checksum: the chain value after this entry, given the one before it.
-    pub fn sealed(mut self, previous: &Checksum) -> Self {
-        self.checksum = previous.next(&self);
-        self
-    }
 }

@@ -3,7 +3,8 @@
 //! The planner is pure. Given the head, a prefix of the credit items (soonest expiry first)
 //! and the time, it returns a list of [`Change`]s. Each change is one consistent step — its
 //! `after` is the head once the step is written — and is never split across DynamoDB
-//! transactions; the store packs consecutive changes into as few transactions as fit.
+//! transactions; [`super::packing`] packs consecutive changes into as few transactions as fit.
+//! A step of several balances plans each as a [`Leg`] ([`plan_leg`]).
 //!
 //! Order of work, every time: first settle any debt left by an earlier oversized DEC, then
 //! write an expiry entry for every credit that has expired, then the requested operation.
@@ -11,7 +12,7 @@
 use super::balance::{Balance, Lot};
 use super::entry::{Entry, EntryKind};
 use super::money;
-use super::names::{TxId, UpdateToken};
+use super::names::{BalanceId, TxId, UpdateToken};
 use super::operation::{Operation, OperationRequest, Rejection};
 use super::time::Millis;
 use rust_decimal::Decimal;
@@ -57,6 +58,34 @@ pub struct Plan {
 impl Plan {
     pub fn operation_change(&self) -> Option<&Change> {
         self.operation.and_then(|index| self.changes.get(index))
+    }
+}
+
+/// What one step does to one balance: an operation (with its history entry), changes to its
+/// locked pockets, or neither (the leg only writes what is due, or takes part in a step that
+/// moves nothing on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leg {
+    pub balance: BalanceId,
+    pub operation: Option<OperationRequest>,
+    /// Added to the pockets (negative: released).
+    pub locked_in: Decimal,
+    pub locked_out: Decimal,
+}
+
+impl Leg {
+    pub fn operation(balance: BalanceId, request: OperationRequest) -> Self {
+        Self { balance, operation: Some(request), locked_in: Decimal::ZERO, locked_out: Decimal::ZERO }
+    }
+
+    /// A leg that writes only what is due (or, in a step of several, only fences its head).
+    pub fn maintenance(balance: BalanceId) -> Self {
+        Self { balance, operation: None, locked_in: Decimal::ZERO, locked_out: Decimal::ZERO }
+    }
+
+    /// Whether it changes the balance beyond what is due.
+    pub fn acts(&self) -> bool {
+        self.operation.is_some() || !self.locked_in.is_zero() || !self.locked_out.is_zero()
     }
 }
 
@@ -134,6 +163,50 @@ pub fn plan_within(
         Err(Refusal::Rejected(rejection)) => Err(PlanError::Rejected { rejection, maintenance: planner.changes }),
         Err(Refusal::Plan(error)) => Err(error),
     }
+}
+
+/// [`plan_within`] for one leg of a step. With `joint` (the step has anything of its own) the
+/// plan's `operation` is the leg's own change, the one that commits with the other legs': the
+/// operation's, or for a leg without one a change of the head alone after what was due. Its
+/// pocket changes go on that change and the ones after it. A release that would take a pocket
+/// below zero is refused: the movement it releases was resolved by a racing request (whose
+/// commit released it first) after the caller read it as pending.
+pub fn plan_leg(
+    balance: &Balance,
+    lots: LotsView<'_>,
+    now: Millis,
+    leg: &Leg,
+    joint: bool,
+    ids: &mut dyn Ids,
+    lot_budget: usize,
+) -> Result<Plan, PlanError> {
+    let mut plan = plan_within(balance, lots, now, leg.operation.as_ref(), ids, lot_budget)?;
+    if !joint {
+        return Ok(plan);
+    }
+    let own = match plan.operation {
+        Some(own) => own,
+        None => {
+            let after = plan.changes.last().map_or(balance, |change| &change.after).clone();
+            plan.changes.push(Change { entry: None, lots: Vec::new(), after });
+            plan.changes.len() - 1
+        }
+    };
+    let moves_pockets = !leg.locked_in.is_zero() || !leg.locked_out.is_zero();
+    for change in &mut plan.changes[own..] {
+        let pockets = &mut change.after.pockets;
+        pockets.locked_in += leg.locked_in;
+        pockets.locked_out += leg.locked_out;
+        if pockets.locked_in < Decimal::ZERO || pockets.locked_out < Decimal::ZERO {
+            plan.changes.truncate(own);
+            return Err(PlanError::Rejected { rejection: Rejection::LockedShort, maintenance: plan.changes });
+        }
+        if moves_pockets && leg.operation.is_none() {
+            change.after.updated_at = now;
+        }
+    }
+    plan.operation = Some(own);
+    Ok(plan)
 }
 
 enum Refusal {

@@ -9,6 +9,7 @@ pub mod money;
 pub mod movements;
 pub mod names;
 pub mod operation;
+pub mod packing;
 pub mod page_token;
 pub mod time;
 pub mod wallet_accounts;

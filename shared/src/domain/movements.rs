@@ -1,12 +1,13 @@
 //! Money moving between wallets: deposits, transfers, quasi-transfers and fund requests, their
-//! statuses, and what each step does to the pockets. Pure: the service locks and commits.
+//! statuses, and what each step does to the pockets. Pure: the engine locks and commits.
 
+use super::ledger::Leg;
 use super::money::Amount;
 use super::names::{string_newtype, NameError};
 use super::names::{BalanceId, BalanceType};
-use super::operation::Operation;
+use super::operation::{Operation, OperationRequest};
 use super::time::Millis;
-use rust_decimal::Decimal;
+use super::wallets::Expire;
 use std::fmt;
 use uuid::Uuid;
 
@@ -142,41 +143,93 @@ impl Resolution {
     }
 }
 
+/// Why a movement cannot be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmovable {
+    SameWallet,
+    ExpireInPast,
+}
+
 impl Movement {
+    /// A new movement of `amount` (in the wallets' type, XOF until they are read). A
+    /// quasi-transfer or fund request is pending, and expires at `expire`; the others are done.
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
+        id: Uuid,
+        kind: MovementKind,
+        source: Option<BalanceId>,
+        destination: BalanceId,
+        amount: Amount,
+        foreign_id: Option<Reference>,
+        expire: Option<Expire>,
+        now: Millis,
+    ) -> Result<Self, Unmovable> {
+        if source == Some(destination) {
+            return Err(Unmovable::SameWallet);
+        }
+        let pending = matches!(kind, MovementKind::QuasiTransfer | MovementKind::FundRequest);
+        let expires_at = expire.filter(|_| pending).map(|expire| expire.at(now));
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(Unmovable::ExpireInPast);
+        }
+        let status = if pending { MovementStatus::Processing } else { MovementStatus::Successful };
+        let balance_type = BalanceType::xof();
+        Ok(Self {
+            id,
+            kind,
+            source,
+            destination,
+            amount,
+            balance_type,
+            foreign_id,
+            status,
+            expires_at,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
     /// Whether it is still pending but past its expiry: whoever touches it next expires it.
     pub fn expired(&self, now: Millis) -> bool {
         self.status == MovementStatus::Processing && self.expires_at.is_some_and(|at| at <= now)
     }
 
-    /// What `step` does to each wallet (nothing, for a fund request's creation or cancel).
+    /// What `step` does to each wallet: nothing, for a fund request's creation (which still
+    /// locks and checks both wallets) or cancel (which touches none).
+    /// Every entry it writes has the movement's id as its `session`.
     pub fn legs(&self, step: Step) -> Vec<Leg> {
         let amount = self.amount;
         let value = amount.value();
+        let op = |wallet: BalanceId, operation: Operation| {
+            let request =
+                OperationRequest { operation, subject: None, update_token: None, session: self.id.to_string() };
+            Leg::operation(wallet, request)
+        };
         let Some(source) = self.source else {
             return match (self.kind, step) {
-                (MovementKind::Deposit, Step::Create) => vec![Leg::operation(self.destination, Operation::inc(amount))],
+                (MovementKind::Deposit, Step::Create) => vec![op(self.destination, Operation::inc(amount))],
                 _ => Vec::new(),
             };
         };
         let destination = self.destination;
         match (self.kind, step) {
             (MovementKind::Deposit, _) => Vec::new(),
-            (MovementKind::Transfer, Step::Create) | (MovementKind::FundRequest, Step::Complete) => vec![
-                Leg::operation(source, Operation::dec(amount)),
-                Leg::operation(destination, Operation::inc(amount)),
-            ],
+            (MovementKind::Transfer, Step::Create) | (MovementKind::FundRequest, Step::Complete) => {
+                vec![op(source, Operation::dec(amount)), op(destination, Operation::inc(amount))]
+            }
+            (MovementKind::FundRequest, Step::Create) => vec![Leg::maintenance(source), Leg::maintenance(destination)],
             (MovementKind::Transfer | MovementKind::FundRequest, _) => Vec::new(),
             (MovementKind::QuasiTransfer, Step::Create) => vec![
-                Leg { locked_out: value, ..Leg::operation(source, Operation::dec(amount)) },
-                Leg { locked_in: value, ..Leg::pockets_only(destination) },
+                Leg { locked_out: value, ..op(source, Operation::dec(amount)) },
+                Leg { locked_in: value, ..Leg::maintenance(destination) },
             ],
             (MovementKind::QuasiTransfer, Step::Complete) => vec![
-                Leg { locked_out: -value, ..Leg::pockets_only(source) },
-                Leg { locked_in: -value, ..Leg::operation(destination, Operation::inc(amount)) },
+                Leg { locked_out: -value, ..Leg::maintenance(source) },
+                Leg { locked_in: -value, ..op(destination, Operation::inc(amount)) },
             ],
             (MovementKind::QuasiTransfer, Step::Cancel) => vec![
-                Leg { locked_out: -value, ..Leg::operation(source, Operation::inc(amount)) },
-                Leg { locked_in: -value, ..Leg::pockets_only(destination) },
+                Leg { locked_out: -value, ..op(source, Operation::inc(amount)) },
+                Leg { locked_in: -value, ..Leg::maintenance(destination) },
             ],
         }
     }
@@ -191,29 +244,10 @@ pub enum Step {
     Cancel,
 }
 
-/// What one step does to one wallet: an INC or DEC of its available money (with a history
-/// entry), and changes to its locked pockets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leg {
-    pub wallet: BalanceId,
-    pub operation: Option<Operation>,
-    pub locked_in: Decimal,
-    pub locked_out: Decimal,
-}
-
-impl Leg {
-    fn operation(wallet: BalanceId, operation: Operation) -> Self {
-        Self { wallet, operation: Some(operation), locked_in: Decimal::ZERO, locked_out: Decimal::ZERO }
-    }
-
-    fn pockets_only(wallet: BalanceId) -> Self {
-        Self { wallet, operation: None, locked_in: Decimal::ZERO, locked_out: Decimal::ZERO }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
 
     fn movement(kind: MovementKind, source: Option<BalanceId>) -> Movement {
         Movement {
@@ -235,7 +269,7 @@ mod tests {
     fn held(legs: &[Leg]) -> Decimal {
         legs.iter()
             .map(|leg| {
-                let available = match leg.operation {
+                let available = match leg.operation.as_ref().map(|request| request.operation) {
                     Some(Operation::Inc { amount, .. }) => amount.value(),
                     Some(Operation::Dec { amount }) => -amount.value(),
                     None => Decimal::ZERO,

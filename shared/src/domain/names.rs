@@ -149,6 +149,20 @@ impl UpdateToken {
     }
 }
 
+/// A value of a balance's SHA-256 checksum chain, in hex (the chain itself: `checksum`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum(String);
+
+impl Checksum {
+    pub fn from_stored(hex: String) -> Self {
+        Self(hex)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A balance id: a UUID v4, always written in lower-case hyphenated form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BalanceId(Uuid);

@@ -61,4 +61,8 @@ pub enum Rejection {
     InsufficientFunds,
     #[error("the operation would take the balance to 10^15 or beyond")]
     AmountOutOfRange,
+    /// A locked pocket holds less than the step releases from it: the movement it releases was
+    /// resolved meanwhile, by a request whose commit released it first.
+    #[error("the movement was resolved meanwhile")]
+    LockedShort,
 }

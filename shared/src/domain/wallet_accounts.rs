@@ -327,6 +327,76 @@ pub struct WalletAccount {
     pub created_at: super::time::Millis,
 }
 
+impl WalletAccount {
+    /// A new account, not linked yet.
+    pub fn open(
+        project: &super::names::ProjectId,
+        customer: &CustomerId,
+        id: WalletAccountId,
+        gateway: Gateway,
+        mobile: MobileNumber,
+        now: super::time::Millis,
+    ) -> Self {
+        Self {
+            project: project.clone(),
+            customer: customer.clone(),
+            id,
+            gateway,
+            mobile,
+            linked: false,
+            reference: None,
+            current_balance: Decimal::ZERO,
+            last_refreshed: None,
+            link_version: 0,
+            created_at: now,
+        }
+    }
+
+    /// The provider's handle, while the account is linked.
+    pub fn linked_reference(&self) -> Option<&str> {
+        self.reference.as_deref().filter(|_| self.linked)
+    }
+
+    /// Linked by the provider to its wallet `reference`, which holds `balance`.
+    pub fn linked_to(self, reference: String, balance: Decimal, now: super::time::Millis) -> Self {
+        let link_version = self.link_version + 1;
+        Self { linked: true, reference: Some(reference), link_version, ..self.refreshed(balance, now) }
+    }
+
+    /// The balance the provider gave `now`.
+    pub fn refreshed(self, balance: Decimal, now: super::time::Millis) -> Self {
+        Self { current_balance: balance, last_refreshed: Some(now), ..self }
+    }
+
+    /// Delinked: a new link version voids every token issued so far.
+    pub fn delinked(self) -> Self {
+        Self { linked: false, link_version: self.link_version + 1, ..self }
+    }
+
+    /// What the table keeps of a token issued `now` for this account, while it is linked.
+    pub fn grant(&self, now: super::time::Millis) -> Option<TokenGrant> {
+        Some(TokenGrant {
+            customer: self.customer.clone(),
+            wallet_id: self.id.clone(),
+            gateway: self.gateway,
+            link_version: self.link_version,
+            reference: self.linked_reference()?.to_owned(),
+            expires_at: now.plus_ms(WalletToken::LIFETIME_MS),
+            used: false,
+        })
+    }
+}
+
+/// One account of a list answer.
+#[derive(Debug, Clone)]
+pub struct ListedAccount {
+    pub account: WalletAccount,
+    /// A new token, for a linked account.
+    pub token: Option<WalletToken>,
+    /// For a refresh: `Ok` when the provider answered, why not otherwise.
+    pub refresh: Option<Result<(), String>>,
+}
+
 /// What the table keeps of an issued token (under its hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
@@ -381,6 +451,44 @@ pub struct Order {
 impl Order {
     /// How long a customer has to complete a top-up.
     pub const PENDING_LIFETIME_MS: i64 = 15 * 60 * 1000;
+
+    /// A new order for `grant`'s wallet, charged unless its debit says otherwise.
+    pub fn placed(
+        project: &super::names::ProjectId,
+        order_id: OrderId,
+        txn_id: TxnId,
+        merchant_id: String,
+        grant: &TokenGrant,
+        amount: PaymentAmount,
+        now: super::time::Millis,
+    ) -> Self {
+        Self {
+            project: project.clone(),
+            order_id,
+            txn_id,
+            merchant_id,
+            customer: grant.customer.clone(),
+            wallet_id: grant.wallet_id.clone(),
+            gateway: grant.gateway,
+            reference: grant.reference.clone(),
+            amount,
+            status: PaymentStatus::Charged,
+            authentication: None,
+            created_at: now,
+            updated_at: now,
+            expires_at: now.plus_ms(Self::PENDING_LIFETIME_MS),
+        }
+    }
+
+    /// What a provider's report of a top-up makes of the order.
+    pub fn reported(&self, success: bool, now: super::time::Millis) -> Self {
+        let status = match (success, self.status) {
+            (true, _) => PaymentStatus::Charged,
+            (false, PaymentStatus::PendingVbv) => PaymentStatus::AuthenticationFailed,
+            (false, _) => PaymentStatus::AuthorizationFailed,
+        };
+        Self { status, updated_at: now, ..self.clone() }
+    }
 
     /// The status as of `now`: a pending order whose time ran out has failed, whether or not
     /// that has been written yet.

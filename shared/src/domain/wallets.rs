@@ -2,8 +2,9 @@
 //! request carries, and the `expire` rule of quasi-transfers and fund requests. Pure: no I/O,
 //! no clock reads.
 
-use super::balance::Balance;
-use super::names::{string_newtype, BalanceId, BalanceName, NameError, ProjectId};
+use super::balance::{Balance, NewBalance};
+use super::money::MinLimit;
+use super::names::{string_newtype, BalanceId, BalanceName, BalanceType, NameError, ProjectId, UpdateToken};
 use super::time::Millis;
 use super::wallet_query::WalletView;
 use sha2::{Digest, Sha256};
@@ -94,7 +95,7 @@ impl WalletInfo {
     /// The balance API shows a wallet's name as the balance name, which holds 60 characters.
     pub fn balance_name(&self) -> BalanceName {
         let short: String = self.name.as_str().chars().take(60).collect();
-        BalanceName::parse(&short).unwrap_or_else(|_| BalanceName::from_type(&crate::domain::names::BalanceType::xof()))
+        BalanceName::parse(&short).unwrap_or_else(|_| BalanceName::from_type(&BalanceType::xof()))
     }
 }
 
@@ -106,6 +107,25 @@ pub struct Wallet {
 }
 
 impl Wallet {
+    /// A new, empty wallet: a balance with a minimum of zero, and the wallet's attributes.
+    pub fn open(
+        project: &ProjectId,
+        id: BalanceId,
+        info: WalletInfo,
+        balance_type: BalanceType,
+        now: Millis,
+        update_token: UpdateToken,
+    ) -> Self {
+        let new = NewBalance {
+            project_id: project.clone(),
+            id,
+            balance_type,
+            name: info.balance_name(),
+            min_limit: MinLimit::ZERO,
+        };
+        Wallet { balance: Balance::open(new, now, update_token), info }
+    }
+
     /// What the filter and sort language reads of it.
     pub fn view(&self) -> WalletView {
         let balance = &self.balance;

@@ -1,9 +1,9 @@
 //! Every failure a caller can see, with its HTTP status, mapped once here.
 
 use crate::domain::operation::Rejection;
-use crate::service::{
-    CallbackError, CreateBalanceError, DirectDebitError, ExecuteOperationError, Fault, GetBalanceError,
-    ListTransactionsError, OrderError, WalletAccountError, WalletError,
+use crate::engine::{EngineError, Fault};
+use crate::services::{
+    CallbackError, DirectDebitError, ListTransactionsError, OrderError, WalletAccountError, WalletError,
 };
 use serde_json::json;
 
@@ -134,39 +134,25 @@ impl From<Rejection> for ApiError {
             Rejection::StaleUpdateToken => (409, "STALE_UPDATE_TOKEN"),
             Rejection::InsufficientFunds => (422, "INSUFFICIENT_FUNDS"),
             Rejection::AmountOutOfRange => (422, "AMOUNT_OUT_OF_RANGE"),
+            Rejection::LockedShort => (409, "ALREADY_RESOLVED"),
         };
         ApiError::new(status, code, rejection.to_string())
     }
 }
 
-impl From<CreateBalanceError> for ApiError {
-    fn from(error: CreateBalanceError) -> Self {
+/// The balance actions' failures (create, get, execute), which are the engine's.
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
         match error {
-            CreateBalanceError::KeyReused => ApiError::key_reused(),
-            CreateBalanceError::Failed(fault) => fault.into(),
-        }
-    }
-}
-
-impl From<GetBalanceError> for ApiError {
-    fn from(error: GetBalanceError) -> Self {
-        match error {
-            GetBalanceError::NotFound => ApiError::not_found("balance"),
-            GetBalanceError::Busy => ApiError::busy(),
-            GetBalanceError::Failed(fault) => fault.into(),
-        }
-    }
-}
-
-impl From<ExecuteOperationError> for ApiError {
-    fn from(error: ExecuteOperationError) -> Self {
-        match error {
-            ExecuteOperationError::NotFound => ApiError::not_found("balance"),
-            ExecuteOperationError::Busy => ApiError::busy(),
-            ExecuteOperationError::Rejected(rejection) => rejection.into(),
-            ExecuteOperationError::KeyReused => ApiError::key_reused(),
-            ExecuteOperationError::ExtraRefused(_) => ApiError::internal("an operation without extras refused them"),
-            ExecuteOperationError::Failed(fault) => fault.into(),
+            EngineError::NotFound => ApiError::not_found("balance"),
+            EngineError::Busy => ApiError::busy(),
+            EngineError::Rejected(rejection) => rejection.into(),
+            EngineError::KeyReused => ApiError::key_reused(),
+            EngineError::WriteRefused(refused) => {
+                ApiError::internal(format!("a write's condition failed: {refused:?}"))
+            }
+            EngineError::Refused(never) => match never {},
+            EngineError::Fault(fault) => fault.into(),
         }
     }
 }

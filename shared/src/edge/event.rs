@@ -6,6 +6,7 @@
 use super::error::ApiError;
 use super::input::{string, Fields, Param, Params};
 use crate::domain::names::IdempotencyKey;
+use crate::engine::{Answer, Fingerprint, Idempotency};
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
@@ -139,6 +140,19 @@ fn base_url(event: &ApiGatewayV2httpRequest) -> Option<String> {
 
 fn idempotency_key(field: &str, value: Option<String>) -> Result<Option<IdempotencyKey>, ApiError> {
     value.map(|text| IdempotencyKey::parse(&text).map_err(|e| ApiError::validation(field, e.to_string()))).transpose()
+}
+
+/// A request's idempotency key as the engine takes it: with the fingerprint of `action` and
+/// its parsed `input`, and the renderer of the answer the key stores (the action answers a
+/// fresh outcome with the same renderer).
+pub fn idempotency<'a, T>(
+    key: &Option<IdempotencyKey>,
+    action: &str,
+    input: &impl std::fmt::Debug,
+    render: &'a (dyn Fn(&T) -> Answer + Sync),
+) -> Option<Idempotency<'a, T>> {
+    let key = key.clone()?;
+    Some(Idempotency::new(key, Fingerprint::of(action, input), render))
 }
 
 impl Request {

@@ -7,13 +7,13 @@ pub mod error;
 pub mod event;
 pub mod input;
 mod logging;
+pub mod services;
 mod sqs;
 pub mod sweeper;
 
-use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::service::{Ledger, Outcome};
-use crate::store::{IdempotencyRecord, Store};
+use crate::engine::{Answer, Outcome};
+use crate::store::CallCounter;
 use auth::{Authenticator, Caller, Scope};
 use error::ApiError;
 use event::{Incoming, Request};
@@ -24,10 +24,13 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// One function's action: its route, the scope it needs, and what it does.
+/// One function's action: its route, the scope it needs, the service it runs on, and what it
+/// does.
 pub trait Action: Send + Sync + 'static {
+    /// The one service the action needs, built once per process.
+    type Service: services::Service;
     /// The function (and binary) name, e.g. `create-balance`.
     const NAME: &'static str;
     const METHOD: &'static str;
@@ -41,7 +44,7 @@ pub trait Action: Send + Sync + 'static {
     const PUBLIC: bool = false;
 
     fn handle(
-        ledger: &Ledger,
+        service: &Self::Service,
         caller: &Caller,
         request: Request,
     ) -> impl Future<Output = Result<Reply, ApiError>> + Send;
@@ -61,26 +64,35 @@ impl Reply {
         Self { status, body: crate::api::to_json(value), replayed: false }
     }
 
-    /// A fresh answer, or the stored one of the request that first used the key.
-    pub fn from_outcome<T>(outcome: Outcome<T>, render: impl FnOnce(T) -> Reply) -> Self {
+    /// A fresh outcome rendered by `render` — the renderer that also rendered what its
+    /// idempotency key stores — or the stored answer of the request that first used the key.
+    pub fn from_outcome<T>(outcome: Outcome<T>, render: impl Fn(&T) -> Answer) -> Self {
         match outcome {
-            Outcome::Done(value) => render(value),
-            Outcome::Replayed(IdempotencyRecord { status, body, .. }) => Self { status, body, replayed: true },
+            Outcome::Done(value) => render(&value).into(),
+            Outcome::Replayed(Answer { status, body }) => Self { status, body, replayed: true },
         }
     }
 }
 
-/// What a warm function keeps between invocations.
-pub struct App {
-    pub ledger: Ledger,
-    pub auth: Authenticator,
-    calls: crate::store::CallCounter,
+impl From<Answer> for Reply {
+    fn from(Answer { status, body }: Answer) -> Self {
+        Self { status, body, replayed: false }
+    }
 }
 
-impl App {
-    pub fn new(ledger: Ledger, auth: Authenticator) -> Self {
-        let calls = ledger.store().calls().clone();
-        Self { ledger, auth, calls }
+/// What a warm function keeps between invocations: its service and the key check.
+pub struct App<S> {
+    pub service: S,
+    pub auth: Authenticator,
+    calls: CallCounter,
+    /// How long a request may wait for a busy balance (an SQS record's time budget).
+    lock_wait: Duration,
+}
+
+impl<S: services::Service> App<S> {
+    pub fn new(service: S, auth: Authenticator) -> Self {
+        let engine = service.engine();
+        Self { calls: engine.store().calls().clone(), lock_wait: engine.lock_wait(), service, auth }
     }
 }
 
@@ -91,9 +103,9 @@ pub async fn run<A: Action>() -> Result<(), lambda_runtime::Error> {
     if config.page_token_key_is_default {
         tracing::warn!("POCKETBOOK_PAGE_TOKEN_KEY is not set: using the development key for page tokens");
     }
-    let store = Store::connect(config.table.clone()).await;
-    let ledger = Ledger::new(store.clone(), Arc::new(SystemClock), &config);
-    let app = Arc::new(App::new(ledger, Authenticator::new(store, config.api_key_cache)));
+    let parts = services::Parts::connect(config).await;
+    let auth = Authenticator::new(parts.engine.store().clone(), parts.config.api_key_cache);
+    let app = Arc::new(App::new(<A::Service as services::Service>::build(&parts)?, auth));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = Arc::clone(&app);
         // Boxed, like each request in `logged`: keeps the runtime's future small and its type
@@ -106,7 +118,10 @@ pub async fn run<A: Action>() -> Result<(), lambda_runtime::Error> {
 /// Handles one invocation of any kind. HTTP always gets an HTTP answer; a direct invocation or
 /// an EventBridge event fails only for faults worth a retry (contention, a 5xx), so that AWS
 /// retries those and never a refusal; an SQS batch names the records worth a retry.
-pub async fn handle<A: Action>(app: &App, event: LambdaEvent<Box<RawValue>>) -> Result<Box<RawValue>, Diagnostic> {
+pub async fn handle<A: Action>(
+    app: &App<A::Service>,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<Box<RawValue>, Diagnostic> {
     let request_id = event.context.request_id.as_str();
     let answer = match event::classify(&event.payload) {
         Incoming::Http(request) => {
@@ -149,7 +164,7 @@ struct Origin {
 
 /// Runs one request and logs its one line: status, error code, duration, DynamoDB calls.
 async fn logged<A: Action>(
-    app: &App,
+    app: &App<A::Service>,
     request_id: &str,
     origin: &Origin,
     work: impl Future<Output = Result<Reply, ApiError>>,
@@ -181,7 +196,7 @@ async fn logged<A: Action>(
 }
 
 async fn http<A: Action>(
-    app: &App,
+    app: &App<A::Service>,
     event: &aws_lambda_events::apigw::ApiGatewayV2httpRequest,
 ) -> Result<Reply, ApiError> {
     let caller = if A::PUBLIC {
@@ -193,15 +208,19 @@ async fn http<A: Action>(
         caller
     };
     let request = Request::from_http(event, A::PATH, A::QUERY)?;
-    A::handle(&app.ledger, &caller, request).await
+    A::handle(&app.service, &caller, request).await
 }
 
 /// A payload from a trusted AWS caller (IAM let it invoke us): it names its project.
-async fn direct<A: Action>(app: &App, payload: input::Fields, default_key: Option<&str>) -> Result<Reply, ApiError> {
+async fn direct<A: Action>(
+    app: &App<A::Service>,
+    payload: input::Fields,
+    default_key: Option<&str>,
+) -> Result<Reply, ApiError> {
     let (project, request) = Request::from_direct(payload, A::PATH, A::QUERY, default_key)?;
     let project = crate::domain::names::ProjectId::parse(&project)
         .map_err(|e| ApiError::validation("projectId", e.to_string()))?;
-    A::handle(&app.ledger, &Caller::trusted(project), request).await
+    A::handle(&app.service, &Caller::trusted(project), request).await
 }
 
 fn http_answer(result: Result<Reply, ApiError>, request_id: &str) -> String {

@@ -23,14 +23,14 @@ enum Fate {
 /// Processes the records one after another: they may well touch the same balance (records
 /// racing each other for its lock would only wait), and a FIFO queue's order is kept.
 pub(super) async fn handle_batch<A: Action>(
-    app: &App,
+    app: &App<A::Service>,
     request_id: &str,
     batch: SqsEvent,
     deadline_ms: u64,
 ) -> Result<String, Diagnostic> {
     let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
     // A record may wait for a lock for the whole wait budget, then commit.
-    let record_budget = app.ledger.lock_wait() + Duration::from_secs(1);
+    let record_budget = app.lock_wait + Duration::from_secs(1);
     let mut failures = Vec::new();
     let (mut done, mut refused, mut untried) = (0usize, 0usize, 0usize);
     let mut stop = false;
@@ -70,7 +70,7 @@ pub(super) async fn handle_batch<A: Action>(
     Ok(json!({ "batchItemFailures": failures }).to_string())
 }
 
-async fn process<A: Action>(app: &App, request_id: &str, record: &SqsMessage, message_id: &str) -> Fate {
+async fn process<A: Action>(app: &App<A::Service>, request_id: &str, record: &SqsMessage, message_id: &str) -> Fate {
     let origin = Origin { source: "sqs", id: Some(message_id.to_owned()) };
     let work = async {
         let payload = Fields::parse(record.body.as_deref().unwrap_or_default())?;

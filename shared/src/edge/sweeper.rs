@@ -4,10 +4,9 @@
 //! its content is ignored.
 
 use super::logging;
-use crate::clock::SystemClock;
+use super::services::{Parts, Service};
 use crate::config::Config;
-use crate::service::{Ledger, Swept};
-use crate::store::Store;
+use crate::services::{Swept, Wallets};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -19,13 +18,11 @@ pub const PER_RUN: usize = 100;
 /// The whole of the `expire-movements` function's `main`.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     logging::init();
-    let config = Config::from_env()?;
-    let store = Store::connect(config.table.clone()).await;
-    let ledger = Arc::new(Ledger::new(store, Arc::new(SystemClock), &config));
+    let wallets = Arc::new(Wallets::build(&Parts::connect(Config::from_env()?).await)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        let ledger = Arc::clone(&ledger);
+        let wallets = Arc::clone(&wallets);
         let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        async move { sweep(&ledger, event.context.request_id.as_str(), deadline).await }
+        async move { sweep(&wallets, event.context.request_id.as_str(), deadline).await }
     }))
     .await
 }
@@ -34,15 +31,16 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
 /// `deadline` (Lambda's, on the wall clock): a burst of expiries is spread over several runs
 /// instead of timing one out. A fault fails the invocation, so that the schedule's retries
 /// and alarms see it.
-pub async fn sweep(ledger: &Ledger, request_id: &str, deadline: SystemTime) -> Result<Swept, Diagnostic> {
+pub async fn sweep(wallets: &Wallets, request_id: &str, deadline: SystemTime) -> Result<Swept, Diagnostic> {
     let started = Instant::now();
-    let calls_before = ledger.store().calls().total();
+    let calls = wallets.engine().store().calls();
+    let calls_before = calls.total();
     // One expiry may wait for a wallet's lock for the whole wait budget, then commit.
-    let budget = ledger.lock_wait() + Duration::from_secs(1);
+    let budget = wallets.engine().lock_wait() + Duration::from_secs(1);
     let in_time = || SystemTime::now() + budget <= deadline;
-    let result = ledger.expire_due(PER_RUN, &in_time).await;
+    let result = wallets.expire_due(PER_RUN, &in_time).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    let calls = ledger.store().calls().total() - calls_before;
+    let calls = calls.total() - calls_before;
     match result {
         Ok(swept) => {
             tracing::info!(

@@ -148,12 +148,13 @@ impl fmt::Debug for HttpProvider {
     }
 }
 
-/// The providers configured in the environment, one per gateway that has a URL.
-pub fn from_env() -> Result<Vec<(Gateway, HttpProvider)>, String> {
+/// The providers configured in the environment, one per gateway that has a URL, checked
+/// (plain data: the clients are built where they are used, by [`HttpProvider::new`]).
+pub fn from_env() -> Result<Vec<(Gateway, HttpProviderConfig)>, String> {
     from_vars(|name| std::env::var(name).ok())
 }
 
-fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Vec<(Gateway, HttpProvider)>, String> {
+fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Vec<(Gateway, HttpProviderConfig)>, String> {
     let number = |name: &str, default: u64, range: RangeInclusive<u64>| match var(name) {
         None => Ok(default),
         Some(text) => match text.trim().parse::<u64>() {
@@ -183,8 +184,8 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Vec<(Gateway, HttpP
             timeout,
             attempts,
         };
-        let provider = HttpProvider::new(config).map_err(|error| format!("{url_var}: {error}"))?;
-        providers.push((gateway, provider));
+        check_base_url(config.base_url.trim_end_matches('/')).map_err(|error| format!("{url_var}: {error}"))?;
+        providers.push((gateway, config));
     }
     Ok(providers)
 }

@@ -3,7 +3,6 @@
 //! for a real gateway. Which gateway uses which comes from the configuration.
 
 pub mod http;
-pub mod sandbox;
 
 use crate::domain::wallet_accounts::{Gateway, MobileNumber, Otp, PaymentAmount, TxnId};
 use rust_decimal::Decimal;
@@ -90,7 +89,22 @@ pub trait WalletProvider: Send + Sync {
     fn delink(&self, reference: &str) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }
 
-/// The gateway → provider table of one process.
+/// Which gateways use an HTTP provider (every other one the sandbox), and how long a refresh
+/// of balances waits for each provider: plain data, from the configuration.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub http: Vec<(Gateway, http::HttpProviderConfig)>,
+    /// A refresh-balances answer comes within about this, whatever the providers do.
+    pub refresh_timeout: Duration,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self { http: Vec::new(), refresh_timeout: Duration::from_secs(3) }
+    }
+}
+
+/// The gateway → provider table of one process, built from [`ProviderSettings`].
 #[derive(Clone, Default)]
 pub struct Providers {
     http: Vec<(Gateway, http::HttpProvider)>,
@@ -103,15 +117,16 @@ pub enum ProviderFor<'a> {
 }
 
 impl Providers {
-    /// Every gateway on the sandbox.
-    pub fn sandbox() -> Self {
-        Self::default()
-    }
-
-    pub fn with_http(mut self, gateway: Gateway, provider: http::HttpProvider) -> Self {
-        self.http.retain(|(g, _)| *g != gateway);
-        self.http.push((gateway, provider));
-        self
+    /// A client for each gateway the settings give an HTTP provider.
+    pub fn build(settings: &ProviderSettings) -> Result<Self, String> {
+        let mut http: Vec<(Gateway, http::HttpProvider)> = Vec::new();
+        for (gateway, config) in &settings.http {
+            let provider = http::HttpProvider::new(config.clone())
+                .map_err(|error| format!("{}: {error}", http::gateway_var(*gateway, http::URL_SUFFIX)))?;
+            http.retain(|(g, _)| g != gateway);
+            http.push((*gateway, provider));
+        }
+        Ok(Self { http })
     }
 
     pub fn get(&self, gateway: Gateway) -> ProviderFor<'_> {
@@ -127,27 +142,14 @@ impl Providers {
     }
 }
 
-/// The providers and how long a balance refresh waits for each.
-#[derive(Clone)]
-pub struct WalletSettings {
-    pub providers: Providers,
-    /// A refresh-balances answer comes within about this, whatever the providers do.
-    pub refresh_timeout: Duration,
-}
-
-impl Default for WalletSettings {
-    fn default() -> Self {
-        Self { providers: Providers::sandbox(), refresh_timeout: Duration::from_secs(3) }
-    }
-}
-
-/// Either kind of provider, for code that serves every gateway alike.
-pub enum AnyProvider<'a> {
-    Sandbox(sandbox::Sandbox<'a>),
+/// Either kind of provider, for code that serves every gateway alike: the sandbox (`S`, which
+/// lives with the services it is a client of) or an HTTP client.
+pub enum AnyProvider<'a, S> {
+    Sandbox(S),
     Http(&'a http::HttpProvider),
 }
 
-impl WalletProvider for AnyProvider<'_> {
+impl<S: WalletProvider> WalletProvider for AnyProvider<'_, S> {
     async fn authenticate(&self, mobile: &MobileNumber) -> Result<(), ProviderError> {
         match self {
             AnyProvider::Sandbox(p) => p.authenticate(mobile).await,

@@ -1,5 +1,6 @@
 //! API keys, stored only as the SHA-256 of the key with the project and scopes they grant.
 
+use super::attribute_names::{CREATED_AT, KEY_ID, PROJECT_ID, SCOPES};
 use super::attributes::{n, s, Reader};
 use super::keys::{self, API_KEY_SK, PK, SK};
 use super::{Store, StoreError};
@@ -32,10 +33,10 @@ impl Store {
         };
         let r = Reader::new(&item, "api key");
         Ok(Some(ApiKeyRecord {
-            key_id: r.str("keyId")?.to_owned(),
-            project_id: r.parsed("projectId", ProjectId::parse)?,
-            scopes: r.strings("scopes")?,
-            created_at: Millis::from_epoch_ms(r.number("createdAt")?),
+            key_id: r.str(KEY_ID)?.to_owned(),
+            project_id: r.parsed(PROJECT_ID, ProjectId::parse)?,
+            scopes: r.strings(SCOPES)?,
+            created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
         }))
     }
 
@@ -45,11 +46,11 @@ impl Store {
             .table_name(&self.table)
             .item(PK, s(keys::api_key_pk(key_hash_hex)))
             .item(SK, s(API_KEY_SK))
-            .item("keyId", s(&record.key_id))
-            .item("projectId", s(record.project_id.as_str()))
-            .item("scopes", AttributeValue::Ss(record.scopes.clone()))
-            .item("createdAt", n(record.created_at.epoch_ms()))
-            .condition_expression("attribute_not_exists(pk)")
+            .item(KEY_ID, s(&record.key_id))
+            .item(PROJECT_ID, s(record.project_id.as_str()))
+            .item(SCOPES, AttributeValue::Ss(record.scopes.clone()))
+            .item(CREATED_AT, n(record.created_at.epoch_ms()))
+            .condition_expression(keys::item_absent())
             .send()
             .await
             .map_err(|e| StoreError::sdk("PutItem", e))?;

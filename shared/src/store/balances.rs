@@ -1,27 +1,21 @@
 //! The balance head item: reading it, creating it, and its attributes.
 
+use super::attribute_names::{
+    BALANCE_AMOUNT, BALANCE_ID, BALANCE_MIN_LIMIT, BALANCE_NAME, BALANCE_TYPE, CREATED_AT, CREDITS_DEBT, CREDITS_LIVE,
+    IN_PROGRESS, LOCKED_IN, LOCKED_OUT, LOCK_EXPIRES_AT, LOCK_OWNER, NEXT_EXPIRY, PROJECT_ID, TRANSACTIONS_CHECKSUM,
+    TRANSACTIONS_COUNT, UPDATED_AT, UPDATE_TOKEN, VERSION, VOLUME_INPUT, VOLUME_OUTPUT, WALLET_CREATOR_KEY_ID,
+    WALLET_DESCRIPTION, WALLET_FOREIGN_DATA, WALLET_FOREIGN_ID, WALLET_IS_MAIN, WALLET_NAME,
+};
 use super::attributes::{boolean, decimal, n, s, Item, Reader, Update};
-use super::idempotency::{self, IdempotencyRecord, IdempotencyWrite};
 use super::keys::{self, HEAD_SK, PK, SK};
-use super::wallets::wallet_info;
 use super::{Store, StoreError};
 use crate::domain::balance::{Balance, Credits, Pockets};
 use crate::domain::checksum::Checksum;
 use crate::domain::money::MinLimit;
 use crate::domain::names::{BalanceId, BalanceName, BalanceType, ProjectId, UpdateToken};
 use crate::domain::time::Millis;
-use crate::domain::wallets::WalletInfo;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-
-pub(super) const LOCK_OWNER: &str = "lockOwner";
-pub(super) const LOCK_EXPIRES_AT: &str = "lockExpiresAt";
-pub(super) const IN_PROGRESS: &str = "transactionInProgress";
-pub(super) const VERSION: &str = "version";
-const LOCKED_IN: &str = "lockedIn";
-const LOCKED_OUT: &str = "lockedOut";
-const VOLUME_INPUT: &str = "volumeInput";
-const VOLUME_OUTPUT: &str = "volumeOutput";
+use crate::domain::wallets::{Description, ForeignData, ForeignId, WalletInfo, WalletName};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 /// The head item as stored: the balance plus the lock and a write counter.
 #[derive(Debug, Clone)]
@@ -49,22 +43,22 @@ impl HeadRecord {
     pub(super) fn from_item(item: &Item) -> Result<Self, StoreError> {
         let r = Reader::new(item, "balance");
         let balance = Balance {
-            project_id: r.parsed("projectId", ProjectId::parse)?,
-            id: r.parsed("balanceId", BalanceId::parse)?,
-            balance_type: r.parsed("balanceType", BalanceType::parse)?,
-            name: r.parsed("balanceName", BalanceName::parse)?,
-            min_limit: MinLimit::new(r.decimal("balanceMinLimit")?)
-                .map_err(|_| StoreError::Corrupt("balance attribute balanceMinLimit: positive".into()))?,
-            amount: r.decimal("balanceAmount")?,
-            transactions_count: r.number("transactionsCount")?,
-            checksum: Checksum::from_stored(r.str("transactionsChecksum")?.to_owned()),
-            update_token: UpdateToken::from_stored(r.str("updateToken")?.to_owned()),
-            created_at: Millis::from_epoch_ms(r.number("createdAt")?),
-            updated_at: Millis::from_epoch_ms(r.number("updatedAt")?),
+            project_id: r.parsed(PROJECT_ID, ProjectId::parse)?,
+            id: r.parsed(BALANCE_ID, BalanceId::parse)?,
+            balance_type: r.parsed(BALANCE_TYPE, BalanceType::parse)?,
+            name: r.parsed(BALANCE_NAME, BalanceName::parse)?,
+            min_limit: MinLimit::new(r.decimal(BALANCE_MIN_LIMIT)?)
+                .map_err(|_| StoreError::Corrupt(format!("balance attribute {BALANCE_MIN_LIMIT}: positive")))?,
+            amount: r.decimal(BALANCE_AMOUNT)?,
+            transactions_count: r.number(TRANSACTIONS_COUNT)?,
+            checksum: Checksum::from_stored(r.str(TRANSACTIONS_CHECKSUM)?.to_owned()),
+            update_token: UpdateToken::from_stored(r.str(UPDATE_TOKEN)?.to_owned()),
+            created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
+            updated_at: Millis::from_epoch_ms(r.number(UPDATED_AT)?),
             credits: Credits {
-                live: r.decimal("creditsLive")?,
-                debt: r.decimal("creditsDebt")?,
-                next_expiry: r.opt_number("nextExpiry")?.map(Millis::from_epoch_ms),
+                live: r.decimal(CREDITS_LIVE)?,
+                debt: r.decimal(CREDITS_DEBT)?,
+                next_expiry: r.opt_number(NEXT_EXPIRY)?.map(Millis::from_epoch_ms),
             },
             // Heads written before wallets existed have none of these: all zero.
             pockets: Pockets {
@@ -84,23 +78,67 @@ impl HeadRecord {
     }
 }
 
+/// The wallet attributes (`None`: absent, so an update removes them).
+pub(super) fn wallet_attributes(info: &WalletInfo) -> [(&'static str, Option<AttributeValue>); 6] {
+    [
+        (WALLET_NAME, Some(s(info.name.as_str()))),
+        (WALLET_DESCRIPTION, info.description.as_ref().map(|d| s(d.as_str()))),
+        (WALLET_FOREIGN_ID, info.foreign_id.as_ref().map(|f| s(f.as_str()))),
+        (WALLET_FOREIGN_DATA, info.foreign_data.as_ref().map(|f| s(f.as_str()))),
+        (WALLET_IS_MAIN, Some(boolean(info.is_main))),
+        (WALLET_CREATOR_KEY_ID, info.creator_key_id.as_ref().map(s)),
+    ]
+}
+
+/// The wallet attributes of an item, if it has them (a plain balance's head has not).
+pub(super) fn wallet_info(item: &Item) -> Result<Option<WalletInfo>, StoreError> {
+    let r = Reader::new(item, "wallet");
+    let Some(name) = r.opt_str(WALLET_NAME)? else {
+        return Ok(None);
+    };
+    Ok(Some(WalletInfo {
+        name: WalletName::parse(name).map_err(|_| corrupt(WALLET_NAME))?,
+        description: r
+            .opt_str(WALLET_DESCRIPTION)?
+            .map(Description::parse)
+            .transpose()
+            .map_err(|_| corrupt(WALLET_DESCRIPTION))?,
+        foreign_id: r
+            .opt_str(WALLET_FOREIGN_ID)?
+            .map(ForeignId::parse)
+            .transpose()
+            .map_err(|_| corrupt(WALLET_FOREIGN_ID))?,
+        foreign_data: r
+            .opt_str(WALLET_FOREIGN_DATA)?
+            .map(ForeignData::parse)
+            .transpose()
+            .map_err(|_| corrupt(WALLET_FOREIGN_DATA))?,
+        is_main: matches!(item.get(WALLET_IS_MAIN), Some(AttributeValue::Bool(true))),
+        creator_key_id: r.opt_str(WALLET_CREATOR_KEY_ID)?.map(str::to_owned),
+    }))
+}
+
+fn corrupt(attribute: &str) -> StoreError {
+    StoreError::Corrupt(format!("wallet attribute {attribute}: not valid"))
+}
+
 /// The balance's own attributes (`None`: absent).
 fn balance_attributes(balance: &Balance, version: u64) -> [(&'static str, Option<AttributeValue>); 19] {
     [
-        ("projectId", Some(s(balance.project_id.as_str()))),
-        ("balanceId", Some(s(balance.id.to_string()))),
-        ("balanceType", Some(s(balance.balance_type.as_str()))),
-        ("balanceName", Some(s(balance.name.as_str()))),
-        ("balanceMinLimit", Some(decimal(balance.min_limit.value()))),
-        ("balanceAmount", Some(decimal(balance.amount))),
-        ("transactionsCount", Some(n(balance.transactions_count))),
-        ("transactionsChecksum", Some(s(balance.checksum.as_str()))),
-        ("updateToken", Some(s(balance.update_token.as_str()))),
-        ("createdAt", Some(n(balance.created_at.epoch_ms()))),
-        ("updatedAt", Some(n(balance.updated_at.epoch_ms()))),
-        ("creditsLive", Some(decimal(balance.credits.live))),
-        ("creditsDebt", Some(decimal(balance.credits.debt))),
-        ("nextExpiry", balance.credits.next_expiry.map(|at| n(at.epoch_ms()))),
+        (PROJECT_ID, Some(s(balance.project_id.as_str()))),
+        (BALANCE_ID, Some(s(balance.id.to_string()))),
+        (BALANCE_TYPE, Some(s(balance.balance_type.as_str()))),
+        (BALANCE_NAME, Some(s(balance.name.as_str()))),
+        (BALANCE_MIN_LIMIT, Some(decimal(balance.min_limit.value()))),
+        (BALANCE_AMOUNT, Some(decimal(balance.amount))),
+        (TRANSACTIONS_COUNT, Some(n(balance.transactions_count))),
+        (TRANSACTIONS_CHECKSUM, Some(s(balance.checksum.as_str()))),
+        (UPDATE_TOKEN, Some(s(balance.update_token.as_str()))),
+        (CREATED_AT, Some(n(balance.created_at.epoch_ms()))),
+        (UPDATED_AT, Some(n(balance.updated_at.epoch_ms()))),
+        (CREDITS_LIVE, Some(decimal(balance.credits.live))),
+        (CREDITS_DEBT, Some(decimal(balance.credits.debt))),
+        (NEXT_EXPIRY, balance.credits.next_expiry.map(|at| n(at.epoch_ms()))),
         (VERSION, Some(n(version))),
         (LOCKED_IN, Some(decimal(balance.pockets.locked_in))),
         (LOCKED_OUT, Some(decimal(balance.pockets.locked_out))),
@@ -128,63 +166,7 @@ pub(super) fn new_head_item(balance: &Balance) -> Item {
     item
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum InsertError {
-    /// The idempotency key already has a live record (returned when DynamoDB sent it).
-    #[error("idempotency key already used")]
-    IdempotencyTaken(Option<IdempotencyRecord>),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 impl Store {
-    /// Writes a new balance head — with its idempotency record, in one transaction, when the
-    /// request carried a key. One round trip either way.
-    pub async fn insert_balance(
-        &self,
-        balance: &Balance,
-        idempotency: Option<&IdempotencyWrite>,
-    ) -> Result<(), InsertError> {
-        let item = new_head_item(balance);
-        let condition = "attribute_not_exists(pk)";
-        let Some(record) = idempotency else {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("PutItem", e))?;
-            return Ok(());
-        };
-        let head = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let items = vec![
-            TransactWriteItem::builder().put(head).build(),
-            idempotency::put(&self.table, &balance.project_id, record)?,
-        ];
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let reasons = match error.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
-                    _ => Vec::new(),
-                };
-                match reasons.get(1) {
-                    Some(reason) if reason.code() == Some("ConditionalCheckFailed") => {
-                        Err(InsertError::IdempotencyTaken(idempotency::from_reason(reason)?))
-                    }
-                    _ => Err(StoreError::sdk("TransactWriteItems", error).into()),
-                }
-            }
-        }
-    }
-
     /// A strongly consistent read of the head: one round trip.
     pub async fn read_head(&self, project: &ProjectId, id: BalanceId) -> Result<Option<HeadRecord>, StoreError> {
         let output = self

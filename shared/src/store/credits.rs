@@ -1,5 +1,6 @@
 //! Expiring-credit items, read in expiry order.
 
+use super::attribute_names::{EXPIRY, REMAINING, SEQ, TX_ID};
 use super::attributes::{decimal, n, s, Item, Reader};
 use super::keys::{self, LOTS_FIRST, LOTS_LAST, PK, SK};
 use super::{Store, StoreError};
@@ -7,15 +8,13 @@ use crate::domain::balance::Lot;
 use crate::domain::names::{BalanceId, ProjectId, TxId};
 use crate::domain::time::Millis;
 
-pub(super) const REMAINING: &str = "remaining";
-
 pub(super) fn lot_item(project: &ProjectId, balance: BalanceId, lot: &Lot) -> Item {
     Item::from([
         (PK.to_owned(), s(keys::balance_pk(project, balance))),
         (SK.to_owned(), s(keys::lot_sk(lot))),
-        ("seq".to_owned(), n(lot.seq)),
-        ("txId".to_owned(), s(lot.tx_id.to_string())),
-        ("expiry".to_owned(), n(lot.expires_at.epoch_ms())),
+        (SEQ.to_owned(), n(lot.seq)),
+        (TX_ID.to_owned(), s(lot.tx_id.to_string())),
+        (EXPIRY.to_owned(), n(lot.expires_at.epoch_ms())),
         (REMAINING.to_owned(), decimal(lot.remaining)),
     ])
 }
@@ -23,9 +22,9 @@ pub(super) fn lot_item(project: &ProjectId, balance: BalanceId, lot: &Lot) -> It
 fn lot_from_item(item: &Item) -> Result<Lot, StoreError> {
     let r = Reader::new(item, "credit");
     Ok(Lot {
-        seq: r.number("seq")?,
-        tx_id: r.parsed("txId", TxId::parse)?,
-        expires_at: Millis::from_epoch_ms(r.number("expiry")?),
+        seq: r.number(SEQ)?,
+        tx_id: r.parsed(TX_ID, TxId::parse)?,
+        expires_at: Millis::from_epoch_ms(r.number(EXPIRY)?),
         remaining: r.decimal(REMAINING)?,
     })
 }
@@ -49,7 +48,7 @@ impl Store {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .key_condition_expression(format!("{PK} = :pk AND {SK} BETWEEN :from AND :to"))
             .expression_attribute_values(":pk", s(keys::balance_pk(project, balance)))
             .expression_attribute_values(":from", s(from))
             .expression_attribute_values(":to", s(LOTS_LAST))

@@ -4,6 +4,11 @@
 //! link version, the order, the transaction index — is a list of conditional writes that go
 //! into one transaction: on their own, or inside the sandbox wallet's debit.
 
+use super::attribute_names::{
+    AMOUNT, AUTH_METHOD, AUTH_PARAMS, AUTH_URL, CREATED_AT, CURRENT_BALANCE, CUSTOMER_ID, EXPIRES_AT_MS, GATEWAY,
+    ISSUED_AT, LAST_REFRESHED, LINKED, LINK_VERSION, MERCHANT_ID, MOBILE_NUMBER, ORDER_ID, PROJECT_ID, REFERENCE,
+    STATUS, TXN_ID, UPDATED_AT, USED_AT, WALLET_ID,
+};
 use super::attributes::{boolean, built, decimal, key, n, s, Item, Reader};
 use super::keys::{self, ORDER_SK, PK, SK, TTL, TXN_SK, WALLET_ACCOUNTS_FIRST, WALLET_TOKEN_SK};
 use super::{Store, StoreError};
@@ -29,20 +34,20 @@ fn account_item(account: &WalletAccount) -> Item {
     let mut put = |name: &str, value: AttributeValue| {
         item.insert(name.to_owned(), value);
     };
-    put("projectId", s(account.project.as_str()));
-    put("customerId", s(account.customer.as_str()));
-    put("walletId", s(account.id.as_str()));
-    put("gateway", s(account.gateway.as_str()));
-    put("mobileNumber", s(account.mobile.as_str()));
-    put("linked", boolean(account.linked));
-    put("currentBalance", decimal(account.current_balance));
-    put("linkVersion", n(account.link_version));
-    put("createdAt", n(account.created_at.epoch_ms()));
+    put(PROJECT_ID, s(account.project.as_str()));
+    put(CUSTOMER_ID, s(account.customer.as_str()));
+    put(WALLET_ID, s(account.id.as_str()));
+    put(GATEWAY, s(account.gateway.as_str()));
+    put(MOBILE_NUMBER, s(account.mobile.as_str()));
+    put(LINKED, boolean(account.linked));
+    put(CURRENT_BALANCE, decimal(account.current_balance));
+    put(LINK_VERSION, n(account.link_version));
+    put(CREATED_AT, n(account.created_at.epoch_ms()));
     if let Some(reference) = &account.reference {
-        put("reference", s(reference));
+        put(REFERENCE, s(reference));
     }
     if let Some(at) = account.last_refreshed {
-        put("lastRefreshed", n(at.epoch_ms()));
+        put(LAST_REFRESHED, n(at.epoch_ms()));
     }
     item
 }
@@ -50,38 +55,38 @@ fn account_item(account: &WalletAccount) -> Item {
 fn account_from_item(item: &Item) -> Result<WalletAccount, StoreError> {
     let r = Reader::new(item, "wallet account");
     Ok(WalletAccount {
-        project: r.parsed("projectId", ProjectId::parse)?,
-        customer: r.parsed("customerId", CustomerId::parse)?,
-        id: r.parsed("walletId", WalletAccountId::parse)?,
-        gateway: r.parsed("gateway", Gateway::parse)?,
-        mobile: r.parsed("mobileNumber", MobileNumber::parse)?,
-        linked: matches!(item.get("linked"), Some(AttributeValue::Bool(true))),
-        reference: r.opt_str("reference")?.map(str::to_owned),
-        current_balance: r.decimal("currentBalance")?,
-        last_refreshed: r.opt_number("lastRefreshed")?.map(Millis::from_epoch_ms),
-        link_version: r.number("linkVersion")?,
-        created_at: Millis::from_epoch_ms(r.number("createdAt")?),
+        project: r.parsed(PROJECT_ID, ProjectId::parse)?,
+        customer: r.parsed(CUSTOMER_ID, CustomerId::parse)?,
+        id: r.parsed(WALLET_ID, WalletAccountId::parse)?,
+        gateway: r.parsed(GATEWAY, Gateway::parse)?,
+        mobile: r.parsed(MOBILE_NUMBER, MobileNumber::parse)?,
+        linked: matches!(item.get(LINKED), Some(AttributeValue::Bool(true))),
+        reference: r.opt_str(REFERENCE)?.map(str::to_owned),
+        current_balance: r.decimal(CURRENT_BALANCE)?,
+        last_refreshed: r.opt_number(LAST_REFRESHED)?.map(Millis::from_epoch_ms),
+        link_version: r.number(LINK_VERSION)?,
+        created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
     })
 }
 
 impl Store {
     /// Creates the account unless the customer already has one at this gateway (`false`).
     pub async fn insert_wallet_account(&self, account: &WalletAccount) -> Result<bool, StoreError> {
-        self.put_account(account, "attribute_not_exists(pk)", []).await
+        self.put_account(account, keys::item_absent(), []).await
     }
 
     /// Replaces the account if nobody changed it since it was read at `read_version`
     /// (`false` otherwise).
     pub async fn replace_wallet_account(&self, account: &WalletAccount, read_version: u64) -> Result<bool, StoreError> {
         let values = [(":v", n(read_version)), (":id", s(account.id.as_str()))];
-        self.put_account(account, "linkVersion = :v AND walletId = :id", values).await
+        self.put_account(account, format!("{LINK_VERSION} = :v AND {WALLET_ID} = :id"), values).await
     }
 
     /// Writes the account if `condition` holds: `false` when it does not.
     async fn put_account<const N: usize>(
         &self,
         account: &WalletAccount,
-        condition: &str,
+        condition: String,
         values: [(&str, AttributeValue); N],
     ) -> Result<bool, StoreError> {
         let mut put = self
@@ -115,7 +120,7 @@ impl Store {
             .query()
             .table_name(&self.table)
             .consistent_read(true)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :w)")
+            .key_condition_expression(format!("{PK} = :pk AND begins_with({SK}, :w)"))
             .expression_attribute_values(":pk", s(keys::customer_pk(project, customer)))
             .expression_attribute_values(":w", s(WALLET_ACCOUNTS_FIRST))
             .send()
@@ -144,8 +149,8 @@ impl Store {
                     keys::customer_pk(project, &account.customer),
                     keys::wallet_account_sk(account.gateway),
                 )))
-                .update_expression("SET currentBalance = :b, lastRefreshed = :at")
-                .condition_expression("linkVersion = :v")
+                .update_expression(format!("SET {CURRENT_BALANCE} = :b, {LAST_REFRESHED} = :at"))
+                .condition_expression(format!("{LINK_VERSION} = :v"))
                 .expression_attribute_values(":b", decimal(account.current_balance))
                 .expression_attribute_values(":at", n(account.last_refreshed.unwrap_or(now).epoch_ms()))
                 .expression_attribute_values(":v", n(account.link_version));
@@ -169,20 +174,20 @@ impl Store {
 
     fn token_put(&self, project: &ProjectId, hash: &str, grant: &TokenGrant, now: Millis) -> Result<Put, StoreError> {
         let mut item = key(keys::wallet_token_pk(project, hash), WALLET_TOKEN_SK);
-        item.insert("customerId".into(), s(grant.customer.as_str()));
-        item.insert("walletId".into(), s(grant.wallet_id.as_str()));
-        item.insert("gateway".into(), s(grant.gateway.as_str()));
-        item.insert("linkVersion".into(), n(grant.link_version));
-        item.insert("reference".into(), s(&grant.reference));
-        item.insert("expiresAtMs".into(), n(grant.expires_at.epoch_ms()));
-        item.insert("issuedAt".into(), n(now.epoch_ms()));
+        item.insert(CUSTOMER_ID.into(), s(grant.customer.as_str()));
+        item.insert(WALLET_ID.into(), s(grant.wallet_id.as_str()));
+        item.insert(GATEWAY.into(), s(grant.gateway.as_str()));
+        item.insert(LINK_VERSION.into(), n(grant.link_version));
+        item.insert(REFERENCE.into(), s(&grant.reference));
+        item.insert(EXPIRES_AT_MS.into(), n(grant.expires_at.epoch_ms()));
+        item.insert(ISSUED_AT.into(), n(now.epoch_ms()));
         // TTL only tidies up, days later; `expiresAtMs` is what every use checks.
         item.insert(TTL.into(), n(grant.expires_at.epoch_seconds() + 1));
         built(
             Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
+                .condition_expression(keys::item_absent())
                 .build(),
         )
     }
@@ -252,128 +257,15 @@ impl Store {
             .map_err(|e| StoreError::sdk("GetItem", e))?;
         let Some(item) = output.item else { return Ok(None) };
         let r = Reader::new(&item, "transaction index");
-        Ok(Some((r.parsed("projectId", ProjectId::parse)?, r.parsed("orderId", OrderId::parse)?)))
-    }
-
-    /// The claim's writes, for a transaction of their own or inside a sandbox debit. Their
-    /// order is fixed: see [`ClaimRefused::from_reasons`].
-    pub fn claim_items(&self, claim: &Claim<'_>) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let order = &claim.order;
-        let project = &order.project;
-        let consume = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::wallet_token_pk(project, claim.token_hash), WALLET_TOKEN_SK)))
-            .update_expression("SET usedAt = :now, orderId = :order")
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(usedAt) AND expiresAtMs > :now \
-                 AND customerId = :customer AND walletId = :wallet",
-            )
-            .expression_attribute_values(":now", n(claim.now.epoch_ms()))
-            .expression_attribute_values(":order", s(order.order_id.as_str()))
-            .expression_attribute_values(":customer", s(order.customer.as_str()))
-            .expression_attribute_values(":wallet", s(order.wallet_id.as_str()));
-        let linked = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::customer_pk(project, &order.customer), keys::wallet_account_sk(order.gateway))))
-            .condition_expression("linked = :true AND linkVersion = :v AND walletId = :wallet")
-            .expression_attribute_values(":true", boolean(true))
-            .expression_attribute_values(":v", n(claim.link_version))
-            .expression_attribute_values(":wallet", s(order.wallet_id.as_str()));
-        let order_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(order_item(order)))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let mut index = key(keys::txn_pk(&order.txn_id), TXN_SK);
-        index.insert("projectId".into(), s(project.as_str()));
-        index.insert("orderId".into(), s(order.order_id.as_str()));
-        let index_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(index))
-            .condition_expression("attribute_not_exists(pk)");
-        Ok(vec![
-            TransactWriteItem::builder().update(built(consume.build())?).build(),
-            TransactWriteItem::builder().condition_check(built(linked.build())?).build(),
-            TransactWriteItem::builder().put(built(order_put.build())?).build(),
-            TransactWriteItem::builder().put(built(index_put.build())?).build(),
-        ])
-    }
-
-    /// The claim on its own (providers whose wallets are elsewhere): one transaction.
-    pub async fn write_claim(&self, claim: &Claim<'_>) -> Result<(), ClaimError> {
-        let items = self.claim_items(claim).map_err(ClaimError::Store)?;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = error.as_service_error()
-                {
-                    if let Some(refused) =
-                        ClaimRefused::from_reasons(canceled.cancellation_reasons()).map_err(ClaimError::Store)?
-                    {
-                        return Err(ClaimError::Refused(refused));
-                    }
-                }
-                Err(ClaimError::Store(StoreError::sdk("TransactWriteItems", error)))
-            }
-        }
-    }
-
-    /// Moves an order from `from` to its new state if it is still in `from`. A pending order
-    /// moves on only while its time has not run out, and expires only once it has.
-    pub fn order_transition(
-        &self,
-        order: &Order,
-        from: PaymentStatus,
-        now: Millis,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let pending = from == PaymentStatus::PendingVbv;
-        let condition = match (pending, order.status) {
-            (true, PaymentStatus::AuthenticationFailed) => "#status = :from AND expiresAtMs <= :now",
-            (true, _) => "#status = :from AND expiresAtMs > :now",
-            (false, _) => "#status = :from",
-        };
-        let mut put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(order_item(order)))
-            .condition_expression(condition)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":from", s(from.as_str()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if pending {
-            put = put.expression_attribute_values(":now", n(now.epoch_ms()));
-        }
-        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
-    }
-
-    /// [`Self::order_transition`] on its own: `Err(Some(order))` with the order as it is when
-    /// the transition no longer applies.
-    pub async fn transition_order(
-        &self,
-        order: &Order,
-        from: PaymentStatus,
-        now: Millis,
-    ) -> Result<Result<(), Option<Order>>, StoreError> {
-        let item = self.order_transition(order, from, now)?;
-        match self.client.transact_write_items().transact_items(item).send().await {
-            Ok(_) => Ok(Ok(())),
-            Err(error) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = error.as_service_error()
-                {
-                    if let Some(reason) = canceled.cancellation_reasons().first() {
-                        if reason.code() == Some("ConditionalCheckFailed") {
-                            return Ok(Err(reason.item.as_ref().map(order_from_item).transpose()?));
-                        }
-                    }
-                }
-                Err(StoreError::sdk("TransactWriteItems", error))
-            }
-        }
+        Ok(Some((r.parsed(PROJECT_ID, ProjectId::parse)?, r.parsed(ORDER_ID, OrderId::parse)?)))
     }
 }
 
 /// The writes that make a direct debit happen once: see the module doc.
-pub struct Claim<'a> {
-    pub token_hash: &'a str,
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The SHA-256 of the token it uses.
+    pub token_hash: String,
     pub link_version: u64,
     pub order: Order,
     pub now: Millis,
@@ -390,18 +282,10 @@ pub enum ClaimRefused {
     OrderExists(Option<Box<Order>>),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClaimError {
-    #[error("claim refused: {0:?}")]
-    Refused(ClaimRefused),
-    #[error(transparent)]
-    Store(StoreError),
-}
-
 impl ClaimRefused {
-    /// The claim's cancellation reasons (in [`Store::claim_items`] order), when one of its
+    /// The claim's cancellation reasons (in [`claim_items`] order), when one of its
     /// conditions failed. The order wins over the token: a repeated order is not a bad token.
-    pub fn from_reasons(reasons: &[CancellationReason]) -> Result<Option<Self>, StoreError> {
+    pub(super) fn from_reasons(reasons: &[CancellationReason]) -> Result<Option<Self>, StoreError> {
         let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
         if failed(2) {
             let order = reasons.get(2).and_then(|r| r.item.as_ref()).map(order_from_item).transpose()?;
@@ -420,13 +304,13 @@ impl ClaimRefused {
 fn grant_from_item(item: &Item) -> Result<TokenGrant, StoreError> {
     let r = Reader::new(item, "wallet token");
     Ok(TokenGrant {
-        customer: r.parsed("customerId", CustomerId::parse)?,
-        wallet_id: r.parsed("walletId", WalletAccountId::parse)?,
-        gateway: r.parsed("gateway", Gateway::parse)?,
-        link_version: r.number("linkVersion")?,
-        reference: r.str("reference")?.to_owned(),
-        expires_at: Millis::from_epoch_ms(r.number("expiresAtMs")?),
-        used: item.contains_key("usedAt"),
+        customer: r.parsed(CUSTOMER_ID, CustomerId::parse)?,
+        wallet_id: r.parsed(WALLET_ID, WalletAccountId::parse)?,
+        gateway: r.parsed(GATEWAY, Gateway::parse)?,
+        link_version: r.number(LINK_VERSION)?,
+        reference: r.str(REFERENCE)?.to_owned(),
+        expires_at: Millis::from_epoch_ms(r.number(EXPIRES_AT_MS)?),
+        used: item.contains_key(USED_AT),
     })
 }
 
@@ -435,35 +319,35 @@ fn order_item(order: &Order) -> Item {
     let mut put = |name: &str, value: AttributeValue| {
         item.insert(name.to_owned(), value);
     };
-    put("projectId", s(order.project.as_str()));
-    put("orderId", s(order.order_id.as_str()));
-    put("txnId", s(order.txn_id.as_str()));
-    put("merchantId", s(&order.merchant_id));
-    put("customerId", s(order.customer.as_str()));
-    put("walletId", s(order.wallet_id.as_str()));
-    put("gateway", s(order.gateway.as_str()));
-    put("reference", s(&order.reference));
-    put("amount", decimal(order.amount.value()));
-    put("status", s(order.status.as_str()));
-    put("createdAt", n(order.created_at.epoch_ms()));
-    put("updatedAt", n(order.updated_at.epoch_ms()));
-    put("expiresAtMs", n(order.expires_at.epoch_ms()));
+    put(PROJECT_ID, s(order.project.as_str()));
+    put(ORDER_ID, s(order.order_id.as_str()));
+    put(TXN_ID, s(order.txn_id.as_str()));
+    put(MERCHANT_ID, s(&order.merchant_id));
+    put(CUSTOMER_ID, s(order.customer.as_str()));
+    put(WALLET_ID, s(order.wallet_id.as_str()));
+    put(GATEWAY, s(order.gateway.as_str()));
+    put(REFERENCE, s(&order.reference));
+    put(AMOUNT, decimal(order.amount.value()));
+    put(STATUS, s(order.status.as_str()));
+    put(CREATED_AT, n(order.created_at.epoch_ms()));
+    put(UPDATED_AT, n(order.updated_at.epoch_ms()));
+    put(EXPIRES_AT_MS, n(order.expires_at.epoch_ms()));
     if let Some(auth) = &order.authentication {
-        put("authMethod", s(&auth.method));
-        put("authUrl", s(&auth.url));
+        put(AUTH_METHOD, s(&auth.method));
+        put(AUTH_URL, s(&auth.url));
         if !auth.params.is_empty() {
             let params = auth.params.iter().map(|(k, v)| (k.clone(), s(v))).collect();
-            put("authParams", AttributeValue::M(params));
+            put(AUTH_PARAMS, AttributeValue::M(params));
         }
     }
     item
 }
 
-fn order_from_item(item: &Item) -> Result<Order, StoreError> {
+pub(super) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
     let r = Reader::new(item, "order");
-    let authentication = match (r.opt_str("authMethod")?, r.opt_str("authUrl")?) {
+    let authentication = match (r.opt_str(AUTH_METHOD)?, r.opt_str(AUTH_URL)?) {
         (Some(method), Some(url)) => {
-            let mut params: Vec<(String, String)> = match item.get("authParams") {
+            let mut params: Vec<(String, String)> = match item.get(AUTH_PARAMS) {
                 Some(AttributeValue::M(map)) => {
                     map.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone()))).collect()
                 }
@@ -475,20 +359,90 @@ fn order_from_item(item: &Item) -> Result<Order, StoreError> {
         _ => None,
     };
     Ok(Order {
-        project: r.parsed("projectId", ProjectId::parse)?,
-        order_id: r.parsed("orderId", OrderId::parse)?,
-        txn_id: r.parsed("txnId", TxnId::parse)?,
-        merchant_id: r.str("merchantId")?.to_owned(),
-        customer: r.parsed("customerId", CustomerId::parse)?,
-        wallet_id: r.parsed("walletId", WalletAccountId::parse)?,
-        gateway: r.parsed("gateway", Gateway::parse)?,
-        reference: r.str("reference")?.to_owned(),
-        amount: PaymentAmount::new(r.decimal("amount")?)
-            .ok_or_else(|| StoreError::Corrupt("order attribute amount: not a payment amount".into()))?,
-        status: r.parsed("status", |t| PaymentStatus::parse(t).ok_or(()))?,
+        project: r.parsed(PROJECT_ID, ProjectId::parse)?,
+        order_id: r.parsed(ORDER_ID, OrderId::parse)?,
+        txn_id: r.parsed(TXN_ID, TxnId::parse)?,
+        merchant_id: r.str(MERCHANT_ID)?.to_owned(),
+        customer: r.parsed(CUSTOMER_ID, CustomerId::parse)?,
+        wallet_id: r.parsed(WALLET_ID, WalletAccountId::parse)?,
+        gateway: r.parsed(GATEWAY, Gateway::parse)?,
+        reference: r.str(REFERENCE)?.to_owned(),
+        amount: PaymentAmount::new(r.decimal(AMOUNT)?)
+            .ok_or_else(|| StoreError::Corrupt(format!("order attribute {AMOUNT}: not a payment amount")))?,
+        status: r.parsed(STATUS, |t| PaymentStatus::parse(t).ok_or(()))?,
         authentication,
-        created_at: Millis::from_epoch_ms(r.number("createdAt")?),
-        updated_at: Millis::from_epoch_ms(r.number("updatedAt")?),
-        expires_at: Millis::from_epoch_ms(r.number("expiresAtMs")?),
+        created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
+        updated_at: Millis::from_epoch_ms(r.number(UPDATED_AT)?),
+        expires_at: Millis::from_epoch_ms(r.number(EXPIRES_AT_MS)?),
     })
+}
+
+/// The claim's writes, for a transaction of their own or inside a sandbox debit. Their
+/// order is fixed: see [`ClaimRefused::from_reasons`].
+pub(super) fn claim_items(table: &str, claim: &Claim) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let order = &claim.order;
+    let project = &order.project;
+    let consume = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(keys::wallet_token_pk(project, &claim.token_hash), WALLET_TOKEN_SK)))
+        .update_expression(format!("SET {USED_AT} = :now, {ORDER_ID} = :order"))
+        .condition_expression(format!(
+            "{} AND attribute_not_exists({USED_AT}) AND {EXPIRES_AT_MS} > :now \
+             AND {CUSTOMER_ID} = :customer AND {WALLET_ID} = :wallet",
+            keys::item_present()
+        ))
+        .expression_attribute_values(":now", n(claim.now.epoch_ms()))
+        .expression_attribute_values(":order", s(order.order_id.as_str()))
+        .expression_attribute_values(":customer", s(order.customer.as_str()))
+        .expression_attribute_values(":wallet", s(order.wallet_id.as_str()));
+    let linked = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(keys::customer_pk(project, &order.customer), keys::wallet_account_sk(order.gateway))))
+        .condition_expression(format!("{LINKED} = :true AND {LINK_VERSION} = :v AND {WALLET_ID} = :wallet"))
+        .expression_attribute_values(":true", boolean(true))
+        .expression_attribute_values(":v", n(claim.link_version))
+        .expression_attribute_values(":wallet", s(order.wallet_id.as_str()));
+    let order_put = Put::builder()
+        .table_name(table)
+        .set_item(Some(order_item(order)))
+        .condition_expression(keys::item_absent())
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    let mut index = key(keys::txn_pk(&order.txn_id), TXN_SK);
+    index.insert(PROJECT_ID.into(), s(project.as_str()));
+    index.insert(ORDER_ID.into(), s(order.order_id.as_str()));
+    let index_put = Put::builder().table_name(table).set_item(Some(index)).condition_expression(keys::item_absent());
+    Ok(vec![
+        TransactWriteItem::builder().update(built(consume.build())?).build(),
+        TransactWriteItem::builder().condition_check(built(linked.build())?).build(),
+        TransactWriteItem::builder().put(built(order_put.build())?).build(),
+        TransactWriteItem::builder().put(built(index_put.build())?).build(),
+    ])
+}
+
+/// Moves an order from `from` to its new state if it is still in `from`. A pending order
+/// moves on only while its time has not run out, and expires only once it has.
+pub(super) fn order_transition(
+    table: &str,
+    order: &Order,
+    from: PaymentStatus,
+    now: Millis,
+) -> Result<TransactWriteItem, StoreError> {
+    let pending = from == PaymentStatus::PendingVbv;
+    // `status` is a reserved word: it needs a placeholder.
+    let condition = match (pending, order.status) {
+        (true, PaymentStatus::AuthenticationFailed) => format!("#status = :from AND {EXPIRES_AT_MS} <= :now"),
+        (true, _) => format!("#status = :from AND {EXPIRES_AT_MS} > :now"),
+        (false, _) => "#status = :from".to_owned(),
+    };
+    let mut put = Put::builder()
+        .table_name(table)
+        .set_item(Some(order_item(order)))
+        .condition_expression(condition)
+        .expression_attribute_names("#status", STATUS)
+        .expression_attribute_values(":from", s(from.as_str()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    if pending {
+        put = put.expression_attribute_values(":now", n(now.epoch_ms()));
+    }
+    Ok(TransactWriteItem::builder().put(built(put.build())?).build())
 }

@@ -1,5 +1,8 @@
 //! History entries: items, single reads and pages.
 
+use super::attribute_names::{
+    AMOUNT, BALANCE_AFTER, CHECKSUM, CREATED_AT, EXPIRED_AT, ID, MAIN_TX_ID, REQUEST_TIME, SEQ, SESSION, SUBJECT, TYPE,
+};
 use super::attributes::{decimal, n, s, Item, Reader};
 use super::balances::HeadRecord;
 use super::keys::{self, HEAD_SK, HISTORY_FIRST, PK, SK};
@@ -15,51 +18,51 @@ pub(super) fn entry_item(project: &ProjectId, balance: BalanceId, entry: &Entry)
     let mut item = Item::from([
         (PK.to_owned(), s(keys::balance_pk(project, balance))),
         (SK.to_owned(), s(keys::history_sk(entry.seq))),
-        ("seq".to_owned(), n(entry.seq)),
-        ("id".to_owned(), s(entry.id.to_string())),
-        ("type".to_owned(), s(entry.kind.as_str())),
-        ("amount".to_owned(), decimal(entry.amount)),
-        ("createdAt".to_owned(), n(entry.created_at.epoch_ms())),
-        ("requestTimeEpoch".to_owned(), n(entry.request_time.epoch_ms())),
-        ("session".to_owned(), s(&entry.session)),
-        ("balanceAfter".to_owned(), decimal(entry.balance_after)),
-        ("checksum".to_owned(), s(entry.checksum.as_str())),
+        (SEQ.to_owned(), n(entry.seq)),
+        (ID.to_owned(), s(entry.id.to_string())),
+        (TYPE.to_owned(), s(entry.kind.as_str())),
+        (AMOUNT.to_owned(), decimal(entry.amount)),
+        (CREATED_AT.to_owned(), n(entry.created_at.epoch_ms())),
+        (REQUEST_TIME.to_owned(), n(entry.request_time.epoch_ms())),
+        (SESSION.to_owned(), s(&entry.session)),
+        (BALANCE_AFTER.to_owned(), decimal(entry.balance_after)),
+        (CHECKSUM.to_owned(), s(entry.checksum.as_str())),
     ]);
     if let Some(at) = entry.expired_at {
-        item.insert("expiredAt".to_owned(), n(at.epoch_ms()));
+        item.insert(EXPIRED_AT.to_owned(), n(at.epoch_ms()));
     }
     if let Some(main) = entry.main_tx_id {
-        item.insert("mainTxId".to_owned(), s(main.to_string()));
+        item.insert(MAIN_TX_ID.to_owned(), s(main.to_string()));
     }
     if let Some(subject) = &entry.subject {
-        item.insert("subject".to_owned(), s(subject.as_str()));
+        item.insert(SUBJECT.to_owned(), s(subject.as_str()));
     }
     item
 }
 
 pub(super) fn entry_from_item(item: &Item) -> Result<Entry, StoreError> {
     let r = Reader::new(item, "history entry");
-    let subject = match r.opt_str("subject")? {
-        Some(text) => Subject::parse(text).map_err(|_| StoreError::Corrupt("history entry subject".into()))?,
+    let subject = match r.opt_str(SUBJECT)? {
+        Some(text) => Subject::parse(text).map_err(|_| StoreError::Corrupt(format!("history entry {SUBJECT}")))?,
         None => None,
     };
     Ok(Entry {
-        seq: r.number("seq")?,
-        id: r.parsed("id", TxId::parse)?,
-        kind: r.parsed("type", |t| EntryKind::parse(t).ok_or(()))?,
-        amount: r.decimal("amount")?,
-        created_at: Millis::from_epoch_ms(r.number("createdAt")?),
-        request_time: Millis::from_epoch_ms(r.number("requestTimeEpoch")?),
-        expired_at: r.opt_number("expiredAt")?.map(Millis::from_epoch_ms),
-        session: r.str("session")?.to_owned(),
+        seq: r.number(SEQ)?,
+        id: r.parsed(ID, TxId::parse)?,
+        kind: r.parsed(TYPE, |t| EntryKind::parse(t).ok_or(()))?,
+        amount: r.decimal(AMOUNT)?,
+        created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
+        request_time: Millis::from_epoch_ms(r.number(REQUEST_TIME)?),
+        expired_at: r.opt_number(EXPIRED_AT)?.map(Millis::from_epoch_ms),
+        session: r.str(SESSION)?.to_owned(),
         main_tx_id: r
-            .opt_str("mainTxId")?
+            .opt_str(MAIN_TX_ID)?
             .map(TxId::parse)
             .transpose()
-            .map_err(|_| StoreError::Corrupt("history entry mainTxId".into()))?,
+            .map_err(|_| StoreError::Corrupt(format!("history entry {MAIN_TX_ID}")))?,
         subject,
-        balance_after: r.decimal("balanceAfter")?,
-        checksum: Checksum::from_stored(r.str("checksum")?.to_owned()),
+        balance_after: r.decimal(BALANCE_AFTER)?,
+        checksum: Checksum::from_stored(r.str(CHECKSUM)?.to_owned()),
     })
 }
 
@@ -123,7 +126,7 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .key_condition_expression(format!("{PK} = :pk AND {SK} BETWEEN :from AND :to"))
                 .expression_attribute_values(":pk", s(keys::balance_pk(project, balance)))
                 .expression_attribute_values(":from", s(&from))
                 .expression_attribute_values(":to", s(&to))

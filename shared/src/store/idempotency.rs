@@ -2,6 +2,7 @@
 //! Written in the same transaction as the effect, so an effect and its record exist
 //! together or not at all. Expired records (TTL deletes late) count as absent everywhere.
 
+use super::attribute_names::{BODY, CREATED_AT, FINGERPRINT, STATUS};
 use super::attributes::{n, s, Item, Reader};
 use super::keys::{self, IDEMPOTENCY_SK, PK, SK, TTL};
 use super::{Store, StoreError};
@@ -12,6 +13,7 @@ use aws_sdk_dynamodb::types::{CancellationReason, Put, ReturnValuesOnConditionCh
 /// What to store for a request that is about to take effect.
 #[derive(Debug, Clone)]
 pub struct IdempotencyWrite {
+    pub project: ProjectId,
     pub key: IdempotencyKey,
     /// Identifies the request: a repeat with another fingerprint is a key reuse.
     pub fingerprint: String,
@@ -28,18 +30,18 @@ pub struct IdempotencyRecord {
     pub body: String,
 }
 
-pub(super) fn put(table: &str, project: &ProjectId, write: &IdempotencyWrite) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn put(table: &str, write: &IdempotencyWrite) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
-        .item(PK, s(keys::idempotency_pk(project, &write.key)))
+        .item(PK, s(keys::idempotency_pk(&write.project, &write.key)))
         .item(SK, s(IDEMPOTENCY_SK))
-        .item("fingerprint", s(&write.fingerprint))
-        .item("status", n(write.status))
-        .item("body", s(&write.body))
-        .item("createdAt", n(write.now.epoch_ms()))
+        .item(FINGERPRINT, s(&write.fingerprint))
+        .item(STATUS, n(write.status))
+        .item(BODY, s(&write.body))
+        .item(CREATED_AT, n(write.now.epoch_ms()))
         .item(TTL, n(write.expires_at.epoch_seconds()))
         // A record whose time is up may be replaced even if TTL has not deleted it yet.
-        .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+        .condition_expression(format!("{} OR #ttl <= :now", keys::item_absent()))
         .expression_attribute_names("#ttl", TTL)
         .expression_attribute_values(":now", n(write.now.epoch_seconds()))
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -51,9 +53,9 @@ pub(super) fn put(table: &str, project: &ProjectId, write: &IdempotencyWrite) ->
 fn from_item(item: &Item) -> Result<(IdempotencyRecord, i64), StoreError> {
     let r = Reader::new(item, "idempotency record");
     let record = IdempotencyRecord {
-        fingerprint: r.str("fingerprint")?.to_owned(),
-        status: r.number("status")?,
-        body: r.str("body")?.to_owned(),
+        fingerprint: r.str(FINGERPRINT)?.to_owned(),
+        status: r.number(STATUS)?,
+        body: r.str(BODY)?.to_owned(),
     };
     Ok((record, r.number(TTL)?))
 }

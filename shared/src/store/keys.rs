@@ -20,6 +20,16 @@ pub const SK: &str = "sk";
 /// The TTL attribute; only ephemeral items (idempotency records, wallet tokens) carry it.
 pub const TTL: &str = "expiresAt";
 
+/// The condition that an item does not exist yet: every item has a `pk`.
+pub(super) fn item_absent() -> String {
+    format!("attribute_not_exists({PK})")
+}
+
+/// The condition that an item exists.
+pub(super) fn item_present() -> String {
+    format!("attribute_exists({PK})")
+}
+
 pub const HEAD_SK: &str = "T$";
 pub const HISTORY_FIRST: &str = "T#";
 pub const LOTS_FIRST: &str = "L#";

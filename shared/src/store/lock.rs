@@ -2,8 +2,9 @@
 //! write. Commits are fenced on the owner, so a holder whose lease ran out can never write;
 //! correctness never depends on clocks, only liveness does.
 
+use super::attribute_names::{IN_PROGRESS, LOCK_EXPIRES_AT, LOCK_OWNER};
 use super::attributes::{boolean, n, s, Update};
-use super::balances::{HeadRecord, IN_PROGRESS, LOCK_EXPIRES_AT, LOCK_OWNER};
+use super::balances::HeadRecord;
 use super::keys::{self, HEAD_SK, PK, SK};
 use super::{Store, StoreError};
 use crate::domain::names::{BalanceId, ProjectId};
@@ -46,7 +47,8 @@ impl Store {
             None => String::new(),
         };
         let condition = format!(
-            "attribute_exists(pk) AND (attribute_not_exists({owner_name}) OR {expires_name} < {now_value}{takeover})"
+            "{} AND (attribute_not_exists({owner_name}) OR {expires_name} < {now_value}{takeover})",
+            keys::item_present()
         );
         let result = self
             .client

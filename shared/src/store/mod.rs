@@ -2,6 +2,7 @@
 //! queries and pagination positions.
 
 mod api_keys;
+mod attribute_names;
 mod attributes;
 mod balances;
 mod calls;
@@ -14,16 +15,18 @@ pub mod keys;
 mod lock;
 pub mod schema;
 mod wallets;
+mod writes;
 
 pub use api_keys::ApiKeyRecord;
-pub use balances::{HeadRecord, InsertError, LockHolder};
+pub use balances::{HeadRecord, LockHolder};
 pub use calls::CallCounter;
-pub use commit::{Batch, CommitError, MAX_TRANSACTION_ITEMS};
-pub use customer_wallets::{Claim, ClaimError, ClaimRefused};
+pub use commit::{Commit, CommitError, HeadWrite, MAX_TRANSACTION_ITEMS};
+pub use customer_wallets::{Claim, ClaimRefused};
 pub use history::{HistoryPage, Order};
 pub use idempotency::{IdempotencyRecord, IdempotencyWrite};
 pub use lock::TryLock;
-pub use wallets::{wallet_items, DueExpiry, IndexRange, IndexedWallet, InsertWalletError};
+pub use wallets::{wallet_items, DueExpiry, IndexRange, IndexedWallet};
+pub use writes::{Refused, Write};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::retry::RetryConfig;

@@ -13,32 +13,23 @@
 //! - `P#<project>#M#<id>` is a movement's record; its status changes only from `Processing`,
 //!   with a condition, so a quasi-transfer resolves once.
 
+use super::attribute_names::{
+    AMOUNT, BALANCE_NAME, BALANCE_TYPE, CREATED_AT, DESTINATION, EXPIRES_ON, FOREIGN_ID, IN_PROGRESS, KIND,
+    LOCK_EXPIRES_AT, LOCK_OWNER, MOVEMENT_ID, PROJECT_ID, REASON, SOURCE, STATUS, UPDATED_AT, WALLET_ID, WALLET_NAME,
+};
 use super::attributes::{boolean, built, decimal, key, n, s, Item, Reader, Update};
-use super::balances::{new_head_item, HeadRecord, IN_PROGRESS, LOCK_EXPIRES_AT, LOCK_OWNER};
-use super::idempotency::{self, IdempotencyRecord, IdempotencyWrite};
+use super::balances::{new_head_item, wallet_attributes, wallet_info, HeadRecord};
 use super::keys::{self, HEAD_SK, PK, SK};
 use super::{Store, StoreError};
 use crate::domain::money::Amount;
 use crate::domain::movements::{Movement, MovementKind, MovementStatus, Reference};
 use crate::domain::names::{BalanceId, BalanceType, ProjectId};
 use crate::domain::time::Millis;
-use crate::domain::wallets::{Description, ForeignData, ForeignId, Wallet, WalletInfo, WalletName};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update as UpdateItem,
-};
+use crate::domain::wallets::{ForeignId, Wallet, WalletInfo};
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update as UpdateItem};
 use futures_util::{StreamExt, TryStreamExt};
 use std::time::Duration;
 use uuid::Uuid;
-
-const NAME: &str = "walletName";
-const DESCRIPTION: &str = "walletDescription";
-const FOREIGN_ID: &str = "walletForeignId";
-const FOREIGN_DATA: &str = "walletForeignData";
-const IS_MAIN: &str = "walletIsMain";
-const CREATOR: &str = "walletCreatorKeyId";
-const WALLET_ID: &str = "walletId";
-const CREATED_AT: &str = "createdAt";
 
 /// BatchGetItem takes at most 100 keys.
 const BATCH_GET_KEYS: usize = 100;
@@ -47,40 +38,8 @@ const BATCH_GET_ROUNDS: u32 = 8;
 /// BatchGetItems of one listing in flight at once.
 const BATCH_GETS_IN_FLIGHT: usize = 8;
 
-/// The wallet attributes (`None`: absent, so an update removes them).
-fn wallet_attributes(info: &WalletInfo) -> [(&'static str, Option<AttributeValue>); 6] {
-    [
-        (NAME, Some(s(info.name.as_str()))),
-        (DESCRIPTION, info.description.as_ref().map(|d| s(d.as_str()))),
-        (FOREIGN_ID, info.foreign_id.as_ref().map(|f| s(f.as_str()))),
-        (FOREIGN_DATA, info.foreign_data.as_ref().map(|f| s(f.as_str()))),
-        (IS_MAIN, Some(boolean(info.is_main))),
-        (CREATOR, info.creator_key_id.as_ref().map(s)),
-    ]
-}
-
-/// The wallet attributes of an item, if it has them (a plain balance's head has not).
-pub(super) fn wallet_info(item: &Item) -> Result<Option<WalletInfo>, StoreError> {
-    let r = Reader::new(item, "wallet");
-    let Some(name) = r.opt_str(NAME)? else {
-        return Ok(None);
-    };
-    Ok(Some(WalletInfo {
-        name: WalletName::parse(name).map_err(|_| corrupt(NAME))?,
-        description: r.opt_str(DESCRIPTION)?.map(Description::parse).transpose().map_err(|_| corrupt(DESCRIPTION))?,
-        foreign_id: r.opt_str(FOREIGN_ID)?.map(ForeignId::parse).transpose().map_err(|_| corrupt(FOREIGN_ID))?,
-        foreign_data: r
-            .opt_str(FOREIGN_DATA)?
-            .map(ForeignData::parse)
-            .transpose()
-            .map_err(|_| corrupt(FOREIGN_DATA))?,
-        is_main: matches!(item.get(IS_MAIN), Some(AttributeValue::Bool(true))),
-        creator_key_id: r.opt_str(CREATOR)?.map(str::to_owned),
-    }))
-}
-
 fn corrupt(attribute: &str) -> StoreError {
-    StoreError::Corrupt(format!("wallet attribute {attribute}: not valid"))
+    StoreError::Corrupt(format!("wallet or movement attribute {attribute}: not valid"))
 }
 
 fn index_sk(created: Millis, id: BalanceId) -> String {
@@ -121,7 +80,7 @@ fn indexed_wallet(item: &Item) -> Result<IndexedWallet, StoreError> {
     Ok(IndexedWallet {
         id: r.parsed(WALLET_ID, BalanceId::parse)?,
         created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
-        info: wallet_info(item)?.ok_or_else(|| corrupt(NAME))?,
+        info: wallet_info(item)?.ok_or_else(|| corrupt(WALLET_NAME))?,
     })
 }
 
@@ -145,74 +104,7 @@ pub struct DueExpiry {
     pub at: Millis,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum InsertWalletError {
-    /// The wallet exists already (the main wallet, created by a concurrent request).
-    #[error("the wallet exists already")]
-    Exists,
-    #[error("a wallet with this foreignId exists")]
-    ForeignIdTaken,
-    #[error("idempotency key already used")]
-    IdempotencyTaken(Option<IdempotencyRecord>),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 impl Store {
-    /// Creates a wallet: its head, its index item, its foreign id and the idempotency record,
-    /// in one transaction.
-    pub async fn insert_wallet(
-        &self,
-        wallet: &Wallet,
-        idempotency: Option<&IdempotencyWrite>,
-    ) -> Result<(), InsertWalletError> {
-        let balance = &wallet.balance;
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)");
-            Ok(TransactWriteItem::builder().put(built(put.build())?).build())
-        };
-        let [head, index] = wallet_items(wallet);
-        let mut items = vec![put(head)?, put(index)?];
-        let foreign = match &wallet.info.foreign_id {
-            Some(foreign_id) => {
-                let mut item = key(keys::foreign_id_pk(&balance.project_id, foreign_id), keys::FOREIGN_ID_SK);
-                item.insert(WALLET_ID.into(), s(balance.id.to_string()));
-                items.push(put(item)?);
-                Some(items.len() - 1)
-            }
-            None => None,
-        };
-        let record = match idempotency {
-            Some(record) => {
-                items.push(idempotency::put(&self.table, &balance.project_id, record)?);
-                Some(items.len() - 1)
-            }
-            None => None,
-        };
-        let Err(error) = self.client.transact_write_items().set_transact_items(Some(items)).send().await else {
-            return Ok(());
-        };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = error.as_service_error() {
-            let reasons = canceled.cancellation_reasons();
-            let failed = |index: Option<usize>| {
-                index.and_then(|i| reasons.get(i)).filter(|r| r.code() == Some("ConditionalCheckFailed"))
-            };
-            if let Some(reason) = failed(record) {
-                return Err(InsertWalletError::IdempotencyTaken(idempotency::from_reason(reason)?));
-            }
-            if failed(Some(0)).is_some() {
-                return Err(InsertWalletError::Exists);
-            }
-            if failed(foreign).is_some() {
-                return Err(InsertWalletError::ForeignIdTaken);
-            }
-        }
-        Err(StoreError::sdk("TransactWriteItems", error).into())
-    }
-
     /// The id of the wallet with this foreign id.
     pub async fn wallet_by_foreign_id(
         &self,
@@ -237,7 +129,7 @@ impl Store {
         let mut head = wallet_attributes(&wallet.info)
             .into_iter()
             .fold(Update::default(), |update, (name, value)| update.set_opt(name, value))
-            .set("balanceName", s(wallet.info.balance_name().as_str()))
+            .set(BALANCE_NAME, s(wallet.info.balance_name().as_str()))
             .remove(LOCK_OWNER)
             .remove(LOCK_EXPIRES_AT)
             .set(IN_PROGRESS, boolean(false));
@@ -257,7 +149,7 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key(keys::wallet_index_pk(&balance.project_id), index_sk(balance.created_at, balance.id))))
             .update_expression(index.expression())
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(keys::item_present())
             .set_expression_attribute_names(Some(index.names))
             .set_expression_attribute_values(Some(index.values));
         let items = vec![
@@ -353,132 +245,6 @@ impl Store {
         }
     }
 
-    // ---- movements ----
-
-    /// The creating write of a movement's record.
-    pub fn movement_put(&self, project: &ProjectId, movement: &Movement) -> Result<TransactWriteItem, StoreError> {
-        let mut item = key(keys::movement_pk(project, movement.id), keys::MOVEMENT_SK);
-        item.insert("kind".into(), s(movement.kind.as_str()));
-        if let Some(source) = movement.source {
-            item.insert("source".into(), s(source.to_string()));
-        }
-        item.insert("destination".into(), s(movement.destination.to_string()));
-        item.insert("amount".into(), decimal(movement.amount.value()));
-        item.insert("balanceType".into(), s(movement.balance_type.as_str()));
-        if let Some(foreign_id) = &movement.foreign_id {
-            item.insert("foreignId".into(), s(foreign_id.as_str()));
-        }
-        item.insert("status".into(), s(movement.status.as_str()));
-        if let Some(reason) = movement.status.reason() {
-            item.insert("reason".into(), s(reason.as_str()));
-        }
-        // Not `expiresAt`: that is the table's TTL attribute, and a record must outlive its expiry.
-        if let Some(at) = movement.expires_at {
-            item.insert("expiresOn".into(), n(at.epoch_ms()));
-        }
-        item.insert(CREATED_AT.into(), n(movement.created_at.epoch_ms()));
-        item.insert("updatedAt".into(), n(movement.updated_at.epoch_ms()));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)");
-        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
-    }
-
-    /// Moves a pending movement to `to`; the write fails its condition when the movement is
-    /// no longer pending.
-    pub fn movement_resolve(
-        &self,
-        project: &ProjectId,
-        id: Uuid,
-        to: MovementStatus,
-        now: Millis,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let update = UpdateItem::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::movement_pk(project, id), keys::MOVEMENT_SK)))
-            .update_expression(match to.reason() {
-                Some(_) => "SET #status = :to, updatedAt = :now, reason = :reason",
-                None => "SET #status = :to, updatedAt = :now",
-            })
-            .condition_expression("#status = :processing")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":now", n(now.epoch_ms()))
-            .expression_attribute_values(":processing", s(MovementStatus::Processing.as_str()));
-        let update = match to.reason() {
-            Some(reason) => update.expression_attribute_values(":reason", s(reason.as_str())),
-            None => update,
-        };
-        Ok(TransactWriteItem::builder().update(built(update.build())?).build())
-    }
-
-    /// The writes that resolve a pending movement: its status, and its place in the expiry
-    /// schedule given up. The first fails its condition when it is no longer pending.
-    pub fn movement_resolution(
-        &self,
-        project: &ProjectId,
-        movement: &Movement,
-        to: MovementStatus,
-        now: Millis,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut items = vec![self.movement_resolve(project, movement.id, to, now)?];
-        if let Some(at) = movement.expires_at {
-            items.push(self.expiry_delete(project, movement.id, at)?);
-        }
-        Ok(items)
-    }
-
-    /// [`Store::movement_resolution`] on its own, for a change that moves no money. `false`:
-    /// it was no longer pending.
-    pub async fn resolve_movement(
-        &self,
-        project: &ProjectId,
-        movement: &Movement,
-        to: MovementStatus,
-        now: Millis,
-    ) -> Result<bool, StoreError> {
-        let items = self.movement_resolution(project, movement, to, now)?;
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) = error.as_service_error()
-                {
-                    let first = canceled.cancellation_reasons().first().and_then(|r| r.code());
-                    if first == Some("ConditionalCheckFailed") {
-                        return Ok(false);
-                    }
-                }
-                Err(StoreError::sdk("TransactWriteItems", error))
-            }
-        }
-    }
-
-    /// The movement's place in the expiry schedule (written with its creation).
-    pub fn expiry_put(
-        &self,
-        project: &ProjectId,
-        movement: &Movement,
-    ) -> Result<Option<TransactWriteItem>, StoreError> {
-        let Some(at) = movement.expires_at else {
-            return Ok(None);
-        };
-        let shard = keys::expiry_shard(movement.id);
-        let mut item = key(keys::expiry_pk(shard), keys::expiry_sk(at.epoch_ms(), project, movement.id));
-        item.insert("projectId".into(), s(project.as_str()));
-        item.insert("movementId".into(), s(movement.id.to_string()));
-        item.insert("expiresOn".into(), n(at.epoch_ms()));
-        let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        Ok(Some(TransactWriteItem::builder().put(built(put.build())?).build()))
-    }
-
-    fn expiry_delete(&self, project: &ProjectId, id: Uuid, at: Millis) -> Result<TransactWriteItem, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::expiry_pk(keys::expiry_shard(id)), keys::expiry_sk(at.epoch_ms(), project, id))));
-        Ok(TransactWriteItem::builder().delete(built(delete.build())?).build())
-    }
-
     /// Up to `limit` scheduled expiries due at `now`, soonest first within each shard.
     pub async fn due_expiries(&self, now: Millis, limit: usize) -> Result<(Vec<DueExpiry>, bool), StoreError> {
         let mut due = Vec::new();
@@ -503,9 +269,9 @@ impl Store {
             for item in output.items() {
                 let r = Reader::new(item, "expiry schedule");
                 due.push(DueExpiry {
-                    project: r.parsed("projectId", ProjectId::parse)?,
-                    id: r.parsed("movementId", Uuid::parse_str)?,
-                    at: Millis::from_epoch_ms(r.number("expiresOn")?),
+                    project: r.parsed(PROJECT_ID, ProjectId::parse)?,
+                    id: r.parsed(MOVEMENT_ID, Uuid::parse_str)?,
+                    at: Millis::from_epoch_ms(r.number(EXPIRES_ON)?),
                 });
             }
         }
@@ -539,19 +305,115 @@ impl Store {
     }
 }
 
+/// A new wallet's items: its head, its index item and, with a foreign id, the item that makes
+/// that id unique; each on the condition that it does not exist yet.
+pub(super) fn new_wallet_items(table: &str, wallet: &Wallet) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let [head, index] = wallet_items(wallet);
+    let mut items = vec![head, index];
+    if let Some(foreign_id) = &wallet.info.foreign_id {
+        let mut item = key(keys::foreign_id_pk(&wallet.balance.project_id, foreign_id), keys::FOREIGN_ID_SK);
+        item.insert(WALLET_ID.into(), s(wallet.balance.id.to_string()));
+        items.push(item);
+    }
+    items.into_iter().map(|item| new_item(table, item)).collect()
+}
+
+/// A put of an item that must not exist yet.
+pub(super) fn new_item(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(keys::item_absent());
+    Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+}
+
+/// A new movement's record and, when it expires, its place in the expiry schedule.
+pub(super) fn new_movement_items(
+    table: &str,
+    project: &ProjectId,
+    movement: &Movement,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut item = key(keys::movement_pk(project, movement.id), keys::MOVEMENT_SK);
+    item.insert(KIND.into(), s(movement.kind.as_str()));
+    if let Some(source) = movement.source {
+        item.insert(SOURCE.into(), s(source.to_string()));
+    }
+    item.insert(DESTINATION.into(), s(movement.destination.to_string()));
+    item.insert(AMOUNT.into(), decimal(movement.amount.value()));
+    item.insert(BALANCE_TYPE.into(), s(movement.balance_type.as_str()));
+    if let Some(foreign_id) = &movement.foreign_id {
+        item.insert(FOREIGN_ID.into(), s(foreign_id.as_str()));
+    }
+    item.insert(STATUS.into(), s(movement.status.as_str()));
+    if let Some(reason) = movement.status.reason() {
+        item.insert(REASON.into(), s(reason.as_str()));
+    }
+    // Not `expiresAt`: that is the table's TTL attribute, and a record must outlive its expiry.
+    if let Some(at) = movement.expires_at {
+        item.insert(EXPIRES_ON.into(), n(at.epoch_ms()));
+    }
+    item.insert(CREATED_AT.into(), n(movement.created_at.epoch_ms()));
+    item.insert(UPDATED_AT.into(), n(movement.updated_at.epoch_ms()));
+    let mut items = vec![new_item(table, item)?];
+    if let Some(at) = movement.expires_at {
+        let shard = keys::expiry_shard(movement.id);
+        let mut entry = key(keys::expiry_pk(shard), keys::expiry_sk(at.epoch_ms(), project, movement.id));
+        entry.insert(PROJECT_ID.into(), s(project.as_str()));
+        entry.insert(MOVEMENT_ID.into(), s(movement.id.to_string()));
+        entry.insert(EXPIRES_ON.into(), n(at.epoch_ms()));
+        let put = Put::builder().table_name(table).set_item(Some(entry));
+        items.push(TransactWriteItem::builder().put(built(put.build())?).build());
+    }
+    Ok(items)
+}
+
+/// The writes that resolve a pending movement: its status, and its place in the expiry
+/// schedule given up. The first fails its condition when it is no longer pending.
+pub(super) fn movement_resolution(
+    table: &str,
+    project: &ProjectId,
+    movement: &Movement,
+    to: MovementStatus,
+    now: Millis,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let update = UpdateItem::builder()
+        .table_name(table)
+        .set_key(Some(key(keys::movement_pk(project, movement.id), keys::MOVEMENT_SK)))
+        // `status` is a reserved word: it needs a placeholder.
+        .update_expression(match to.reason() {
+            Some(_) => format!("SET #status = :to, {UPDATED_AT} = :now, {REASON} = :reason"),
+            None => format!("SET #status = :to, {UPDATED_AT} = :now"),
+        })
+        .condition_expression("#status = :processing")
+        .expression_attribute_names("#status", STATUS)
+        .expression_attribute_values(":to", s(to.as_str()))
+        .expression_attribute_values(":now", n(now.epoch_ms()))
+        .expression_attribute_values(":processing", s(MovementStatus::Processing.as_str()));
+    let update = match to.reason() {
+        Some(reason) => update.expression_attribute_values(":reason", s(reason.as_str())),
+        None => update,
+    };
+    let mut items = vec![TransactWriteItem::builder().update(built(update.build())?).build()];
+    if let Some(at) = movement.expires_at {
+        let delete = Delete::builder().table_name(table).set_key(Some(key(
+            keys::expiry_pk(keys::expiry_shard(movement.id)),
+            keys::expiry_sk(at.epoch_ms(), project, movement.id),
+        )));
+        items.push(TransactWriteItem::builder().delete(built(delete.build())?).build());
+    }
+    Ok(items)
+}
+
 fn movement_from_item(id: Uuid, item: &Item) -> Result<Movement, StoreError> {
     let r = Reader::new(item, "movement");
     Ok(Movement {
         id,
-        kind: r.parsed("kind", |k| MovementKind::parse(k).ok_or(()))?,
-        source: r.opt_str("source")?.map(BalanceId::parse).transpose().map_err(|_| corrupt("source"))?,
-        destination: r.parsed("destination", BalanceId::parse)?,
-        amount: Amount::new(r.decimal("amount")?).map_err(|_| corrupt("amount"))?,
-        balance_type: r.parsed("balanceType", BalanceType::parse)?,
-        foreign_id: r.opt_str("foreignId")?.map(Reference::parse).transpose().map_err(|_| corrupt("foreignId"))?,
-        status: MovementStatus::parse(r.str("status")?, r.opt_str("reason")?).ok_or_else(|| corrupt("status"))?,
-        expires_at: r.opt_number("expiresOn")?.map(Millis::from_epoch_ms),
+        kind: r.parsed(KIND, |k| MovementKind::parse(k).ok_or(()))?,
+        source: r.opt_str(SOURCE)?.map(BalanceId::parse).transpose().map_err(|_| corrupt(SOURCE))?,
+        destination: r.parsed(DESTINATION, BalanceId::parse)?,
+        amount: Amount::new(r.decimal(AMOUNT)?).map_err(|_| corrupt(AMOUNT))?,
+        balance_type: r.parsed(BALANCE_TYPE, BalanceType::parse)?,
+        foreign_id: r.opt_str(FOREIGN_ID)?.map(Reference::parse).transpose().map_err(|_| corrupt(FOREIGN_ID))?,
+        status: MovementStatus::parse(r.str(STATUS)?, r.opt_str(REASON)?).ok_or_else(|| corrupt(STATUS))?,
+        expires_at: r.opt_number(EXPIRES_ON)?.map(Millis::from_epoch_ms),
         created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
-        updated_at: Millis::from_epoch_ms(r.number("updatedAt")?),
+        updated_at: Millis::from_epoch_ms(r.number(UPDATED_AT)?),
     })
 }

@@ -16,6 +16,7 @@ use pocketbook::domain::names::ProjectId;
 use pocketbook::domain::time::Millis;
 use pocketbook::edge::auth::{generate_api_key, hash_api_key, Authenticator};
 use pocketbook::edge::{handle, Action, App};
+use pocketbook::services::{Balances, Wallets};
 use pocketbook::store::ApiKeyRecord;
 pub use pocketbook_tests::gateway::{percent_decode, percent_encode as encode};
 use pocketbook_tests::in_process::LocalLedger;
@@ -53,7 +54,9 @@ impl Reply {
 
 pub struct Api {
     pub local: LocalLedger,
-    app: App,
+    /// What the wallet functions and the balance functions keep.
+    wallets: App<Wallets>,
+    balances: App<Balances>,
     api_key: String,
     pub key_id: String,
 }
@@ -62,7 +65,9 @@ impl Api {
     pub async fn new() -> Api {
         // A generous lock wait: concurrent requests in these tests wait rather than see 429.
         let local = LocalLedger::with(false, Duration::from_secs(15)).await;
-        let app = App::new(local.ledger.clone(), Authenticator::new(local.store.clone(), Duration::from_secs(60)));
+        let auth = || Authenticator::new(local.store.clone(), Duration::from_secs(60));
+        let wallets = App::new(local.wallets.clone(), auth());
+        let balances = App::new(local.balances.clone(), auth());
         let api_key = generate_api_key();
         let key_id = pocketbook_tests::app::unique("key");
         let record = ApiKeyRecord {
@@ -72,7 +77,7 @@ impl Api {
             created_at: Millis::from_epoch_ms(0),
         };
         local.store.insert_api_key(&hash_api_key(&api_key), &record).await.expect("store the API key");
-        Api { local, app, api_key, key_id }
+        Api { local, wallets, balances, api_key, key_id }
     }
 
     pub fn project(&self) -> &ProjectId {
@@ -152,11 +157,11 @@ impl Api {
         };
 
         macro_rules! dispatch {
-            ($($action:ty),* $(,)?) => {{
+            ($($app:ident: $action:ty),* $(,)?) => {{
                 $(
                     if method == <$action as Action>::METHOD {
                         if let Some(parameters) = match_template(<$action as Action>::PATH, raw_path) {
-                            let answer = handle::<$action>(&self.app, build(parameters))
+                            let answer = handle::<$action>(&self.$app, build(parameters))
                                 .await
                                 .unwrap_or_else(|e| panic!("{method} {path}: an HTTP invocation failed: {e:?}"));
                             return into_reply(answer.get());
@@ -167,18 +172,18 @@ impl Api {
             }};
         }
         dispatch!(
-            CreateWallet,
-            GetWallet,
-            ListWallets,
-            UpdateWallet,
-            CreateDeposit,
-            CreateTransfer,
-            CreateQuasiTransfer,
-            QuasiTransferCommand,
-            CreateFundRequest,
-            FundRequestCommand,
-            GetBalance,
-            ListTransactions,
+            wallets: CreateWallet,
+            wallets: GetWallet,
+            wallets: ListWallets,
+            wallets: UpdateWallet,
+            wallets: CreateDeposit,
+            wallets: CreateTransfer,
+            wallets: CreateQuasiTransfer,
+            wallets: QuasiTransferCommand,
+            wallets: CreateFundRequest,
+            wallets: FundRequestCommand,
+            balances: GetBalance,
+            balances: ListTransactions,
         )
     }
 

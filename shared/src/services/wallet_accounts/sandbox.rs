@@ -1,6 +1,7 @@
 //! The sandbox provider: every gateway's wallets are Pocketbook balances in this table, under
 //! the project `sandbox-wallets`, one per gateway and mobile number (two merchants' customers
-//! with the same number share the wallet, as at a real provider).
+//! with the same number share the wallet, as at a real provider). It is a client of the
+//! balances service, like any other.
 //!
 //! Its rules, for `make dev` and tests:
 //! - No SMS is sent; the OTP is the **last six digits of the mobile number**.
@@ -10,15 +11,16 @@
 //! - A direct debit takes the token's use and the order in the same transaction as the
 //!   wallet's own debit.
 
-use super::{Authentication, Debit, DebitOutcome, LinkedWallet, ProviderError, TopUp, WalletProvider};
 use crate::domain::balance::{Balance, NewBalance};
 use crate::domain::ledger::Ids;
 use crate::domain::money::{Amount, MinLimit};
 use crate::domain::names::{BalanceId, BalanceName, BalanceType, IdempotencyKey, ProjectId, Subject};
 use crate::domain::operation::{Operation, Rejection};
-use crate::domain::wallet_accounts::{Gateway, MobileNumber, Otp, PaymentAmount};
-use crate::service::{ExecuteOperationError, GetBalanceError, Ledger, RandomIds};
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use crate::domain::wallet_accounts::{Gateway, MobileNumber, Otp, PaymentAmount, TxnId};
+use crate::engine::{Answer, EngineError, Fault, Fingerprint, Idempotency, Outcome, RandomIds};
+use crate::providers::{Authentication, Debit, DebitOutcome, LinkedWallet, ProviderError, TopUp, WalletProvider};
+use crate::services::balances::{Balances, OperationInput, OperationOutcome};
+use crate::store::{Refused, Write};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
@@ -49,7 +51,7 @@ pub fn wallet_balance_id(gateway: Gateway, mobile: &MobileNumber) -> BalanceId {
 }
 
 pub struct Sandbox<'a> {
-    pub ledger: &'a Ledger,
+    pub balances: &'a Balances,
     pub gateway: Gateway,
     /// The API's public address (`https://host`), for top-up URLs; relative without one.
     pub public_url: Option<&'a str>,
@@ -68,47 +70,52 @@ fn balance_id(reference: &str) -> Result<BalanceId, ProviderError> {
 }
 
 /// The ledger's answers as a provider's: a missing wallet is a refusal, a busy one is busy.
-impl From<ExecuteOperationError> for ProviderError {
-    fn from(error: ExecuteOperationError) -> Self {
+impl From<EngineError> for ProviderError {
+    fn from(error: EngineError) -> Self {
         match error {
-            ExecuteOperationError::NotFound => unknown_wallet(),
-            ExecuteOperationError::Busy => ProviderError::Busy,
-            ExecuteOperationError::Rejected(rejection) => ProviderError::Refused(rejection.to_string()),
+            EngineError::NotFound => unknown_wallet(),
+            EngineError::Busy => ProviderError::Busy,
+            EngineError::Rejected(rejection) => ProviderError::Refused(rejection.to_string()),
             other => unavailable(other),
         }
     }
 }
 
-impl From<GetBalanceError> for ProviderError {
-    fn from(error: GetBalanceError) -> Self {
-        match error {
-            GetBalanceError::NotFound => unknown_wallet(),
-            GetBalanceError::Busy => ProviderError::Busy,
-            GetBalanceError::Failed(fault) => unavailable(fault),
-        }
-    }
-}
-
-fn key(text: String) -> Result<IdempotencyKey, ProviderError> {
-    IdempotencyKey::parse(&text).map_err(unavailable)
-}
-
-/// What a sandbox debit carrying a claim came to.
+/// What a sandbox debit carrying other writes came to.
 pub enum SandboxDebit {
-    Charged {
-        balance: Decimal,
-    },
+    Charged,
     InsufficientFunds,
-    /// A condition of the claim failed: the writes' cancellation reasons.
-    ClaimRefused(Vec<aws_sdk_dynamodb::types::CancellationReason>),
+    /// A condition of the other writes failed; nothing was written.
+    Refused(Refused),
+}
+
+/// The sandbox's own records of its credits need no answer: a repeat only has to apply
+/// nothing, and the caller reads the balance.
+fn no_answer(_: &OperationOutcome) -> Answer {
+    Answer { status: 200, body: String::new() }
 }
 
 impl Sandbox<'_> {
+    /// An operation on a sandbox wallet, applied once per `key`.
+    async fn once(
+        &self,
+        id: BalanceId,
+        operation: Operation,
+        subject: Option<&str>,
+        key: String,
+    ) -> Result<Outcome<OperationOutcome>, EngineError> {
+        let subject = subject.map(Subject::parse).transpose().map_err(|e| Fault::Inconsistent(e.0))?.flatten();
+        let input = OperationInput { balance: id, operation, subject, update_token: None, session: None };
+        let key = IdempotencyKey::parse(&key).map_err(|e| Fault::Inconsistent(e.0))?;
+        let idempotency = Idempotency::new(key, Fingerprint::of("sandbox", &input), &no_answer);
+        self.balances.execute_operation(&project(), &input, Some(&idempotency)).await
+    }
+
     async fn open_wallet(&self, id: BalanceId) -> Result<Balance, ProviderError> {
         let project = project();
-        match self.ledger.get_balance(&project, id).await {
+        match self.balances.get_balance(&project, id).await {
             Ok((balance, _)) if !balance.amount.is_zero() || balance.transactions_count > 0 => return Ok(balance),
-            Ok(_) | Err(GetBalanceError::NotFound) => {}
+            Ok(_) | Err(EngineError::NotFound) => {}
             Err(error) => return Err(error.into()),
         }
         let fresh = Balance::open(
@@ -119,46 +126,48 @@ impl Sandbox<'_> {
                 name: BalanceName::parse(&format!("{} sandbox wallet", self.gateway)).map_err(unavailable)?,
                 min_limit: MinLimit::new(Decimal::ZERO).map_err(unavailable)?,
             },
-            self.ledger.clock().now(),
+            self.balances.engine().clock().now(),
             RandomIds.update_token(),
         );
         // Two first links at once both try; the loser's insert fails and it goes on.
-        if self.ledger.store().insert_balance(&fresh, None).await.is_err() {
-            tracing::debug!(balance = %id, "sandbox wallet already created");
+        match self.balances.engine().write(&project, &[Write::NewBalance(fresh)]).await {
+            Ok(()) | Err(EngineError::WriteRefused(Refused::Exists)) => {}
+            Err(error) => tracing::debug!(balance = %id, error = %error, "opening a sandbox wallet failed"),
         }
-        let opening = Operation::Inc { amount: Amount::new(OPENING_BALANCE).map_err(unavailable)?, ttl: None };
-        let subject = Subject::parse("sandbox opening balance").map_err(unavailable)?;
-        let key = key(format!("sandbox-opening-{id}"))?;
-        self.ledger.execute_operation(&project, id, opening, subject, None, Some(key)).await?;
-        Ok(self.ledger.get_balance(&project, id).await?.0)
+        let opening = Operation::inc(Amount::new(OPENING_BALANCE).map_err(unavailable)?);
+        self.once(id, opening, Some("sandbox opening balance"), format!("sandbox-opening-{id}")).await?;
+        Ok(self.balances.get_balance(&project, id).await?.0)
     }
 
-    /// The debit, with a direct debit's claim in the same transaction.
-    pub async fn debit_with_claim(
+    /// The debit of transaction `txn`, with `with` (a direct debit's claim, an order's
+    /// status) in the same transaction. No idempotency record: those writes carry their own
+    /// once-only conditions, so a record would only cost an item, and a read on every refusal.
+    pub async fn debit_with(
         &self,
         reference: &str,
         amount: PaymentAmount,
-        key_text: String,
-        claim: Vec<TransactWriteItem>,
+        txn: &TxnId,
+        with: Write,
     ) -> Result<SandboxDebit, ProviderError> {
-        let id = balance_id(reference)?;
-        let amount = Amount::new(amount.value()).map_err(unavailable)?;
-        match self.ledger.operation_with_extras(&project(), id, Operation::Dec { amount }, key(key_text)?, claim).await
-        {
-            Ok(balance) => Ok(SandboxDebit::Charged { balance }),
-            Err(ExecuteOperationError::Rejected(Rejection::InsufficientFunds)) => Ok(SandboxDebit::InsufficientFunds),
-            Err(ExecuteOperationError::ExtraRefused(reasons)) => Ok(SandboxDebit::ClaimRefused(reasons)),
+        let input = OperationInput {
+            balance: balance_id(reference)?,
+            operation: Operation::Dec { amount: Amount::new(amount.value()).map_err(unavailable)? },
+            subject: None,
+            update_token: None,
+            session: Some(format!("debit-{txn}")),
+        };
+        match self.balances.operate(&project(), &input, &[with], None).await {
+            Ok(_) => Ok(SandboxDebit::Charged),
+            Err(EngineError::Rejected(Rejection::InsufficientFunds)) => Ok(SandboxDebit::InsufficientFunds),
+            Err(EngineError::WriteRefused(refused)) => Ok(SandboxDebit::Refused(refused)),
             Err(error) => Err(error.into()),
         }
     }
 
     /// The top-up page's credit: the order's amount, once per transaction.
-    pub async fn credit(&self, reference: &str, amount: PaymentAmount, key_text: String) -> Result<(), ProviderError> {
-        let id = balance_id(reference)?;
-        let amount = Amount::new(amount.value()).map_err(unavailable)?;
-        let subject = Subject::parse("sandbox top-up").map_err(unavailable)?;
-        let credit = Operation::Inc { amount, ttl: None };
-        self.ledger.execute_operation(&project(), id, credit, subject, None, Some(key(key_text)?)).await?;
+    pub async fn credit(&self, reference: &str, amount: PaymentAmount, txn: &TxnId) -> Result<(), ProviderError> {
+        let credit = Operation::inc(Amount::new(amount.value()).map_err(unavailable)?);
+        self.once(balance_id(reference)?, credit, Some("sandbox top-up"), format!("topup-{txn}")).await?;
         Ok(())
     }
 }
@@ -178,19 +187,19 @@ impl WalletProvider for Sandbox<'_> {
     }
 
     async fn balance(&self, reference: &str) -> Result<Decimal, ProviderError> {
-        Ok(self.ledger.get_balance(&project(), balance_id(reference)?).await?.0.amount)
+        Ok(self.balances.get_balance(&project(), balance_id(reference)?).await?.0.amount)
     }
 
     async fn debit(&self, debit: &Debit<'_>) -> Result<DebitOutcome, ProviderError> {
-        match self
-            .debit_with_claim(debit.reference, debit.amount, format!("debit-{}", debit.txn_id), Vec::new())
-            .await?
-        {
-            SandboxDebit::Charged { balance } => Ok(DebitOutcome::Charged { balance }),
-            SandboxDebit::InsufficientFunds => {
+        let operation = Operation::dec(Amount::new(debit.amount.value()).map_err(unavailable)?);
+        match self.once(balance_id(debit.reference)?, operation, None, format!("debit-{}", debit.txn_id)).await {
+            Ok(Outcome::Done(done)) => Ok(DebitOutcome::Charged { balance: done.balance.amount }),
+            // Debited before: the balance as it is now.
+            Ok(Outcome::Replayed(_)) => Ok(DebitOutcome::Charged { balance: self.balance(debit.reference).await? }),
+            Err(EngineError::Rejected(Rejection::InsufficientFunds)) => {
                 Ok(DebitOutcome::InsufficientFunds { balance: self.balance(debit.reference).await? })
             }
-            SandboxDebit::ClaimRefused(_) => Err(unavailable("a debit without a claim had its claim refused")),
+            Err(error) => Err(error.into()),
         }
     }
 

@@ -1,0 +1,16 @@
+//! One service per facade, each a small type over the engine that returns domain values (the
+//! actions render them): [`Balances`] (the RBS-style balance API), [`WalletAccounts`] (the
+//! Juspay-style customer wallet accounts) and [`Wallets`] (the FPay-style wallets with pockets).
+
+pub mod balances;
+pub mod wallet_accounts;
+pub mod wallets;
+
+pub use balances::{
+    Balances, CreateBalanceError, CreateBalanceRequest, EntriesPage, ExecuteOperationError, GetBalanceError,
+    ListTransactionsError, OperationInput, OperationOutcome, PageRequest,
+};
+pub use wallet_accounts::{
+    CallbackError, Command, DirectDebitError, DirectDebitRequest, OrderError, WalletAccountError, WalletAccounts,
+};
+pub use wallets::{NewMovement, NewWallet, Swept, WalletError, WalletList, WalletListRequest, Wallets};

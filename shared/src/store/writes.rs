@@ -1,0 +1,169 @@
+//! The conditional writes beside a balance's own changes: new balances and wallets, a direct
+//! debit's claim, an order's status, a movement's record. Each commits on its own or inside a
+//! balance's commit, and a failed condition comes back as a [`Refused`] naming what failed,
+//! never as DynamoDB's cancellation reasons.
+
+use super::balances::new_head_item;
+use super::customer_wallets::{claim_items, order_from_item, order_transition, Claim, ClaimRefused};
+use super::wallets::{movement_resolution, new_item, new_movement_items, new_wallet_items};
+use super::StoreError;
+use crate::domain::balance::Balance;
+use crate::domain::movements::{Movement, MovementStatus};
+use crate::domain::names::ProjectId;
+use crate::domain::time::Millis;
+use crate::domain::wallet_accounts::{Order, PaymentStatus};
+use crate::domain::wallets::Wallet;
+use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
+
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A new plain balance: its head.
+    NewBalance(Balance),
+    /// A new wallet: its head, its index item and its foreign id.
+    NewWallet(Wallet),
+    /// A direct debit's claim on a token and an order id.
+    Claim(Claim),
+    /// An order moving on from `from`, if it is still there (a pending one only in its time).
+    OrderTransition { order: Order, from: PaymentStatus, now: Millis },
+    /// A new movement's record, and its place in the expiry schedule.
+    NewMovement { project: ProjectId, movement: Movement },
+    /// A pending movement resolved to `to`, leaving the expiry schedule.
+    ResolveMovement { project: ProjectId, movement: Movement, to: MovementStatus, now: Millis },
+}
+
+/// Which condition of a write failed. Nothing of its commit was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The new item's id is taken (a balance, a wallet, a movement).
+    Exists,
+    /// Another wallet of the project has this foreign id.
+    ForeignIdTaken,
+    Claim(ClaimRefused),
+    /// The order is no longer where the transition starts: as it is now, when DynamoDB sent it.
+    OrderMoved(Option<Box<Order>>),
+    /// The movement is no longer pending.
+    NotPending,
+}
+
+impl Write {
+    /// The items it writes, out of a transaction's 100.
+    pub fn items(&self) -> usize {
+        match self {
+            Write::NewBalance(_) | Write::OrderTransition { .. } => 1,
+            Write::NewWallet(wallet) => 2 + usize::from(wallet.info.foreign_id.is_some()),
+            Write::Claim(_) => 4,
+            Write::NewMovement { movement, .. } | Write::ResolveMovement { movement, .. } => {
+                1 + usize::from(movement.expires_at.is_some())
+            }
+        }
+    }
+
+    pub(super) fn transact_items(&self, table: &str) -> Result<Vec<TransactWriteItem>, StoreError> {
+        match self {
+            Write::NewBalance(balance) => Ok(vec![new_item(table, new_head_item(balance))?]),
+            Write::NewWallet(wallet) => new_wallet_items(table, wallet),
+            Write::Claim(claim) => claim_items(table, claim),
+            Write::OrderTransition { order, from, now } => Ok(vec![order_transition(table, order, *from, *now)?]),
+            Write::NewMovement { project, movement } => new_movement_items(table, project, movement),
+            Write::ResolveMovement { project, movement, to, now } => {
+                movement_resolution(table, project, movement, *to, *now)
+            }
+        }
+    }
+
+    /// What failed, from the cancellation reasons of its own items (in their order).
+    pub(super) fn refused(&self, reasons: &[CancellationReason]) -> Result<Option<Refused>, StoreError> {
+        let failed = |index: usize| reasons.get(index).is_some_and(|r| r.code() == Some("ConditionalCheckFailed"));
+        Ok(match self {
+            Write::NewBalance(_) | Write::NewMovement { .. } => failed(0).then_some(Refused::Exists),
+            Write::NewWallet(_) if failed(0) || failed(1) => Some(Refused::Exists),
+            Write::NewWallet(_) => failed(2).then_some(Refused::ForeignIdTaken),
+            Write::Claim(_) => ClaimRefused::from_reasons(reasons)?.map(Refused::Claim),
+            Write::OrderTransition { .. } if failed(0) => {
+                let order = reasons.first().and_then(|r| r.item.as_ref()).map(order_from_item).transpose()?;
+                Some(Refused::OrderMoved(order.map(Box::new)))
+            }
+            Write::OrderTransition { .. } => None,
+            Write::ResolveMovement { .. } => failed(0).then_some(Refused::NotPending),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::balance::NewBalance;
+    use crate::domain::money::{Amount, MinLimit};
+    use crate::domain::movements::{MovementKind, MovementStatus};
+    use crate::domain::names::{BalanceId, BalanceName, BalanceType, UpdateToken};
+    use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, PaymentAmount, TxnId, WalletAccountId};
+    use crate::domain::wallets::{ForeignId, WalletInfo};
+    use rust_decimal::Decimal;
+    use uuid::Uuid;
+
+    #[test]
+    fn every_write_counts_the_items_it_writes() {
+        let project = ProjectId::parse("p").unwrap();
+        let now = Millis::from_epoch_ms(1);
+        let balance = Balance::open(
+            NewBalance {
+                project_id: project.clone(),
+                id: BalanceId::new(Uuid::from_u128(1)),
+                balance_type: BalanceType::xof(),
+                name: BalanceName::from_type(&BalanceType::xof()),
+                min_limit: MinLimit::ZERO,
+            },
+            now,
+            UpdateToken::new(Uuid::nil()),
+        );
+        let mut info = WalletInfo::main(None);
+        let wallet = |info: &WalletInfo| Wallet { info: info.clone(), balance: balance.clone() };
+        let plain = wallet(&info);
+        info.foreign_id = Some(ForeignId::parse("shop-1").unwrap());
+        let order = Order {
+            project: project.clone(),
+            order_id: OrderId::parse("o1").unwrap(),
+            txn_id: TxnId::from_random([1; 16]),
+            merchant_id: "m".into(),
+            customer: CustomerId::parse("c1").unwrap(),
+            wallet_id: WalletAccountId::from_random([2; 16]),
+            gateway: Gateway::Paytm,
+            reference: "r".into(),
+            amount: PaymentAmount::new(Decimal::ONE).unwrap(),
+            status: PaymentStatus::Charged,
+            authentication: None,
+            created_at: now,
+            updated_at: now,
+            expires_at: now,
+        };
+        let mut movement = Movement {
+            id: Uuid::from_u128(3),
+            kind: MovementKind::QuasiTransfer,
+            source: Some(balance.id),
+            destination: BalanceId::new(Uuid::from_u128(4)),
+            amount: Amount::new(Decimal::ONE).unwrap(),
+            balance_type: BalanceType::xof(),
+            foreign_id: None,
+            status: MovementStatus::Processing,
+            expires_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut writes = vec![
+            Write::NewBalance(balance.clone()),
+            Write::NewWallet(plain),
+            Write::NewWallet(wallet(&info)),
+            Write::Claim(Claim { token_hash: "h".into(), link_version: 1, order: order.clone(), now }),
+            Write::OrderTransition { order, from: PaymentStatus::PendingVbv, now },
+        ];
+        for expires_at in [None, Some(now)] {
+            movement.expires_at = expires_at;
+            writes.push(Write::NewMovement { project: project.clone(), movement: movement.clone() });
+            let to = MovementStatus::Successful;
+            writes.push(Write::ResolveMovement { project: project.clone(), movement: movement.clone(), to, now });
+        }
+        for write in writes {
+            assert_eq!(write.transact_items("t").unwrap().len(), write.items(), "{write:?}");
+        }
+    }
+}
