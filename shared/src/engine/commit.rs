@@ -6,7 +6,6 @@
 //! it does (answer as if nothing happened) or it never will (plan again from fresh state).
 //! All of a step's own writes are one transaction, so one entry tells for all of them.
 
-use super::idempotency::Stored;
 use super::{new_owner, Engine, EngineError, Fault, Idempotency, Outcome, RandomIds};
 use crate::domain::balance::{Balance, Lot};
 use crate::domain::entry::Entry;
@@ -148,17 +147,12 @@ impl Engine {
                 Err(Failure::Refused(refusal)) => {
                     // A repeat of a request that succeeded gets its stored answer: its own
                     // effect may be why it is refused now.
-                    return match self.stored(project, idempotency, None).await? {
-                        Stored::Replay(answer) => Ok(Outcome::Replayed(answer)),
-                        Stored::Reused => Err(EngineError::KeyReused),
-                        Stored::Nothing => Err(refusal),
-                    };
+                    return self.stored(project, idempotency, None).await?.answer().unwrap_or(Err(refusal));
                 }
-                Err(Failure::KeyTaken(record)) => match self.stored(project, idempotency, record).await? {
-                    Stored::Replay(answer) => return Ok(Outcome::Replayed(answer)),
-                    Stored::Reused => return Err(EngineError::KeyReused),
+                Err(Failure::KeyTaken(record)) => match self.stored(project, idempotency, record).await?.answer() {
+                    Some(answer) => return answer,
                     // It expired between the failed condition and the read: the key is free now.
-                    Stored::Nothing => previous_owner = Some(std::mem::replace(&mut owner, new_owner())),
+                    None => previous_owner = Some(std::mem::replace(&mut owner, new_owner())),
                 },
                 Err(Failure::Restart(doubt)) => {
                     tracing::warn!(project = %project, "commit outcome unknown or fenced; taking over and checking");
@@ -193,12 +187,10 @@ impl Engine {
             match self.commit_retrying(&Commit { heads: Vec::new(), record: record.as_ref(), writes }).await {
                 Ok(()) => return Ok(Outcome::Done(value)),
                 Err(CommitError::IdempotencyTaken(returned)) => {
-                    match self.stored(project, idempotency, returned).await? {
-                        Stored::Replay(answer) => return Ok(Outcome::Replayed(answer)),
-                        Stored::Reused => return Err(EngineError::KeyReused),
-                        // It expired between the failed condition and the read: the key is free now.
-                        Stored::Nothing => {}
+                    if let Some(answer) = self.stored(project, idempotency, returned).await?.answer() {
+                        return answer;
                     }
+                    // It expired between the failed condition and the read: the key is free now.
                 }
                 Err(CommitError::Refused(refused)) => return Err(EngineError::WriteRefused(refused)),
                 Err(error) => return Err(Fault::Store(error.into_store_error()).into()),

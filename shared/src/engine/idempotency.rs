@@ -6,7 +6,7 @@
 //! [`Idempotency`] — the key, the request's [`Fingerprint`], and the renderer that turns the
 //! step's output into the answer — and answers a fresh outcome with the same renderer.
 
-use super::{Engine, Fault};
+use super::{Engine, EngineError, Fault};
 use crate::domain::names::{IdempotencyKey, ProjectId};
 use crate::domain::time::Millis;
 use crate::store::{IdempotencyRecord, IdempotencyWrite};
@@ -81,6 +81,18 @@ pub(super) enum Stored {
     Reused,
     /// No key, or its record expired: nothing was answered under it.
     Nothing,
+}
+
+impl Stored {
+    /// The answer a request gets for what its key holds: the stored answer, or a reused key;
+    /// `None` when the key holds nothing (the caller goes on).
+    pub(super) fn answer<T, R>(self) -> Option<Result<Outcome<T>, EngineError<R>>> {
+        match self {
+            Stored::Replay(answer) => Some(Ok(Outcome::Replayed(answer))),
+            Stored::Reused => Some(Err(EngineError::KeyReused)),
+            Stored::Nothing => None,
+        }
+    }
 }
 
 impl Engine {
