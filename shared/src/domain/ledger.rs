@@ -85,7 +85,11 @@ impl Leg {
 
     /// Whether it changes the balance beyond what is due.
     pub fn acts(&self) -> bool {
-        self.operation.is_some() || !self.locked_in.is_zero() || !self.locked_out.is_zero()
+        self.operation.is_some() || self.moves_pockets()
+    }
+
+    fn moves_pockets(&self) -> bool {
+        !self.locked_in.is_zero() || !self.locked_out.is_zero()
     }
 }
 
@@ -192,7 +196,7 @@ pub fn plan_leg(
             plan.changes.len() - 1
         }
     };
-    let moves_pockets = !leg.locked_in.is_zero() || !leg.locked_out.is_zero();
+    let moves_pockets = leg.moves_pockets();
     for change in &mut plan.changes[own..] {
         let pockets = &mut change.after.pockets;
         pockets.locked_in += leg.locked_in;

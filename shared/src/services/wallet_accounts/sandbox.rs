@@ -135,8 +135,11 @@ impl Sandbox<'_> {
             Err(error) => tracing::debug!(balance = %id, error = %error, "opening a sandbox wallet failed"),
         }
         let opening = Operation::inc(Amount::new(OPENING_BALANCE).map_err(unavailable)?);
-        self.once(id, opening, Some("sandbox opening balance"), format!("sandbox-opening-{id}")).await?;
-        Ok(self.balances.get_balance(&project, id).await?.0)
+        match self.once(id, opening, Some("sandbox opening balance"), format!("sandbox-opening-{id}")).await? {
+            Outcome::Done(opened) => Ok(opened.balance),
+            // A concurrent first link opened it: the balance as it is now.
+            Outcome::Replayed(_) => Ok(self.balances.get_balance(&project, id).await?.0),
+        }
     }
 
     /// The debit of transaction `txn`, with `with` (a direct debit's claim, an order's
