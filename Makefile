@@ -1,10 +1,12 @@
 # Pocketbook. `make dev` runs it locally, `make test` runs every test. Both set themselves up
 # on a fresh machine: a project-local virtualenv (.venv) with the pinned tools from
-# requirements-dev.txt (moto's server for the local DynamoDB, cargo-lambda).
+# requirements-dev.txt (moto's server for the local DynamoDB, cargo-lambda), and the pinned
+# Node.js clients of tests/clients (Juspay's, which tests/tests/juspay_clients.rs runs).
 
 SHELL := /bin/bash
 VENV := .venv
 READY := $(VENV)/.ready
+CLIENTS := tests/clients/node_modules/.ready
 PYTHON ?= python3
 
 .PHONY: dev test build bench tools clean
@@ -14,11 +16,16 @@ $(READY): requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-tools: $(READY)
+# npm ci installs exactly package-lock.json (and empties node_modules first).
+$(CLIENTS): tests/clients/package-lock.json
+	npm ci --prefix tests/clients --no-audit --no-fund
+	touch $@
+
+tools: $(READY) $(CLIENTS)
 
 # The local DynamoDB (unless AWS_ENDPOINT_URL_DYNAMODB is set), the table, a development
 # API key, and the HTTP API on http://127.0.0.1:9000 (cargo lambda watch).
-dev: $(READY)
+dev: $(READY) $(CLIENTS)
 	scripts/dev.sh
 
 # Function binaries are built with the test hooks (failpoints) that the crash tests use;
@@ -26,7 +33,7 @@ dev: $(READY)
 # `cargo test` does (dev-dependencies such as proptest turn on features of getrandom,
 # bitflags and regex-syntax): otherwise the second step compiles the AWS SDK a second time.
 # Tests start their own serialised moto server, or use AWS_ENDPOINT_URL_DYNAMODB when set.
-test: $(READY)
+test: $(READY) $(CLIENTS)
 	$(VENV)/bin/cfn-lint template.yaml
 	cargo build --locked --workspace --all-targets --features pocketbook/test-hooks
 	cargo test --locked --workspace --features pocketbook/test-hooks

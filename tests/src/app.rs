@@ -78,8 +78,9 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The refusal's code, in either facade's error body (ours, or Juspay's `error_code`).
     pub fn error_code(&self) -> Option<&str> {
-        self.body["error"]["code"].as_str()
+        self.body["error"]["code"].as_str().or_else(|| self.body["error_code"].as_str())
     }
 }
 
@@ -156,11 +157,19 @@ impl TestApp {
         let mut functions = BTreeMap::new();
         let mut routes = Vec::new();
         for route in pocketbook::actions::ROUTES {
-            let pool = start_pool(route.function, &function_env, options.instances).await;
+            // A function with several routes runs once, behind all of them.
+            let pool = match functions.get(route.function) {
+                Some(pool) => FunctionPool::clone(pool),
+                None => start_pool(route.function, &function_env, options.instances).await,
+            };
             let gateway_route = Route::new(route.method.parse().expect("method"), route.path, pool.clone());
             routes.push(if route.public { gateway_route.public() } else { gateway_route });
             functions.insert(route.function, pool);
         }
+        // API Gateway's `$default` route, as template.yaml declares it.
+        let not_found = start_pool(pocketbook::actions::NOT_FOUND_FUNCTION, &function_env, 1).await;
+        routes.push(Route::default_route(not_found.clone()));
+        functions.insert(pocketbook::actions::NOT_FOUND_FUNCTION, not_found);
         let authorization = if options.authorizer_function {
             let pool = start_pool(AUTHORIZER, &function_env, options.instances).await;
             functions.insert(AUTHORIZER, pool.clone());

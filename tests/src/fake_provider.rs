@@ -93,6 +93,8 @@ struct Ledger {
     debits: HashMap<String, String>,
     /// The first answer to each top-up, by idempotency key.
     top_ups: HashMap<String, String>,
+    /// The first answer to each refund, by idempotency key (the refund id).
+    refunds: HashMap<String, String>,
 }
 
 impl Ledger {
@@ -342,6 +344,7 @@ fn route(state: &State, request: &RecordedRequest) -> Response<Full<Bytes>> {
         },
         ("POST", ["debits"]) => debit(state, request, &field("wallet_id"), &field("txn_id"), &field("amount")),
         ("POST", ["topups"]) => top_up(state, request, &field("wallet_id"), &field("txn_id"), &field("amount")),
+        ("POST", ["refunds"]) => refund(state, request, &field("wallet_id"), &field("refund_id"), &field("amount")),
         _ => refuse(StatusCode::NOT_FOUND, "no such route"),
     }
 }
@@ -432,6 +435,31 @@ fn debit(
         format!(r#"{{"status":"SUCCESS","balance":{}}}"#, state.money(wallet.balance))
     };
     ledger.debits.insert(key, body.clone());
+    answer(StatusCode::OK, body)
+}
+
+/// Gives `amount` back to the wallet, once per refund id.
+fn refund(
+    state: &State,
+    request: &RecordedRequest,
+    wallet_id: &str,
+    refund_id: &str,
+    amount: &str,
+) -> Response<Full<Bytes>> {
+    let (key, amount) = match key_and_amount(request, refund_id, amount) {
+        Ok(checked) => checked,
+        Err(message) => return refuse(StatusCode::BAD_REQUEST, message),
+    };
+    let mut ledger = lock(&state.ledger);
+    if let Some(first) = ledger.refunds.get(&key) {
+        return answer(StatusCode::OK, first.clone());
+    }
+    let Some(wallet) = ledger.linked(wallet_id) else {
+        return refuse(StatusCode::NOT_FOUND, "unknown wallet");
+    };
+    wallet.balance += amount;
+    let body = json!({"status": "SUCCESS"}).to_string();
+    ledger.refunds.insert(key, body.clone());
     answer(StatusCode::OK, body)
 }
 

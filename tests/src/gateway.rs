@@ -61,7 +61,16 @@ impl Route {
     pub fn public(self) -> Route {
         Route { public: true, ..self }
     }
+
+    /// API Gateway's `$default` route: whatever no other route matches, any method, no
+    /// authorization (as template.yaml declares it).
+    pub fn default_route(function: FunctionPool) -> Route {
+        Route { method: Method::GET, path: DEFAULT_ROUTE.into(), function, public: true }
+    }
 }
+
+/// The route key of API Gateway's catch-all route.
+const DEFAULT_ROUTE: &str = "$default";
 
 /// What checks callers before a route's function runs.
 #[derive(Clone, Default)]
@@ -89,12 +98,19 @@ impl Gateway {
 
     /// Like [`Gateway::start`], with `authorization` in front of every route.
     pub async fn start_with(routes: Vec<Route>, authorization: Authorization) -> std::io::Result<Gateway> {
+        let (default, routes): (Vec<Route>, Vec<Route>) = routes.into_iter().partition(|r| r.path == DEFAULT_ROUTE);
         let routes =
             routes.into_iter().map(|route| CompiledRoute { template: Template::parse(&route.path), route }).collect();
+        let default = default.into_iter().next();
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let addr = listener.local_addr()?;
-        let config =
-            Arc::new(Config { routes, authorization, verdicts: Mutex::new(HashMap::new()), port: addr.port() });
+        let config = Arc::new(Config {
+            routes,
+            default,
+            authorization,
+            verdicts: Mutex::new(HashMap::new()),
+            port: addr.port(),
+        });
         let task = tokio::spawn(serve(listener, config));
         Ok(Gateway { addr, task })
     }
@@ -127,6 +143,8 @@ type Verdict = (Option<Map<String, Value>>, Instant);
 
 struct Config {
     routes: Vec<CompiledRoute>,
+    /// The `$default` route, if any: without it an unmatched request gets API Gateway's 404.
+    default: Option<Route>,
     authorization: Authorization,
     /// The authorizer's verdicts by `Authorization` header.
     verdicts: Mutex<HashMap<String, Verdict>>,
@@ -187,8 +205,12 @@ async fn route_request(
         .filter_map(|r| r.template.matches(&segments).map(|params| (r, params)))
         .max_by(|(a, _), (b, _)| a.template.specificity().cmp(&b.template.specificity()));
     // A route is a method and a path: a known path with another method matches no route.
-    let Some((compiled, path_parameters)) = best else {
-        return message(StatusCode::NOT_FOUND, "Not Found");
+    let (route, route_key, path_parameters) = match (best, &config.default) {
+        (Some((compiled, parameters)), _) => {
+            (&compiled.route, format!("{} {}", compiled.route.method, compiled.route.path), parameters)
+        }
+        (None, Some(default)) => (default, DEFAULT_ROUTE.to_owned(), Map::new()),
+        (None, None) => return message(StatusCode::NOT_FOUND, "Not Found"),
     };
 
     let (parts, body) = request.into_parts();
@@ -200,10 +222,9 @@ async fn route_request(
         Err(_) => return message(StatusCode::BAD_REQUEST, "Bad Request"),
     };
 
-    let route_key = format!("{} {}", compiled.route.method, compiled.route.path);
     let mut event = build_event(&parts, &body, &route_key, path_parameters, config, peer, request_id);
     let context = match &config.authorization {
-        _ if compiled.route.public => None,
+        _ if route.public => None,
         Authorization::None => None,
         Authorization::Context(context) => Some(context.clone()),
         Authorization::Function { pool, ttl } => match authorize(config, pool, *ttl, &parts, &event).await {
@@ -218,7 +239,7 @@ async fn route_request(
         Ok(payload) => Bytes::from(payload),
         Err(_) => return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
     };
-    match compiled.route.function.invoke_with_request_id(request_id.to_owned(), payload).await {
+    match route.function.invoke_with_request_id(request_id.to_owned(), payload).await {
         Ok(invocation) => convert_answer(&invocation.body),
         Err(InvokeError::Timeout) => message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
         Err(_) => message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),

@@ -19,7 +19,7 @@ pub struct LocalLedger {
     pub engine: Engine,
     pub balances: Balances,
     pub wallets: Wallets,
-    /// The customer wallet accounts, every gateway on the sandbox.
+    /// The customer wallet accounts, every gateway on the sandbox unless set otherwise.
     pub accounts: WalletAccounts,
     /// The same table through a client of its own (not counted with the ledger's calls).
     pub store: Store,
@@ -35,6 +35,15 @@ impl LocalLedger {
     }
 
     pub async fn with(through_proxy: bool, lock_wait: Duration) -> Self {
+        Self::build(through_proxy, lock_wait, ProviderSettings::default()).await
+    }
+
+    /// With the gateways `settings` names on HTTP providers (a [`crate::fake_provider`]).
+    pub async fn with_providers(settings: ProviderSettings) -> Self {
+        Self::build(false, Duration::from_millis(200), settings).await
+    }
+
+    async fn build(through_proxy: bool, lock_wait: Duration, settings: ProviderSettings) -> Self {
         let endpoint = local_dynamodb::endpoint();
         let table = unique("pocketbook-ledger");
         let store = Store::new(local_dynamodb::client(&endpoint).await, table.clone(), CallCounter::default());
@@ -52,8 +61,7 @@ impl LocalLedger {
             Engine::new(ledger_store, Arc::new(clock.clone()), LockSettings { lease_ms: 5_000, wait: lock_wait });
         let page_tokens = TokenKey::new(b"test");
         let balances = Balances::new(engine.clone(), page_tokens.clone());
-        let settings = ProviderSettings::default();
-        let providers = Providers::build(&settings).expect("no HTTP providers to build");
+        let providers = Providers::build(&settings).expect("the HTTP providers' clients");
         let accounts = WalletAccounts::new(balances.clone(), providers, settings.refresh_timeout);
         let wallets = Wallets::new(engine.clone(), page_tokens);
         let project = ProjectId::parse(&unique("acme")).expect("project");

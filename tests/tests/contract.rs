@@ -407,7 +407,7 @@ async fn wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_yaml_too(
     record("GET", wallets, &list, 200);
     record("GET", refresh, &app.send("GET", &format!("{base}/refresh-balances"), None).await, 200);
     let debit = |order: &str, amount: Value, token: &str| {
-        json!({"order_id": order, "merchant_id": "shop-1", "amount": amount, "payment_method_type": "WALLET",
+        json!({"order_id": order, "merchant_id": app.project, "amount": amount, "payment_method_type": "WALLET",
                "payment_method": "MOBIKWIK", "direct_wallet_token": token, "customer_id": customer,
                "redirect_after_payment": false, "format": "json"})
     };
@@ -426,8 +426,9 @@ async fn wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_yaml_too(
     record("GET", order, &app.send("GET", "/orders/nosuchorder", None).await, 404);
     let (_, third) = token(&app, &base).await;
     let form = format!(
-        "order_id=ct5&merchant_id=shop-1&amount=12.5&payment_method_type=WALLET&payment_method=MOBIKWIK\
-         &direct_wallet_token={third}&redirect_after_payment=false&format=json"
+        "order_id=ct5&merchant_id={}&amount=12.5&payment_method_type=WALLET&payment_method=MOBIKWIK\
+         &direct_wallet_token={third}&redirect_after_payment=false&format=json",
+        app.project
     );
     record("POST", txns, &app.post_form_as_juspay("/txns", form).await, 200);
 

@@ -1,7 +1,7 @@
 //! The deployable pieces agree with the code: `template.yaml`, `openapi.yaml`, the local
 //! router in `Cargo.toml`, the function packages and the route table in `pocketbook::actions`.
 
-use pocketbook::actions::ROUTES;
+use pocketbook::actions::{NOT_FOUND_FUNCTION, ROUTES};
 use pocketbook::store::schema;
 use pocketbook_tests::local_dynamodb::workspace_root;
 use pocketbook_tests::TestApp;
@@ -75,26 +75,35 @@ fn function_packages() -> BTreeSet<String> {
         .collect()
 }
 
-/// (binary, method, path) of every HttpApi event of every function in the template.
+/// (binary, method, path) of every HttpApi event of every function in the template, but the
+/// `$default` route (an event with neither path nor method: see [`default_route`]).
 fn template_routes(template: &Value) -> BTreeSet<(String, String, String)> {
-    let mut routes = BTreeSet::new();
-    for (_, resource) in template["Resources"].as_mapping().unwrap() {
-        if resource["Type"] != "AWS::Serverless::Function" {
-            continue;
-        }
+    http_events(template)
+        .into_iter()
+        .filter(|(_, properties)| !properties["Path"].is_null())
+        .map(|(binary, properties)| {
+            (binary, text(&properties["Method"]).to_owned(), text(&properties["Path"]).to_owned())
+        })
+        .collect()
+}
+
+/// (binary, event properties) of every HttpApi event in the template.
+fn http_events(template: &Value) -> Vec<(String, Value)> {
+    let mut events = Vec::new();
+    for (_, resource) in functions(template) {
         let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned();
         for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
             if event["Type"] == "HttpApi" {
-                let properties = &event["Properties"];
-                routes.insert((
-                    binary.clone(),
-                    text(&properties["Method"]).to_owned(),
-                    text(&properties["Path"]).to_owned(),
-                ));
+                events.push((binary.clone(), event["Properties"].clone()));
             }
         }
     }
-    routes
+    events
+}
+
+/// The functions behind API Gateway's `$default` route, with the event's properties.
+fn default_route(template: &Value) -> Vec<(String, Value)> {
+    http_events(template).into_iter().filter(|(_, properties)| properties["Path"].is_null()).collect()
 }
 
 /// (method, path) of every operation in openapi.yaml.
@@ -157,6 +166,8 @@ fn every_function_package_is_deployed_and_every_route_is_in_the_code() {
     }
     assert_eq!(binaries, function_packages(), "one template function per package under functions/");
     assert_eq!(template_routes(&template), code_routes(), "template routes = the actions' routes");
+    let default: Vec<String> = default_route(&template).into_iter().map(|(binary, _)| binary).collect();
+    assert_eq!(default, [NOT_FOUND_FUNCTION], "one $default route, to the function for unknown routes");
 }
 
 #[test]
@@ -181,6 +192,10 @@ fn the_functions_run_on_graviton_under_the_api_gateway_timeout_with_the_table_in
             assert!(timeout < 30, "{id}: API Gateway gives up after 30 s");
         }
         let (actions, targets) = dynamodb_grants(&resource);
+        if resource["Metadata"]["BuildProperties"]["Binary"] == NOT_FOUND_FUNCTION {
+            assert!(resource["Properties"]["Policies"].is_null(), "{id}: answers from the path alone, touches nothing");
+            continue;
+        }
         assert!(actions.iter().all(|a| a.starts_with("dynamodb:")), "{id}: only DynamoDB actions: {actions:?}");
         assert!(!actions.iter().any(|a| a.contains('*') || a == "dynamodb:Scan"), "{id}: {actions:?}");
         assert_eq!(targets, BTreeSet::from(["!GetAtt LedgerTable.Arn".to_owned()]), "{id}: this table only");
@@ -208,21 +223,21 @@ fn every_route_is_behind_the_authorizer_that_caches_on_the_authorization_header(
     let public = public_routes();
     assert!(!public.is_empty());
     let mut opted_out = BTreeSet::new();
-    for (id, resource) in functions(&template) {
-        for (_, event) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
-            if event["Type"] == "HttpApi" {
-                let properties = &event["Properties"];
-                assert_eq!(intrinsic(&properties["ApiId"]), "!Ref HttpApi", "{id}");
-                let route = (text(&properties["Method"]).to_owned(), text(&properties["Path"]).to_owned());
-                if public.contains(&route) {
-                    // Exactly this opt-out, nothing else about authorization.
-                    let none: Value = serde_yaml::from_str("{Authorizer: NONE}").unwrap();
-                    assert_eq!(properties["Auth"], none, "{id}: a public route has no authorizer");
-                    opted_out.insert(route);
-                } else {
-                    assert!(properties["Auth"].is_null(), "{id}: only the public routes opt out of the authorizer");
-                }
-            }
+    // Exactly this opt-out, nothing else about authorization.
+    let none: Value = serde_yaml::from_str("{Authorizer: NONE}").unwrap();
+    for (id, properties) in http_events(&template) {
+        assert_eq!(intrinsic(&properties["ApiId"]), "!Ref HttpApi", "{id}");
+        if properties["Path"].is_null() {
+            // The `$default` route answers 404 whatever the key, as API Gateway would.
+            assert_eq!(properties["Auth"], none, "{id}: the $default route has no authorizer");
+            continue;
+        }
+        let route = (text(&properties["Method"]).to_owned(), text(&properties["Path"]).to_owned());
+        if public.contains(&route) {
+            assert_eq!(properties["Auth"], none, "{id}: a public route has no authorizer");
+            opted_out.insert(route);
+        } else {
+            assert!(properties["Auth"].is_null(), "{id}: only the public routes opt out of the authorizer");
         }
     }
     assert_eq!(opted_out, public, "every public action's route opts out of the authorizer");
@@ -275,6 +290,9 @@ fn provider_settings_reach_functions_whole_and_secrets_come_from_secrets_manager
         "direct-debit",
         "sandbox-top-up",
         "provider-callback",
+        "refund-order",
+        "list-payment-methods",
+        "get-wallet",
     ];
     assert_eq!(with_providers, expected.iter().map(|f| f.to_string()).collect());
 }
@@ -308,17 +326,40 @@ fn execute_operation_is_fed_by_a_queue_with_a_dead_letter_queue_and_by_an_eventb
 fn the_local_router_serves_the_same_routes() {
     let manifest: toml::Table = std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap().parse().unwrap();
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().unwrap();
-    let mut routes = BTreeSet::new();
+    let (mut routes, mut unserved) = (BTreeSet::new(), BTreeSet::new());
+    let mut catch_all = Vec::new();
     for (path, targets) in router {
-        for target in targets.as_array().unwrap() {
-            routes.insert((
-                target["function"].as_str().unwrap().to_owned(),
-                target["method"].as_str().unwrap().to_owned(),
-                path.clone(),
-            ));
+        let Some(targets) = targets.as_array() else {
+            catch_all.push((path.as_str(), targets.as_str().unwrap()));
+            continue;
+        };
+        for target in targets {
+            let (function, method) = (target["function"].as_str().unwrap(), target["method"].as_str().unwrap());
+            let route = (function.to_owned(), method.to_owned(), path.clone());
+            if function == NOT_FOUND_FUNCTION {
+                unserved.insert((method.to_owned(), path.clone()));
+            } else {
+                routes.insert(route);
+            }
         }
     }
     assert_eq!(routes, code_routes());
+    // Every other method of a served path, and every other path, reaches `not-found`.
+    let paths: BTreeSet<&str> = ROUTES.iter().map(|r| r.path).collect();
+    let mut expected = BTreeSet::new();
+    for path in paths {
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if !ROUTES.iter().any(|r| r.path == path && r.method == method) {
+                expected.insert((method.to_owned(), path.to_owned()));
+            }
+        }
+    }
+    assert_eq!(unserved, expected, "the other methods of each path go to {NOT_FOUND_FUNCTION}");
+    assert_eq!(
+        catch_all,
+        [("/", NOT_FOUND_FUNCTION), ("/{*path}", NOT_FOUND_FUNCTION)],
+        "every other path goes to {NOT_FOUND_FUNCTION}"
+    );
 }
 
 /// `sam build` runs `cargo lambda build --release --arm64 --bin <function>` at the root, which

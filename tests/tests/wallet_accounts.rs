@@ -37,10 +37,11 @@ async fn token(app: &TestApp, customer: &str) -> String {
     list.body["list"][0]["token"].as_str().expect("a token").to_owned()
 }
 
-fn debit_body(order: &str, amount: &str, token: &str) -> Value {
+/// The merchant is the key's project.
+fn debit_body(merchant: &str, order: &str, amount: &str, token: &str) -> Value {
     json!({
         "order_id": order,
-        "merchant_id": "shop",
+        "merchant_id": merchant,
         "amount": amount,
         "payment_method_type": "WALLET",
         "payment_method": "MOBIKWIK",
@@ -51,7 +52,7 @@ fn debit_body(order: &str, amount: &str, token: &str) -> Value {
 }
 
 async fn debit(app: &TestApp, order: &str, amount: &str, token: &str) -> Answer {
-    app.send("POST", "/txns", Some(&debit_body(order, amount, token))).await
+    app.send("POST", "/txns", Some(&debit_body(&app.project, order, amount, token))).await
 }
 
 /// The sandbox wallet's balance, read straight from the table.
@@ -202,16 +203,33 @@ async fn used_foreign_and_delinked_tokens_are_declined_and_debit_nothing() {
 
     // Another customer's: the debit names the customer.
     let alices = self::token(&app, &alice).await;
-    let mut body = debit_body("foreign1", "1", &alices);
+    let mut body = debit_body(&app.project, "foreign1", "1", &alices);
     body["customer_id"] = json!(bob);
     declined(&app.send("POST", "/txns", Some(&body)).await);
 
     // Another project's key: the token does not exist there.
-    let other_key = app.new_api_key(&pocketbook_tests::app::unique("other"), &["read", "write"]).await;
+    let other_project = pocketbook_tests::app::unique("other");
+    let other_key = app.new_api_key(&other_project, &["read", "write"]).await;
     let auth = format!("Bearer {other_key}");
     declined(
-        &app.send_as("POST", "/txns", Some(&debit_body("foreign2", "1", &alices)), &[("authorization", &auth)]).await,
+        &app.send_as(
+            "POST",
+            "/txns",
+            Some(&debit_body(&other_project, "foreign2", "1", &alices)),
+            &[("authorization", &auth)],
+        )
+        .await,
     );
+    // ... and this project's merchant id is not that project's: not found.
+    let foreign = app
+        .send_as(
+            "POST",
+            "/txns",
+            Some(&debit_body(&app.project, "foreign3", "1", &alices)),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!((foreign.status, foreign.body["status"].clone()), (404, json!("NOT_FOUND")), "{}", foreign.body);
     // ... nor do the customer's accounts or orders.
     let other = app
         .send_as(
@@ -291,8 +309,9 @@ async fn juspay_clients_debit_with_a_form_body_and_the_key_as_basic_username() {
     linked_account(&app, &customer, &mobile).await;
     let token = token(&app, &customer).await;
     let form = format!(
-        "order_id=form1&merchant_id=shop&amount=12.5&payment_method_type=WALLET&payment_method=MOBIKWIK\
-         &direct_wallet_token={token}&redirect_after_payment=false&format=json&customer_id={customer}"
+        "order_id=form1&merchant_id={}&amount=12.5&payment_method_type=WALLET&payment_method=MOBIKWIK\
+         &direct_wallet_token={token}&redirect_after_payment=False&format=json&customer_id={customer}",
+        app.project
     );
     let answer = app.post_form_as_juspay("/txns", form).await;
     assert_eq!((answer.status, answer.body["status"].clone()), (200, json!("CHARGED")), "{}", answer.body);
@@ -304,7 +323,7 @@ async fn juspay_clients_debit_with_a_form_body_and_the_key_as_basic_username() {
         .send_as(
             "POST",
             "/txns",
-            Some(&debit_body("form2", "1", &token)),
+            Some(&debit_body(&app.project, "form2", "1", &token)),
             &[("authorization", &format!("Bearer {reader}"))],
         )
         .await;

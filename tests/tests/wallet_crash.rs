@@ -40,8 +40,8 @@ impl Wallet {
     }
 }
 
-fn debit(order: &str, token: &str) -> Value {
-    json!({"order_id": order, "merchant_id": "shop", "amount": "40", "payment_method_type": "WALLET",
+fn debit(merchant: &str, order: &str, token: &str) -> Value {
+    json!({"order_id": order, "merchant_id": merchant, "amount": "40", "payment_method_type": "WALLET",
            "payment_method": "MOBIKWIK", "direct_wallet_token": token})
 }
 
@@ -53,18 +53,18 @@ async fn a_debit_killed_between_lock_and_commit_uses_nothing_and_can_be_retried(
     let token = wallet.token(&app).await;
 
     let doomed = app.extra_pool("direct-debit", &[("POCKETBOOK_FAILPOINTS", "after-lock")]).await;
-    let mut payload = debit("crash1", &token);
+    let mut payload = debit(&app.project, "crash1", &token);
     payload["projectId"] = json!(app.project);
     assert!(matches!(doomed.invoke_json(&payload).await, Err(InvokeError::Crashed { .. })));
     doomed.shutdown().await;
     assert_eq!(app.send("GET", "/orders/crash1", None).await.status, 404, "no order");
     // Within the dead debit's lease the wallet is busy: contention, not a fault.
-    let busy = app.send("POST", "/txns", Some(&debit("crash1", &token))).await;
+    let busy = app.send("POST", "/txns", Some(&debit(&app.project, "crash1", &token))).await;
     assert_eq!((busy.status, busy.error_code()), (429, Some("BALANCE_BUSY")), "{}", busy.body);
     assert_eq!(busy.header("retry-after"), Some("1"));
 
     tokio::time::sleep(Duration::from_millis(900)).await;
-    let retried = app.send("POST", "/txns", Some(&debit("crash1", &token))).await;
+    let retried = app.send("POST", "/txns", Some(&debit(&app.project, "crash1", &token))).await;
     assert_eq!((retried.status, retried.body["status"].clone()), (200, json!("CHARGED")), "the token was not used");
     assert_eq!(wallet.amount(&app).await, "960.00");
 }
@@ -76,14 +76,14 @@ async fn a_debit_killed_after_its_commit_is_answered_from_the_order_on_retry() {
     let token = wallet.token(&app).await;
 
     let doomed = app.extra_pool("direct-debit", &[("POCKETBOOK_FAILPOINTS", "after-commit")]).await;
-    let mut payload = debit("crash2", &token);
+    let mut payload = debit(&app.project, "crash2", &token);
     payload["projectId"] = json!(app.project);
     assert!(matches!(doomed.invoke_json(&payload).await, Err(InvokeError::Crashed { .. })));
     doomed.shutdown().await;
 
-    let retried = app.send("POST", "/txns", Some(&debit("crash2", &token))).await;
+    let retried = app.send("POST", "/txns", Some(&debit(&app.project, "crash2", &token))).await;
     assert_eq!((retried.status, retried.body["status"].clone()), (200, json!("CHARGED")), "{}", retried.body);
-    let other = app.send("POST", "/txns", Some(&debit("crash3", &token))).await;
+    let other = app.send("POST", "/txns", Some(&debit(&app.project, "crash3", &token))).await;
     assert_eq!(other.body["status"], "JUSPAY_DECLINED", "the crashed debit used the token");
     assert_eq!(wallet.amount(&app).await, "960.00", "debited once");
 }
@@ -98,7 +98,7 @@ async fn a_lost_commit_answer_is_recognised_and_the_debit_happens_once() {
         let token = if i == 0 { token.clone() } else { wallet.token(&app).await };
         proxy.add_fault(FaultRule::once(app.table.clone(), "TransactWriteItems", fault.clone()));
         let order = format!("lost{i}");
-        let answer = app.send("POST", "/txns", Some(&debit(&order, &token))).await;
+        let answer = app.send("POST", "/txns", Some(&debit(&app.project, &order, &token))).await;
         assert_eq!(
             (answer.status, answer.body["status"].clone()),
             (200, json!("CHARGED")),

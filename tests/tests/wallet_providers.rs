@@ -114,7 +114,7 @@ async fn http_provider_debits_pend_for_a_top_up_and_complete_on_a_signed_callbac
     let debit = |order: &'static str, amount: &'static str, token: String| {
         let app = &app;
         async move {
-            let body = json!({"order_id": order, "merchant_id": "shop", "amount": amount, "payment_method_type": "WALLET",
+            let body = json!({"order_id": order, "merchant_id": app.project, "amount": amount, "payment_method_type": "WALLET",
                               "payment_method": "PAYTM", "direct_wallet_token": token});
             app.send("POST", "/txns", Some(&body)).await
         }

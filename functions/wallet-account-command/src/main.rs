@@ -1,4 +1,4 @@
-//! Lambda function `wallet-account-command`: `POST /customers/{customer_id}/wallets/{wallet_id}`, or a direct invocation with the same body.
+//! Lambda function `wallet-account-command`: `POST /customers/{customer_id}/wallets/{wallet_id}` and `POST /wallets/{identifier}`, or a direct invocation with the same body.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -4,9 +4,9 @@ use super::parsed;
 use crate::api::wallet_accounts::{WalletAccountList, WalletAccountResponse};
 use crate::domain::wallet_accounts::{CustomerId, Gateway, MobileNumber, Otp, WalletAccountId};
 use crate::edge::auth::{Caller, Scope};
-use crate::edge::error::ApiError;
+use crate::edge::error::{ApiError, ErrorShape};
 use crate::edge::event::Request;
-use crate::edge::input::{string, Params};
+use crate::edge::input::{string, Fields, Params};
 use crate::edge::{Action, Reply};
 use crate::services::{Command, WalletAccounts};
 
@@ -24,14 +24,18 @@ impl Action for CreateWalletAccount {
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/customers/{customer_id}/wallets";
     const SCOPE: Scope = Scope::Write;
+    const ERRORS: ErrorShape = ErrorShape::Juspay;
     type Service = WalletAccounts;
 
     async fn handle(service: &WalletAccounts, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let customer = customer_id(&request.params)?;
         let body = &mut request.body;
+        body.echo("customer_id", customer.as_str())?;
         let gateway = body.required("gateway", parsed(Gateway::parse))?;
-        let mobile = body.required("mobile_number", parsed(MobileNumber::parse))?;
-        body.required("command", |raw| match string(raw)?.as_str() {
+        // Without one, the customer's (Juspay's Customers API) is taken.
+        let mobile = body.optional("mobile_number", parsed(MobileNumber::parse))?;
+        // Optional, as at Juspay: creating always asks the provider for an OTP.
+        body.optional("command", |raw| match string(raw)?.as_str() {
             "authenticate" => Ok(()),
             _ => Err("must be authenticate".to_owned()),
         })?;
@@ -41,32 +45,56 @@ impl Action for CreateWalletAccount {
     }
 }
 
-/// `POST /customers/{customer_id}/wallets/{wallet_id}`: authenticate, link, refresh, delink.
+/// A wallet account id from the path: any text that is not one of our ids names no account
+/// (404, as another project's would).
+pub(super) fn wallet_account_id(text: &str) -> Result<WalletAccountId, ApiError> {
+    WalletAccountId::parse(text).map_err(|_| ApiError::not_found("wallet account"))
+}
+
+/// A wallet command's form: `command`, and `otp` for a link.
+fn command(body: &mut Fields) -> Result<Command, ApiError> {
+    let name = body.required("command", string)?;
+    Ok(match name.as_str() {
+        "authenticate" => Command::Authenticate,
+        "link" => Command::Link(body.required("otp", parsed(Otp::parse))?),
+        "refresh" => Command::Refresh,
+        "delink" => Command::Delink,
+        _ => return Err(ApiError::validation("command", "must be authenticate, link, refresh or delink")),
+    })
+}
+
+/// `POST /customers/{customer_id}/wallets/{wallet_id}` and Juspay's own `POST /wallets/{id}`
+/// (the FPay-shaped wallets share that path: a `wlt_` id is always a customer wallet
+/// account): authenticate, link, refresh, delink.
 pub struct WalletAccountCommand;
 
 impl Action for WalletAccountCommand {
     const NAME: &'static str = "wallet-account-command";
     const METHOD: &'static str = "POST";
     const PATH: &'static str = "/customers/{customer_id}/wallets/{wallet_id}";
+    const ALSO: &'static [(&'static str, &'static str)] = &[("POST", "/wallets/{identifier}")];
     const SCOPE: Scope = Scope::Write;
+    const ERRORS: ErrorShape = ErrorShape::Juspay;
     type Service = WalletAccounts;
 
     async fn handle(service: &WalletAccounts, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
-        let customer = customer_id(&request.params)?;
-        let wallet = request.params.required_text("wallet_id")?;
-        // Any text that is not one of our ids names no account: 404, as another project's would.
-        let wallet = WalletAccountId::parse(&wallet).map_err(|_| ApiError::not_found("wallet account"))?;
-        let body = &mut request.body;
-        let name = body.required("command", string)?;
-        let command = match name.as_str() {
-            "authenticate" => Command::Authenticate,
-            "link" => Command::Link(body.required("otp", parsed(Otp::parse))?),
-            "refresh" => Command::Refresh,
-            "delink" => Command::Delink,
-            _ => return Err(ApiError::validation("command", "must be authenticate, link, refresh or delink")),
+        let customer = match request.params.text("customer_id")? {
+            Some(_) => Some(customer_id(&request.params)?),
+            None => None,
         };
+        let text = match request.params.text("wallet_id")? {
+            Some(text) => text,
+            None => request.params.required_text("identifier")?,
+        };
+        let wallet = wallet_account_id(&text)?;
+        let body = &mut request.body;
+        body.echo("wallet_id", &text)?;
+        if let Some(customer) = &customer {
+            body.echo("customer_id", customer.as_str())?;
+        }
+        let command = command(body)?;
         request.body.finish()?;
-        let account = service.wallet_account_command(&caller.project, &customer, &wallet, command).await?;
+        let account = service.wallet_account_command(&caller.project, customer.as_ref(), &wallet, command).await?;
         Ok(Reply::json(200, &WalletAccountResponse::new(&account)))
     }
 }
@@ -80,6 +108,7 @@ impl Action for ListWalletAccounts {
     const PATH: &'static str = "/customers/{customer_id}/wallets";
     // Tokens can debit: handing them out takes the write scope, like a debit itself.
     const SCOPE: Scope = Scope::Write;
+    const ERRORS: ErrorShape = ErrorShape::Juspay;
     type Service = WalletAccounts;
 
     async fn handle(service: &WalletAccounts, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
@@ -99,6 +128,7 @@ impl Action for RefreshWalletAccounts {
     const METHOD: &'static str = "GET";
     const PATH: &'static str = "/customers/{customer_id}/wallets/refresh-balances";
     const SCOPE: Scope = Scope::Write;
+    const ERRORS: ErrorShape = ErrorShape::Juspay;
     type Service = WalletAccounts;
 
     async fn handle(service: &WalletAccounts, caller: &Caller, request: Request) -> Result<Reply, ApiError> {

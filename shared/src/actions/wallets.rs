@@ -2,17 +2,21 @@
 
 use super::parsed;
 use crate::api;
+use crate::api::wallet_accounts::WalletAccountResponse;
 use crate::api::wallets::{Pagination, WalletPage, WalletResponse};
 use crate::domain::names::BalanceType;
+use crate::domain::wallet_accounts::WalletAccountId;
 use crate::domain::wallet_query::filter::Filter;
 use crate::domain::wallet_query::sort::SortBy;
 use crate::domain::wallets::Wallet;
 use crate::domain::wallets::{Description, ForeignData, ForeignId, WalletName, WalletPatch};
 use crate::edge::auth::{Caller, Scope};
-use crate::edge::error::ApiError;
+use crate::edge::error::{ApiError, ErrorShape};
 use crate::edge::event::{idempotency, Request};
 use crate::edge::input::Fields;
+use crate::edge::services::WalletsAndAccounts;
 use crate::edge::{Action, Reply};
+use crate::services::Command;
 use crate::services::{NewWallet, WalletListRequest, Wallets};
 
 const DEFAULT_LIMIT: u64 = 25;
@@ -48,19 +52,40 @@ impl Action for CreateWallet {
 }
 
 /// `GET /wallets/{identifier}`: by id or by foreign id.
+///
+/// Juspay's clients read a customer wallet account here too (`?command=refresh`): a `wlt_` id
+/// is always one (never an FPay wallet's name), answered in Juspay's shapes.
 pub struct GetWallet;
 
 impl Action for GetWallet {
     const NAME: &'static str = "get-wallet";
     const METHOD: &'static str = "GET";
     const PATH: &'static str = "/wallets/{identifier}";
+    const QUERY: &'static [&'static str] = &["command"];
     const SCOPE: Scope = Scope::Read;
-    type Service = Wallets;
+    type Service = WalletsAndAccounts;
 
-    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &WalletsAndAccounts, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let identifier = request.params.required_text("identifier")?;
+        if identifier.starts_with(WalletAccountId::PREFIX) {
+            let juspay = |e: ApiError| e.in_shape(ErrorShape::Juspay);
+            // A refresh asks the provider and writes the balance: the write scope, as POST.
+            caller.require(Scope::Write).map_err(juspay)?;
+            let id = super::wallet_accounts::wallet_account_id(&identifier).map_err(juspay)?;
+            let command = match request.params.text("command")?.as_deref() {
+                Some("refresh") => Command::Refresh,
+                _ => return Err(juspay(ApiError::validation("command", "must be refresh"))),
+            };
+            request.body.finish().map_err(juspay)?;
+            let account = service.accounts.wallet_account_command(&caller.project, None, &id, command).await;
+            let account = account.map_err(|e| juspay(e.into()))?;
+            return Ok(Reply::json(200, &WalletAccountResponse::new(&account)));
+        }
+        if request.params.text("command")?.is_some() {
+            return Err(ApiError::validation("command", "is only for customer wallet accounts (wlt_...)"));
+        }
         request.body.finish()?;
-        let wallet = service.get_wallet(&caller.project, &identifier).await?;
+        let wallet = service.wallets.get_wallet(&caller.project, &identifier).await?;
         Ok(Reply::json(200, &WalletResponse::new(&wallet, request.base_url.as_deref())))
     }
 }

@@ -3,12 +3,14 @@
 
 pub mod balance;
 pub mod checksum;
+pub mod customers;
 pub mod entry;
 pub mod ledger;
 pub mod money;
 pub mod movements;
 pub mod names;
 pub mod operation;
+pub mod orders;
 pub mod packing;
 pub mod page_token;
 pub mod time;

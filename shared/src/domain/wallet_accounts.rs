@@ -1,6 +1,6 @@
 //! Customer wallet accounts (shaped after Juspay Express Checkout): gateways, customers,
 //! wallet and order ids, the payment statuses, single-use wallet tokens, and the money format
-//! of that API (strings with two decimals).
+//! of that API (strings with two decimals). Orders are in [`super::orders`].
 
 use super::money;
 use super::names::{string_newtype, NameError};
@@ -71,6 +71,11 @@ string_newtype!(
 );
 
 impl CustomerId {
+    /// An id we made up (letters, digits and `_`: within the rule below).
+    pub(super) fn ours(id: String) -> Self {
+        Self(id)
+    }
+
     pub fn parse(text: &str) -> Result<Self, NameError> {
         // `.` and `..` are path segments clients resolve away: such a customer is unreachable.
         let ok = (1..=64).contains(&text.len())
@@ -83,7 +88,7 @@ impl CustomerId {
 }
 
 /// Lowercase RFC 4648 base32 without padding: ids and tokens that survive URLs and forms.
-fn base32(bytes: &[u8]) -> String {
+pub(super) fn base32(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
     let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
     let (mut buffer, mut bits) = (0u32, 0u32);
@@ -101,12 +106,21 @@ fn base32(bytes: &[u8]) -> String {
     out
 }
 
-fn is_base32(text: &str, len: usize) -> bool {
+pub(super) fn is_base32(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
 /// Characters of base32 for 128 bits.
-const ID_CHARS: usize = 26;
+pub(super) const ID_CHARS: usize = 26;
+
+/// `prefix` and the base32 of 128 random bits: the shape of every id we make up.
+pub(super) fn random_id(prefix: &str, bytes: [u8; 16]) -> String {
+    format!("{prefix}{}", base32(&bytes))
+}
+
+pub(super) fn is_random_id(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix).is_some_and(|rest| is_base32(rest, ID_CHARS))
+}
 
 impl WalletAccountId {
     pub const PREFIX: &'static str = "wlt_";
@@ -216,10 +230,12 @@ pub enum PaymentStatus {
     AuthenticationFailed,
     AuthorizationFailed,
     Authorizing,
+    /// A payment the provider reported successful after the order had failed, given back.
+    AutoRefunded,
 }
 
 impl PaymentStatus {
-    const ALL: [PaymentStatus; 7] = [
+    const ALL: [PaymentStatus; 8] = [
         PaymentStatus::New,
         PaymentStatus::Charged,
         PaymentStatus::JuspayDeclined,
@@ -227,6 +243,7 @@ impl PaymentStatus {
         PaymentStatus::AuthenticationFailed,
         PaymentStatus::AuthorizationFailed,
         PaymentStatus::Authorizing,
+        PaymentStatus::AutoRefunded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -238,6 +255,7 @@ impl PaymentStatus {
             PaymentStatus::AuthenticationFailed => "AUTHENTICATION_FAILED",
             PaymentStatus::AuthorizationFailed => "AUTHORIZATION_FAILED",
             PaymentStatus::Authorizing => "AUTHORIZING",
+            PaymentStatus::AutoRefunded => "AUTO_REFUNDED",
         }
     }
 
@@ -250,6 +268,7 @@ impl PaymentStatus {
             PaymentStatus::AuthenticationFailed => 26,
             PaymentStatus::AuthorizationFailed => 27,
             PaymentStatus::Authorizing => 28,
+            PaymentStatus::AutoRefunded => 36,
         }
     }
 
@@ -265,6 +284,7 @@ impl PaymentStatus {
                 | PaymentStatus::JuspayDeclined
                 | PaymentStatus::AuthenticationFailed
                 | PaymentStatus::AuthorizationFailed
+                | PaymentStatus::AutoRefunded
         )
     }
 }
@@ -417,89 +437,6 @@ impl TokenGrant {
     }
 }
 
-/// Where the customer goes to complete a payment (Juspay's `payment.authentication`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authentication {
-    /// `GET` or `POST`.
-    pub method: String,
-    pub url: String,
-    /// Form parameters, for `POST` only.
-    pub params: Vec<(String, String)>,
-}
-
-/// A payment attempt of a merchant's order by wallet direct debit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Order {
-    pub project: super::names::ProjectId,
-    pub order_id: OrderId,
-    pub txn_id: TxnId,
-    pub merchant_id: String,
-    pub customer: CustomerId,
-    pub wallet_id: WalletAccountId,
-    pub gateway: Gateway,
-    /// The provider's handle for the wallet debited.
-    pub reference: String,
-    pub amount: PaymentAmount,
-    pub status: PaymentStatus,
-    pub authentication: Option<Authentication>,
-    pub created_at: super::time::Millis,
-    pub updated_at: super::time::Millis,
-    /// A PENDING_VBV order not completed by then is AUTHENTICATION_FAILED.
-    pub expires_at: super::time::Millis,
-}
-
-impl Order {
-    /// How long a customer has to complete a top-up.
-    pub const PENDING_LIFETIME_MS: i64 = 15 * 60 * 1000;
-
-    /// A new order for `grant`'s wallet, charged unless its debit says otherwise.
-    pub fn placed(
-        project: &super::names::ProjectId,
-        order_id: OrderId,
-        txn_id: TxnId,
-        merchant_id: String,
-        grant: &TokenGrant,
-        amount: PaymentAmount,
-        now: super::time::Millis,
-    ) -> Self {
-        Self {
-            project: project.clone(),
-            order_id,
-            txn_id,
-            merchant_id,
-            customer: grant.customer.clone(),
-            wallet_id: grant.wallet_id.clone(),
-            gateway: grant.gateway,
-            reference: grant.reference.clone(),
-            amount,
-            status: PaymentStatus::Charged,
-            authentication: None,
-            created_at: now,
-            updated_at: now,
-            expires_at: now.plus_ms(Self::PENDING_LIFETIME_MS),
-        }
-    }
-
-    /// What a provider's report of a top-up makes of the order.
-    pub fn reported(&self, success: bool, now: super::time::Millis) -> Self {
-        let status = match (success, self.status) {
-            (true, _) => PaymentStatus::Charged,
-            (false, PaymentStatus::PendingVbv) => PaymentStatus::AuthenticationFailed,
-            (false, _) => PaymentStatus::AuthorizationFailed,
-        };
-        Self { status, updated_at: now, ..self.clone() }
-    }
-
-    /// The status as of `now`: a pending order whose time ran out has failed, whether or not
-    /// that has been written yet.
-    pub fn status_at(&self, now: super::time::Millis) -> PaymentStatus {
-        match self.status {
-            PaymentStatus::PendingVbv if now >= self.expires_at => PaymentStatus::AuthenticationFailed,
-            status => status,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,7 +475,8 @@ mod tests {
                 ("PENDING_VBV", 23),
                 ("AUTHENTICATION_FAILED", 26),
                 ("AUTHORIZATION_FAILED", 27),
-                ("AUTHORIZING", 28)
+                ("AUTHORIZING", 28),
+                ("AUTO_REFUNDED", 36)
             ]
         );
         for status in PaymentStatus::ALL {

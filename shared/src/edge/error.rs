@@ -3,7 +3,7 @@
 use crate::domain::operation::Rejection;
 use crate::engine::{EngineError, Fault};
 use crate::services::{
-    CallbackError, DirectDebitError, ListTransactionsError, OrderError, WalletAccountError, WalletError,
+    CallbackError, CustomerError, DirectDebitError, ListTransactionsError, OrderError, WalletAccountError, WalletError,
 };
 use serde_json::json;
 
@@ -17,6 +17,18 @@ pub struct ApiError {
     pub detail: Option<String>,
     /// A facade's own error body (Juspay's for a declined payment), instead of ours.
     pub own_body: Option<String>,
+    /// Whose error body the answer is in: the action's facade.
+    pub shape: ErrorShape,
+}
+
+/// The error bodies of the facades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorShape {
+    /// `{"error": {"code", "message", "field"}}`: the balances and the wallets.
+    #[default]
+    Pocketbook,
+    /// Juspay's `{"status", "error_code", "error_message", "status_id"}`.
+    Juspay,
 }
 
 /// Seconds a BALANCE_BUSY caller should wait before trying again.
@@ -24,7 +36,15 @@ pub const RETRY_AFTER_SECONDS: u32 = 1;
 
 impl ApiError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, detail: None, own_body: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            detail: None,
+            own_body: None,
+            shape: ErrorShape::Pocketbook,
+        }
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -65,6 +85,11 @@ impl ApiError {
         Self::new(404, "NOT_FOUND", format!("{what} not found"))
     }
 
+    /// A method and path no route serves.
+    pub fn no_route(method: &str, path: &str) -> Self {
+        Self::new(404, "NOT_FOUND", format!("no route serves {method} {path}"))
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(413, "PAYLOAD_TOO_LARGE", format!("the body exceeds {limit} bytes"))
     }
@@ -95,6 +120,21 @@ impl ApiError {
         Self { detail: Some(detail.into()), ..Self::new(500, "INTERNAL", "internal error") }
     }
 
+    /// The error in the body shape of `shape`, for the refusals a facade makes itself. A missing
+    /// key, a missing scope, an oversized body and a fault stay in our shape on every route:
+    /// deployed, API Gateway answers most of those in its own shape before any function runs,
+    /// so no client of a facade can rely on the facade's shape for them.
+    pub fn in_shape(self, shape: ErrorShape) -> Self {
+        match self.status {
+            401 | 403 | 413 | 500 => self,
+            _ => Self { shape, ..self },
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(409, code, message)
+    }
+
     /// Worth a retry by the platform: contention and faults, never a refusal.
     pub fn is_transient(&self) -> bool {
         self.status == 429 || self.status >= 500
@@ -114,11 +154,32 @@ impl ApiError {
         } else {
             self.message.clone()
         };
-        let mut error = json!({ "code": self.code, "message": message });
-        if let Some(field) = &self.field {
-            error["field"] = json!(field);
+        match self.shape {
+            ErrorShape::Pocketbook => {
+                let mut error = json!({ "code": self.code, "message": message });
+                if let Some(field) = &self.field {
+                    error["field"] = json!(field);
+                }
+                json!({ "error": error }).to_string()
+            }
+            ErrorShape::Juspay => {
+                // Juspay answers an unknown order with status NOT_FOUND (40).
+                let (status, status_id) = match self.status {
+                    404 => ("NOT_FOUND", Some(40)),
+                    429 => ("error", None),
+                    400..=499 => ("invalid_request_error", None),
+                    _ => ("error", None),
+                };
+                let mut error = json!({ "status": status, "error_code": self.code, "error_message": message });
+                if let Some(id) = status_id {
+                    error["status_id"] = json!(id);
+                }
+                if let Some(field) = &self.field {
+                    error["field"] = json!(field);
+                }
+                error.to_string()
+            }
         }
-        json!({ "error": error }).to_string()
     }
 }
 
@@ -177,6 +238,9 @@ impl From<WalletAccountError> for ApiError {
             WalletAccountError::NotFound => ApiError::not_found("wallet account"),
             WalletAccountError::Exists { .. } => ApiError::new(409, "WALLET_ACCOUNT_EXISTS", message),
             WalletAccountError::NotLinked => ApiError::new(409, "WALLET_NOT_LINKED", message),
+            WalletAccountError::MobileRequired => {
+                ApiError::validation("mobile_number", "is required (there is no customer of this id to take it from)")
+            }
             WalletAccountError::Refused(_) => ApiError::new(422, "PROVIDER_REFUSED", message),
             WalletAccountError::Conflict => ApiError::new(409, "CONFLICT", format!("{message}; retry")),
             WalletAccountError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
@@ -190,6 +254,13 @@ impl From<DirectDebitError> for ApiError {
     fn from(error: DirectDebitError) -> Self {
         match error {
             DirectDebitError::Declined { code, message } => ApiError::declined(code, message, None),
+            DirectDebitError::AmountMismatch(amount) => {
+                ApiError::validation("amount", format!("must be the order's amount, {amount}"))
+            }
+            DirectDebitError::AmountRequired => {
+                ApiError::validation("amount", "is required unless the order was created first")
+            }
+            DirectDebitError::Conflict => ApiError::conflict("CONFLICT", "the order changed meanwhile; retry"),
             DirectDebitError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
             DirectDebitError::Busy => ApiError::busy(),
             DirectDebitError::Failed(fault) => fault.into(),
@@ -201,6 +272,8 @@ impl From<OrderError> for ApiError {
     fn from(error: OrderError) -> Self {
         match error {
             OrderError::NotFound => ApiError::not_found("order"),
+            OrderError::Refused(message) => ApiError::new(400, "INVALID_REQUEST", message),
+            OrderError::Conflict => ApiError::conflict("CONFLICT", "the order changed meanwhile; retry"),
             OrderError::ProviderUnavailable(detail) => ApiError::provider_unavailable(detail),
             OrderError::Busy => ApiError::busy(),
             OrderError::Failed(fault) => fault.into(),
@@ -216,7 +289,20 @@ impl From<CallbackError> for ApiError {
             CallbackError::BadSignature => ApiError::new(401, "BAD_SIGNATURE", message),
             CallbackError::Malformed(_) => ApiError::malformed(message),
             CallbackError::UnknownTxn => ApiError::not_found("transaction"),
+            CallbackError::Conflict => ApiError::conflict("CONFLICT", message),
             CallbackError::Failed(fault) => fault.into(),
+        }
+    }
+}
+
+impl From<CustomerError> for ApiError {
+    fn from(error: CustomerError) -> Self {
+        let message = error.to_string();
+        match error {
+            CustomerError::NotFound => ApiError::not_found("customer"),
+            CustomerError::ReferenceTaken(_) => ApiError::conflict("CUSTOMER_EXISTS", message),
+            CustomerError::Conflict => ApiError::conflict("CONFLICT", message),
+            CustomerError::Failed(fault) => fault.into(),
         }
     }
 }
@@ -242,5 +328,40 @@ impl From<WalletError> for ApiError {
             WalletError::Busy => ApiError::busy(),
             WalletError::Failed(fault) => fault.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape_of(error: ApiError) -> ErrorShape {
+        error.in_shape(ErrorShape::Juspay).shape
+    }
+
+    #[test]
+    fn a_facade_shapes_its_own_refusals_and_leaves_platform_answers_in_ours() {
+        assert_eq!(shape_of(ApiError::validation("amount", "required")), ErrorShape::Juspay);
+        assert_eq!(shape_of(ApiError::not_found("order")), ErrorShape::Juspay);
+        assert_eq!(shape_of(ApiError::busy()), ErrorShape::Juspay);
+        assert_eq!(shape_of(ApiError::provider_unavailable("down")), ErrorShape::Juspay);
+        assert_eq!(shape_of(ApiError::unauthorized()), ErrorShape::Pocketbook);
+        assert_eq!(shape_of(ApiError::forbidden("write")), ErrorShape::Pocketbook);
+        assert_eq!(shape_of(ApiError::payload_too_large(10)), ErrorShape::Pocketbook);
+        assert_eq!(shape_of(ApiError::internal("boom")), ErrorShape::Pocketbook);
+    }
+
+    #[test]
+    fn juspay_bodies_carry_status_code_message_and_field() {
+        let body: serde_json::Value =
+            serde_json::from_str(&ApiError::validation("amount", "required").in_shape(ErrorShape::Juspay).body("r"))
+                .unwrap_or_default();
+        assert_eq!(body["status"], "invalid_request_error");
+        assert_eq!(body["error_code"], "VALIDATION_ERROR");
+        assert_eq!(body["field"], "amount");
+        let body: serde_json::Value =
+            serde_json::from_str(&ApiError::not_found("order").in_shape(ErrorShape::Juspay).body("r"))
+                .unwrap_or_default();
+        assert_eq!((body["status"].as_str(), body["status_id"].as_i64()), (Some("NOT_FOUND"), Some(40)));
     }
 }

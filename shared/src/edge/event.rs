@@ -156,9 +156,11 @@ pub fn idempotency<'a, T>(
 }
 
 impl Request {
+    /// `templates`: the action's route paths, its main one first. A parameter one of them
+    /// lacks is simply absent (`/order/status` carries the order id in the query).
     pub fn from_http(
         event: &ApiGatewayV2httpRequest,
-        path_template: &'static str,
+        templates: &[&'static str],
         query: &'static [&'static str],
     ) -> Result<Self, ApiError> {
         let body = match &event.body {
@@ -182,17 +184,22 @@ impl Request {
         };
 
         let mut params = Params::default();
-        let mut from_path = None;
-        for name in path_parameter_names(path_template) {
-            let value = match event.path_parameters.get(name) {
-                Some(value) => value.clone(),
-                None => {
-                    let raw_path = event.raw_path.as_deref().unwrap_or_default();
-                    let matched = from_path.get_or_insert_with(|| match_path(path_template, raw_path));
-                    let found = matched.as_ref().and_then(|m| m.iter().find(|(n, _)| n == name));
-                    found.map(|(_, value)| value.clone()).ok_or_else(|| ApiError::not_found("route"))?
-                }
-            };
+        let mut names: Vec<&'static str> = templates.iter().flat_map(|t| path_parameter_names(t)).collect();
+        names.sort_unstable();
+        names.dedup();
+        let given: Vec<(String, String)> = names
+            .iter()
+            .filter_map(|name| event.path_parameters.get(*name).map(|value| ((*name).to_owned(), value.clone())))
+            .collect();
+        let found = match given.is_empty() && !names.is_empty() {
+            // Not from API Gateway's route match: the raw path against each template in turn.
+            true => {
+                let raw_path = event.raw_path.as_deref().unwrap_or_default();
+                templates.iter().find_map(|t| match_path(t, raw_path)).ok_or_else(|| ApiError::not_found("route"))?
+            }
+            false => given,
+        };
+        for (name, value) in found {
             params.insert(name, Param::Text(value));
         }
         // From the raw query string: the parsed map splits values at commas (API Gateway joins
@@ -209,7 +216,13 @@ impl Request {
                 None => event.query_string_parameters.all(name).map(|values| values.join(",")),
             };
             if let Some(value) = value {
-                params.insert(*name, Param::Text(value));
+                // A query parameter named like a path parameter is kept beside it, as `?name`.
+                let name = if names.contains(name) && params.text(name).ok().flatten().is_some() {
+                    format!("?{name}")
+                } else {
+                    (*name).to_owned()
+                };
+                params.insert(name, Param::Text(value));
             }
         }
         let key = event.headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
@@ -281,15 +294,15 @@ mod tests {
         // What API Gateway's parsed map makes of it: split at the commas.
         let split = vec!["name:ASC".to_owned(), "createdTime:DESC".to_owned()];
         event.query_string_parameters = std::collections::HashMap::from([("sortBy".to_owned(), split)]).into();
-        let request = Request::from_http(&event, "/wallets", &["filter", "sortBy"]).expect("a request");
+        let request = Request::from_http(&event, &["/wallets"], &["filter", "sortBy"]).expect("a request");
         assert_eq!(request.params.text("filter").ok().flatten().as_deref(), Some("id in {'a', 'b'}"));
         assert_eq!(request.params.text("sortBy").ok().flatten().as_deref(), Some("name:ASC,createdTime:DESC"));
         event.raw_query_string = Some("filter=createdTime+%3E+2026-01-01T00:00:00%2B01:00".into());
-        let request = Request::from_http(&event, "/wallets", &["filter"]).expect("a request");
+        let request = Request::from_http(&event, &["/wallets"], &["filter"]).expect("a request");
         let filter = request.params.text("filter").ok().flatten();
         assert_eq!(filter.as_deref(), Some("createdTime > 2026-01-01T00:00:00+01:00"), "+ is a space, %2B a plus");
         event.raw_query_string = None;
-        let request = Request::from_http(&event, "/wallets", &["sortBy"]).expect("a request");
+        let request = Request::from_http(&event, &["/wallets"], &["sortBy"]).expect("a request");
         assert_eq!(request.params.text("sortBy").ok().flatten().as_deref(), Some("name:ASC,createdTime:DESC"));
     }
 

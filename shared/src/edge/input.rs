@@ -83,6 +83,27 @@ impl Fields {
         self.optional(name, parse)?.ok_or_else(|| ApiError::validation(name, "is required"))
     }
 
+    /// An identifier a client echoes from the path into the body (Juspay's send `customer_id`
+    /// on create, `wallet_id` on link): the same value is accepted, another is refused.
+    pub fn echo(&mut self, name: &str, path_value: &str) -> Result<(), ApiError> {
+        let Some(raw) = self.take(name) else { return Ok(()) };
+        match string(&raw) {
+            Ok(given) if given == path_value => Ok(()),
+            _ => Err(ApiError::validation(name, format!("must be the {name} of the path ({path_value})"))),
+        }
+    }
+
+    /// The members whose names start with `prefix` (`metadata.`), taken, names without it.
+    pub fn take_prefixed(&mut self, prefix: &str) -> Vec<(String, Box<RawValue>)> {
+        let (taken, kept) =
+            std::mem::take(&mut self.members).into_iter().partition(|(name, _)| name.starts_with(prefix));
+        self.members = kept;
+        taken
+            .into_iter()
+            .map(|(name, value): (String, Box<RawValue>)| (name[prefix.len()..].to_owned(), value))
+            .collect()
+    }
+
     /// Refuses whatever member nobody took.
     pub fn finish(self) -> Result<(), ApiError> {
         match self.members.into_iter().next() {
@@ -117,6 +138,35 @@ pub fn string(raw: &RawValue) -> Result<String, String> {
         return Err("must be a string".into());
     }
     serde_json::from_str(raw.get()).map_err(|_| "must be a string".to_owned())
+}
+
+/// A boolean as Juspay's servers take it: JSON `true`/`false`, or the text `true`/`false` in
+/// any case (Python's clients send `True`, forms carry only text).
+pub fn boolean(raw: &RawValue) -> Result<bool, String> {
+    const WHAT: &str = "must be true or false";
+    let text = match raw.get().trim() {
+        "true" => return Ok(true),
+        "false" => return Ok(false),
+        json if json.starts_with('"') => string(raw)?,
+        _ => return Err(WHAT.to_owned()),
+    };
+    if text.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if text.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(WHAT.to_owned())
+    }
+}
+
+/// A form's text, a JSON string, or a JSON number's digits; nothing else (`true`, objects).
+pub fn text(raw: &RawValue) -> Result<String, String> {
+    let json = raw.get().trim();
+    match json.bytes().next() {
+        Some(b'"') => string(raw),
+        Some(b'-' | b'0'..=b'9') => Ok(json.to_owned()),
+        _ => Err("must be a string or a number".to_owned()),
+    }
 }
 
 /// A whole number in a JSON body: any JSON number whose value has no fraction. JSON does not
@@ -220,6 +270,51 @@ mod tests {
         assert_eq!(fields.required("note", string).unwrap(), "a b&c");
         assert_eq!(fields.take("redirect_after_payment").unwrap().get(), "\"true\"");
         assert!(Fields::from_form("a=1&a=2").is_err());
+    }
+
+    #[test]
+    fn booleans_are_true_or_false_in_any_case_and_nothing_else() {
+        let raw = |t: &str| RawValue::from_string(t.to_owned()).unwrap();
+        for (text, value) in
+            [("true", true), ("false", false), ("\"True\"", true), ("\"FALSE\"", false), ("\"tRuE\"", true)]
+        {
+            assert_eq!(boolean(&raw(text)), Ok(value), "{text}");
+        }
+        for bad in ["1", "0", "\"yes\"", "\"\"", "null", "\"true \"", "[true]", "\"t\""] {
+            assert!(boolean(&raw(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_echoed_identifier_must_be_the_paths() {
+        let mut fields = Fields::from_form("customer_id=c1&gateway=PAYTM").unwrap();
+        assert!(fields.echo("customer_id", "c1").is_ok());
+        assert!(fields.echo("customer_id", "c1").is_ok(), "absent is fine");
+        let mut fields = Fields::from_form("customer_id=c2").unwrap();
+        let error = fields.echo("customer_id", "c1").unwrap_err();
+        assert_eq!((error.status, error.field.as_deref()), (400, Some("customer_id")));
+        let mut fields = Fields::parse(r#"{"wallet_id": 7}"#).unwrap();
+        assert!(fields.echo("wallet_id", "7").is_err(), "a number is not the path's text");
+    }
+
+    #[test]
+    fn prefixed_members_are_taken_together() {
+        let mut fields = Fields::from_form("metadata.a=1&amount=2&metadata.b%3Ac=3").unwrap();
+        let taken: Vec<_> =
+            fields.take_prefixed("metadata.").into_iter().map(|(k, v)| (k, string(&v).unwrap())).collect();
+        assert_eq!(taken, vec![("a".to_owned(), "1".to_owned()), ("b:c".to_owned(), "3".to_owned())]);
+        assert_eq!(fields.required("amount", string).unwrap(), "2");
+        assert!(fields.finish().is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn boolean_parsing_never_panics_and_accepts_only_two_words(text in ".{0,12}") {
+            let json = serde_json::to_string(&text).unwrap();
+            let raw = RawValue::from_string(json).unwrap();
+            let parsed = boolean(&raw);
+            proptest::prop_assert_eq!(parsed.is_ok(), text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false"));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod error;
 pub mod event;
 pub mod input;
 mod logging;
+pub mod not_found;
 pub mod services;
 mod sqs;
 pub mod sweeper;
@@ -36,8 +37,13 @@ pub trait Action: Send + Sync + 'static {
     const METHOD: &'static str;
     /// The route's path, API Gateway style: `/balances/{balanceId}`.
     const PATH: &'static str;
+    /// More routes to the same function, `(method, path)`: Juspay's clients reach one call at
+    /// two addresses (`/order/create` and `/orders`).
+    const ALSO: &'static [(&'static str, &'static str)] = &[];
     /// Query parameters it reads (a direct invocation carries them in the payload).
     const QUERY: &'static [&'static str] = &[];
+    /// The facade whose error body its refusals are in.
+    const ERRORS: error::ErrorShape = error::ErrorShape::Pocketbook;
     const SCOPE: Scope;
     /// Reached without an API key (a customer's browser, a provider's signed callback): the
     /// action finds its tenant in what it looks up, and the scope is not checked.
@@ -127,12 +133,14 @@ pub async fn handle<A: Action>(
         Incoming::Http(request) => {
             let origin =
                 Origin { source: "http", id: request.as_ref().ok().and_then(|r| r.request_context.request_id.clone()) };
-            let result = logged::<A>(app, request_id, &origin, async { http::<A>(app, &*request?).await }).await;
+            let work = async { http::<A>(app, &*request?).await.map_err(|e| e.in_shape(A::ERRORS)) };
+            let result = logged::<A>(app, request_id, &origin, work).await;
             http_answer(result, request_id)
         }
         Incoming::Direct(payload) => {
             let origin = Origin { source: "direct", id: None };
-            let result = logged::<A>(app, request_id, &origin, async { direct::<A>(app, payload?, None).await }).await;
+            let work = async { direct::<A>(app, payload?, None).await.map_err(|e| e.in_shape(A::ERRORS)) };
+            let result = logged::<A>(app, request_id, &origin, work).await;
             direct_answer(result, request_id)?
         }
         Incoming::EventBridge(event) => {
@@ -207,7 +215,8 @@ async fn http<A: Action>(
         caller.require(A::SCOPE)?;
         caller
     };
-    let request = Request::from_http(event, A::PATH, A::QUERY)?;
+    let templates: Vec<&'static str> = std::iter::once(A::PATH).chain(A::ALSO.iter().map(|(_, path)| *path)).collect();
+    let request = Request::from_http(event, &templates, A::QUERY)?;
     A::handle(&app.service, &caller, request).await
 }
 

@@ -15,6 +15,8 @@
 //!   → `{"method":"GET"|"POST","url","params":{"k":"v"}}`; `params` is optional and kept for
 //!   `POST` only.
 //! - delink: `POST /wallets/{wallet_id}/delink` `{}` → any 2xx.
+//! - refund: `POST /refunds` `{"wallet_id","txn_id","refund_id","amount"}` with
+//!   `Idempotency-Key: <refund_id>` → `{"status":"SUCCESS"|"FAILURE"}` (a 4xx is a FAILURE).
 //!
 //! Paths are relative to the configured base URL; `{wallet_id}` is percent-encoded.
 //!
@@ -35,7 +37,7 @@
 //! Neither the API key, the callback secret nor OTPs are ever logged; wallet ids and
 //! transaction ids are.
 
-use super::{Authentication, Debit, DebitOutcome, LinkedWallet, ProviderError, TopUp, WalletProvider};
+use super::{Authentication, Debit, DebitOutcome, LinkedWallet, ProviderError, Refund, TopUp, WalletProvider};
 use crate::domain::wallet_accounts::{two_decimals, Gateway, MobileNumber, Otp};
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
@@ -377,6 +379,46 @@ impl<'a> Call<'a> {
         self.idempotency_key = Some(key);
         self.txn_id = Some(txn_id);
         Ok(self)
+    }
+}
+
+/// Refunds are Juspay's, not a wallet's: only an HTTP provider is asked for one (the
+/// sandbox credits its own wallet in the order's transaction).
+impl HttpProvider {
+    /// Gives `amount` of transaction `txn_id` back to the wallet, once per refund id (the
+    /// idempotency key): `true` when the provider confirmed it, `false` when it refused.
+    pub async fn refund(&self, refund: &Refund<'_>) -> Result<bool, ProviderError> {
+        let refund_id = refund.refund_id.as_str();
+        tracing::debug!(wallet_id = refund.reference, refund_id, "refunding");
+        let body = json!({
+            "wallet_id": refund.reference,
+            "txn_id": refund.txn_id.as_str(),
+            "refund_id": refund_id,
+            "amount": two_decimals(refund.amount.value()),
+        });
+        let call = Call::new("refund", Method::POST, self.uri("/refunds")?, Some(body))
+            .wallet(refund.reference)
+            .txn(refund_id)?;
+        match self.send(&call, |body| read_json::<RefundAnswer>(body)?.succeeded()).await {
+            Ok(done) => Ok(done),
+            Err(ProviderError::Refused(_)) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RefundAnswer {
+    status: String,
+}
+
+impl RefundAnswer {
+    fn succeeded(self) -> Result<bool, String> {
+        match self.status.as_str() {
+            "SUCCESS" => Ok(true),
+            "FAILURE" => Ok(false),
+            _ => Err("unknown refund status".to_owned()),
+        }
     }
 }
 

@@ -57,7 +57,16 @@ pub enum DebitOutcome {
 }
 
 /// Where the customer goes to top up: Juspay's `payment.authentication`.
-pub use crate::domain::wallet_accounts::Authentication;
+pub use crate::domain::orders::Authentication;
+
+/// A refund of (part of) a charged transaction, idempotent on `refund_id`.
+#[derive(Debug, Clone)]
+pub struct Refund<'a> {
+    pub reference: &'a str,
+    pub txn_id: &'a TxnId,
+    pub refund_id: &'a crate::domain::orders::RefundId,
+    pub amount: PaymentAmount,
+}
 
 /// What a top-up is for: the transaction it completes and the amount it needs.
 #[derive(Debug, Clone)]

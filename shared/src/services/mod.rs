@@ -11,6 +11,7 @@ pub use balances::{
     ListTransactionsError, OperationInput, OperationOutcome, PageRequest,
 };
 pub use wallet_accounts::{
-    CallbackError, Command, DirectDebitError, DirectDebitRequest, OrderError, WalletAccountError, WalletAccounts,
+    CallbackError, Command, CustomerError, DirectDebitError, DirectDebitRequest, OrderError, OrderRequest,
+    WalletAccountError, WalletAccounts,
 };
 pub use wallets::{NewMovement, NewWallet, Swept, WalletError, WalletList, WalletListRequest, Wallets};

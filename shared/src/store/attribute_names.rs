@@ -39,7 +39,7 @@ pub(super) const UPDATE_TOKEN: &str = "updateToken";
 pub(super) const CREDITS_LIVE: &str = "creditsLive";
 pub(super) const CREDITS_DEBT: &str = "creditsDebt";
 pub(super) const NEXT_EXPIRY: &str = "nextExpiry";
-/// The head's write counter.
+/// The write counter of heads and orders (every write is conditioned on the one it read).
 pub(super) const VERSION: &str = "version";
 /// The pockets (absent on heads written before wallets existed).
 pub(super) const LOCKED_IN: &str = "lockedIn";
@@ -115,7 +115,22 @@ pub(super) const ISSUED_AT: &str = "issuedAt";
 pub(super) const USED_AT: &str = "usedAt";
 /// Orders.
 pub(super) const TXN_ID: &str = "txnId";
-pub(super) const MERCHANT_ID: &str = "merchantId";
+pub(super) const ORDER_UID: &str = "orderUid";
+pub(super) const CURRENCY: &str = "currency";
+/// The merchant's fields of an order (a map under their Juspay names: `customer_email`,
+/// `udf1`, `metadata.<key>`, ...).
+pub(super) const DETAILS: &str = "details";
+/// An order's refunds: a list of maps of `refundId`, `requestId`, `amount`, `status`,
+/// `createdAt`.
+pub(super) const REFUNDS: &str = "refunds";
+pub(super) const REFUND_ID: &str = "refundId";
+pub(super) const REQUEST_ID: &str = "requestId";
+/// Customers.
+pub(super) const OBJECT_REFERENCE_ID: &str = "objectReferenceId";
+pub(super) const MOBILE_COUNTRY_CODE: &str = "mobileCountryCode";
+pub(super) const EMAIL_ADDRESS: &str = "emailAddress";
+pub(super) const FIRST_NAME: &str = "firstName";
+pub(super) const LAST_NAME: &str = "lastName";
 pub(super) const AUTH_METHOD: &str = "authMethod";
 pub(super) const AUTH_URL: &str = "authUrl";
 pub(super) const AUTH_PARAMS: &str = "authParams";
@@ -204,7 +219,17 @@ mod tests {
         ISSUED_AT,
         USED_AT,
         TXN_ID,
-        MERCHANT_ID,
+        ORDER_UID,
+        CURRENCY,
+        DETAILS,
+        REFUNDS,
+        REFUND_ID,
+        REQUEST_ID,
+        OBJECT_REFERENCE_ID,
+        MOBILE_COUNTRY_CODE,
+        EMAIL_ADDRESS,
+        FIRST_NAME,
+        LAST_NAME,
         AUTH_METHOD,
         AUTH_URL,
         AUTH_PARAMS,

@@ -5,24 +5,23 @@
 //! into one transaction: on their own, or inside the sandbox wallet's debit.
 
 use super::attribute_names::{
-    AMOUNT, AUTH_METHOD, AUTH_PARAMS, AUTH_URL, CREATED_AT, CURRENT_BALANCE, CUSTOMER_ID, EXPIRES_AT_MS, GATEWAY,
-    ISSUED_AT, LAST_REFRESHED, LINKED, LINK_VERSION, MERCHANT_ID, MOBILE_NUMBER, ORDER_ID, PROJECT_ID, REFERENCE,
-    STATUS, TXN_ID, UPDATED_AT, USED_AT, WALLET_ID,
+    CREATED_AT, CURRENT_BALANCE, CUSTOMER_ID, EXPIRES_AT_MS, GATEWAY, ISSUED_AT, LAST_REFRESHED, LINKED, LINK_VERSION,
+    MOBILE_NUMBER, ORDER_ID, PROJECT_ID, REFERENCE, USED_AT, WALLET_ID,
 };
 use super::attributes::{boolean, built, decimal, key, n, s, Item, Reader};
-use super::keys::{self, ORDER_SK, PK, SK, TTL, TXN_SK, WALLET_ACCOUNTS_FIRST, WALLET_TOKEN_SK};
+use super::keys::{self, ORDER_SK, PK, SK, TTL, TXN_SK, WALLET_ACCOUNTS_FIRST, WALLET_ACCOUNT_ID_SK, WALLET_TOKEN_SK};
+use super::orders::{order_claim, order_from_item, order_index_item};
 use super::{Store, StoreError};
 use crate::domain::names::ProjectId;
+use crate::domain::orders::Order;
 use crate::domain::time::Millis;
 use crate::domain::wallet_accounts::{
-    Authentication, CustomerId, Gateway, MobileNumber, Order, OrderId, PaymentAmount, PaymentStatus, TokenGrant, TxnId,
-    WalletAccount, WalletAccountId,
+    CustomerId, Gateway, MobileNumber, OrderId, TokenGrant, WalletAccount, WalletAccountId,
 };
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update,
 };
 use std::collections::HashMap;
 
@@ -70,9 +69,94 @@ fn account_from_item(item: &Item) -> Result<WalletAccount, StoreError> {
 }
 
 impl Store {
-    /// Creates the account unless the customer already has one at this gateway (`false`).
+    /// Creates the account, and the index from its id to it, unless the customer already has
+    /// one at this gateway (`false`). One transaction.
     pub async fn insert_wallet_account(&self, account: &WalletAccount) -> Result<bool, StoreError> {
-        self.put_account(account, keys::item_absent(), []).await
+        let mut pointer = key(keys::wallet_account_id_pk(&account.project, &account.id), WALLET_ACCOUNT_ID_SK);
+        pointer.insert(CUSTOMER_ID.into(), s(account.customer.as_str()));
+        pointer.insert(GATEWAY.into(), s(account.gateway.as_str()));
+        self.insert_new(vec![account_item(account), pointer]).await
+    }
+
+    /// New items, all or none, in one transaction: `false` (nothing written) when the first
+    /// one exists. The others are indexes of the first: they exist only if it does.
+    pub(super) async fn insert_new(&self, items: Vec<Item>) -> Result<bool, StoreError> {
+        let mut puts = Vec::new();
+        for item in items {
+            let put =
+                Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(keys::item_absent());
+            puts.push(TransactWriteItem::builder().put(built(put.build())?).build());
+        }
+        match self.client.transact_write_items().set_transact_items(Some(puts)).send().await {
+            Ok(_) => Ok(true),
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(canceled))
+                    if canceled.cancellation_reasons().first().and_then(|r| r.code())
+                        == Some("ConditionalCheckFailed") =>
+                {
+                    Ok(false)
+                }
+                _ => Err(StoreError::sdk("TransactWriteItems", error)),
+            },
+        }
+    }
+
+    /// The account of this id, wherever its customer: the id's index, then the account.
+    pub async fn wallet_account_by_id(
+        &self,
+        project: &ProjectId,
+        id: &WalletAccountId,
+    ) -> Result<Option<WalletAccount>, StoreError> {
+        let Some(pointer) = self.get(key(keys::wallet_account_id_pk(project, id), WALLET_ACCOUNT_ID_SK)).await? else {
+            return Ok(None);
+        };
+        let r = Reader::new(&pointer, "wallet account index");
+        let customer = r.parsed(CUSTOMER_ID, CustomerId::parse)?;
+        let gateway = r.parsed(GATEWAY, Gateway::parse)?;
+        let account = self.get(key(keys::customer_pk(project, &customer), keys::wallet_account_sk(gateway))).await?;
+        let account = account.as_ref().map(account_from_item).transpose()?;
+        Ok(account.filter(|a| a.id == *id))
+    }
+
+    /// The items of these keys that exist, read consistently in one BatchGetItem (plus a
+    /// round for each batch of unprocessed keys DynamoDB hands back under throttling).
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut wanted = built(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build())?;
+        let mut found = Vec::new();
+        for _ in 0..4 {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, wanted.clone())
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
+            if let Some(items) = output.responses.and_then(|mut r| r.remove(&self.table)) {
+                found.extend(items);
+            }
+            match output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
+                Some(rest) if !rest.keys.is_empty() => wanted = rest,
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// One item by key, read consistently.
+    pub(super) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("GetItem", e))?;
+        Ok(output.item)
     }
 
     /// Replaces the account if nobody changed it since it was read at `read_version`
@@ -202,62 +286,13 @@ impl Store {
     ) -> Result<(Option<TokenGrant>, Option<Order>), StoreError> {
         let token_key = key(keys::wallet_token_pk(project, token_hash), WALLET_TOKEN_SK);
         let order_key = key(keys::order_pk(project, order), ORDER_SK);
-        let mut wanted = built(
-            KeysAndAttributes::builder().keys(token_key.clone()).keys(order_key.clone()).consistent_read(true).build(),
-        )?;
-        let mut found: Vec<Item> = Vec::new();
-        // Unprocessed keys come back under throttling; two items need at most a few rounds.
-        for _ in 0..4 {
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, wanted.clone())
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
-            if let Some(items) = output.responses.and_then(|mut r| r.remove(&self.table)) {
-                found.extend(items);
-            }
-            match output.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
-                Some(rest) if !rest.keys.is_empty() => wanted = rest,
-                _ => break,
-            }
-        }
+        let found = self.batch_get(vec![token_key.clone(), order_key.clone()]).await?;
         let pick = |k: &HashMap<String, AttributeValue>| {
             found.iter().find(|item| item.get(PK) == k.get(PK) && item.get(SK) == k.get(SK))
         };
         let grant = pick(&token_key).map(grant_from_item).transpose()?;
         let order = pick(&order_key).map(order_from_item).transpose()?;
         Ok((grant, order))
-    }
-
-    pub async fn order(&self, project: &ProjectId, order: &OrderId) -> Result<Option<Order>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::order_pk(project, order), ORDER_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output.item.as_ref().map(order_from_item).transpose()
-    }
-
-    /// The project and order of one of our transaction ids.
-    pub async fn order_of_txn(&self, txn: &TxnId) -> Result<Option<(ProjectId, OrderId)>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::txn_pk(txn), TXN_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
-        let Some(item) = output.item else { return Ok(None) };
-        let r = Reader::new(&item, "transaction index");
-        Ok(Some((r.parsed(PROJECT_ID, ProjectId::parse)?, r.parsed(ORDER_ID, OrderId::parse)?)))
     }
 }
 
@@ -267,7 +302,9 @@ pub struct Claim {
     /// The SHA-256 of the token it uses.
     pub token_hash: String,
     pub link_version: u64,
+    /// The order with its payment: a new one, or a NEW one as it was read at this version.
     pub order: Order,
+    pub read_version: Option<u64>,
     pub now: Millis,
 }
 
@@ -314,74 +351,13 @@ fn grant_from_item(item: &Item) -> Result<TokenGrant, StoreError> {
     })
 }
 
-fn order_item(order: &Order) -> Item {
-    let mut item = key(keys::order_pk(&order.project, &order.order_id), ORDER_SK);
-    let mut put = |name: &str, value: AttributeValue| {
-        item.insert(name.to_owned(), value);
-    };
-    put(PROJECT_ID, s(order.project.as_str()));
-    put(ORDER_ID, s(order.order_id.as_str()));
-    put(TXN_ID, s(order.txn_id.as_str()));
-    put(MERCHANT_ID, s(&order.merchant_id));
-    put(CUSTOMER_ID, s(order.customer.as_str()));
-    put(WALLET_ID, s(order.wallet_id.as_str()));
-    put(GATEWAY, s(order.gateway.as_str()));
-    put(REFERENCE, s(&order.reference));
-    put(AMOUNT, decimal(order.amount.value()));
-    put(STATUS, s(order.status.as_str()));
-    put(CREATED_AT, n(order.created_at.epoch_ms()));
-    put(UPDATED_AT, n(order.updated_at.epoch_ms()));
-    put(EXPIRES_AT_MS, n(order.expires_at.epoch_ms()));
-    if let Some(auth) = &order.authentication {
-        put(AUTH_METHOD, s(&auth.method));
-        put(AUTH_URL, s(&auth.url));
-        if !auth.params.is_empty() {
-            let params = auth.params.iter().map(|(k, v)| (k.clone(), s(v))).collect();
-            put(AUTH_PARAMS, AttributeValue::M(params));
-        }
-    }
-    item
-}
-
-pub(super) fn order_from_item(item: &Item) -> Result<Order, StoreError> {
-    let r = Reader::new(item, "order");
-    let authentication = match (r.opt_str(AUTH_METHOD)?, r.opt_str(AUTH_URL)?) {
-        (Some(method), Some(url)) => {
-            let mut params: Vec<(String, String)> = match item.get(AUTH_PARAMS) {
-                Some(AttributeValue::M(map)) => {
-                    map.iter().filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone()))).collect()
-                }
-                _ => Vec::new(),
-            };
-            params.sort();
-            Some(Authentication { method: method.to_owned(), url: url.to_owned(), params })
-        }
-        _ => None,
-    };
-    Ok(Order {
-        project: r.parsed(PROJECT_ID, ProjectId::parse)?,
-        order_id: r.parsed(ORDER_ID, OrderId::parse)?,
-        txn_id: r.parsed(TXN_ID, TxnId::parse)?,
-        merchant_id: r.str(MERCHANT_ID)?.to_owned(),
-        customer: r.parsed(CUSTOMER_ID, CustomerId::parse)?,
-        wallet_id: r.parsed(WALLET_ID, WalletAccountId::parse)?,
-        gateway: r.parsed(GATEWAY, Gateway::parse)?,
-        reference: r.str(REFERENCE)?.to_owned(),
-        amount: PaymentAmount::new(r.decimal(AMOUNT)?)
-            .ok_or_else(|| StoreError::Corrupt(format!("order attribute {AMOUNT}: not a payment amount")))?,
-        status: r.parsed(STATUS, |t| PaymentStatus::parse(t).ok_or(()))?,
-        authentication,
-        created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
-        updated_at: Millis::from_epoch_ms(r.number(UPDATED_AT)?),
-        expires_at: Millis::from_epoch_ms(r.number(EXPIRES_AT_MS)?),
-    })
-}
-
 /// The claim's writes, for a transaction of their own or inside a sandbox debit. Their
 /// order is fixed: see [`ClaimRefused::from_reasons`].
 pub(super) fn claim_items(table: &str, claim: &Claim) -> Result<Vec<TransactWriteItem>, StoreError> {
     let order = &claim.order;
     let project = &order.project;
+    let payment =
+        order.payment.as_ref().ok_or_else(|| StoreError::Corrupt("a claim of an order without payment".into()))?;
     let consume = Update::builder()
         .table_name(table)
         .set_key(Some(key(keys::wallet_token_pk(project, &claim.token_hash), WALLET_TOKEN_SK)))
@@ -393,56 +369,28 @@ pub(super) fn claim_items(table: &str, claim: &Claim) -> Result<Vec<TransactWrit
         ))
         .expression_attribute_values(":now", n(claim.now.epoch_ms()))
         .expression_attribute_values(":order", s(order.order_id.as_str()))
-        .expression_attribute_values(":customer", s(order.customer.as_str()))
-        .expression_attribute_values(":wallet", s(order.wallet_id.as_str()));
+        .expression_attribute_values(":customer", s(payment.customer.as_str()))
+        .expression_attribute_values(":wallet", s(payment.wallet_id.as_str()));
     let linked = ConditionCheck::builder()
         .table_name(table)
-        .set_key(Some(key(keys::customer_pk(project, &order.customer), keys::wallet_account_sk(order.gateway))))
+        .set_key(Some(key(keys::customer_pk(project, &payment.customer), keys::wallet_account_sk(payment.gateway))))
         .condition_expression(format!("{LINKED} = :true AND {LINK_VERSION} = :v AND {WALLET_ID} = :wallet"))
         .expression_attribute_values(":true", boolean(true))
         .expression_attribute_values(":v", n(claim.link_version))
-        .expression_attribute_values(":wallet", s(order.wallet_id.as_str()));
-    let order_put = Put::builder()
-        .table_name(table)
-        .set_item(Some(order_item(order)))
-        .condition_expression(keys::item_absent())
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-    let mut index = key(keys::txn_pk(&order.txn_id), TXN_SK);
+        .expression_attribute_values(":wallet", s(payment.wallet_id.as_str()));
+    let mut index = key(keys::txn_pk(&payment.txn_id), TXN_SK);
     index.insert(PROJECT_ID.into(), s(project.as_str()));
     index.insert(ORDER_ID.into(), s(order.order_id.as_str()));
     let index_put = Put::builder().table_name(table).set_item(Some(index)).condition_expression(keys::item_absent());
-    Ok(vec![
+    let mut items = vec![
         TransactWriteItem::builder().update(built(consume.build())?).build(),
         TransactWriteItem::builder().condition_check(built(linked.build())?).build(),
-        TransactWriteItem::builder().put(built(order_put.build())?).build(),
+        order_claim(table, order, claim.read_version)?,
         TransactWriteItem::builder().put(built(index_put.build())?).build(),
-    ])
-}
-
-/// Moves an order from `from` to its new state if it is still in `from`. A pending order
-/// moves on only while its time has not run out, and expires only once it has.
-pub(super) fn order_transition(
-    table: &str,
-    order: &Order,
-    from: PaymentStatus,
-    now: Millis,
-) -> Result<TransactWriteItem, StoreError> {
-    let pending = from == PaymentStatus::PendingVbv;
-    // `status` is a reserved word: it needs a placeholder.
-    let condition = match (pending, order.status) {
-        (true, PaymentStatus::AuthenticationFailed) => format!("#status = :from AND {EXPIRES_AT_MS} <= :now"),
-        (true, _) => format!("#status = :from AND {EXPIRES_AT_MS} > :now"),
-        (false, _) => "#status = :from".to_owned(),
-    };
-    let mut put = Put::builder()
-        .table_name(table)
-        .set_item(Some(order_item(order)))
-        .condition_expression(condition)
-        .expression_attribute_names("#status", STATUS)
-        .expression_attribute_values(":from", s(from.as_str()))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-    if pending {
-        put = put.expression_attribute_values(":now", n(now.epoch_ms()));
+    ];
+    // An order created by its debit takes its place in the project's list now.
+    if claim.read_version.is_none() {
+        items.push(order_index_item(table, order)?);
     }
-    Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+    Ok(items)
 }

@@ -12,7 +12,7 @@
 
 use crate::domain::balance::Lot;
 use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId};
-use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, TxnId};
+use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, TxnId, WalletAccountId};
 use crate::domain::wallets::ForeignId;
 
 pub const PK: &str = "pk";
@@ -84,6 +84,33 @@ pub fn order_pk(project: &ProjectId, order: &OrderId) -> String {
 }
 
 pub const ORDER_SK: &str = "O";
+
+/// A project's orders, newest last: `<created ms, 16 digits>#<order id>`, for the list.
+pub fn order_index_pk(project: &ProjectId) -> String {
+    format!("P#{project}#OL")
+}
+
+pub fn order_index_sk(created_ms: i64, order: &OrderId) -> String {
+    format!("{created_ms:016}#{order}")
+}
+
+/// A customer's own item, in the partition of its wallet accounts.
+pub const CUSTOMER_SK: &str = "CU";
+
+/// The merchant's `object_reference_id` → our customer id.
+pub fn customer_reference_pk(project: &ProjectId, reference: &CustomerId) -> String {
+    format!("P#{project}#CR#{reference}")
+}
+
+pub const CUSTOMER_REFERENCE_SK: &str = "CR";
+
+/// A wallet account's id → its customer and gateway: `POST /wallets/{wallet_id}` names no
+/// customer.
+pub fn wallet_account_id_pk(project: &ProjectId, id: &WalletAccountId) -> String {
+    format!("P#{project}#WA#{id}")
+}
+
+pub const WALLET_ACCOUNT_ID_SK: &str = "WA";
 
 /// Our transaction id → its project and order: providers' callbacks and the sandbox's top-up
 /// page know only the transaction. The id is 128 random bits, so it needs no tenant prefix.

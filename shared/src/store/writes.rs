@@ -4,14 +4,16 @@
 //! never as DynamoDB's cancellation reasons.
 
 use super::balances::new_head_item;
-use super::customer_wallets::{claim_items, order_from_item, order_transition, Claim, ClaimRefused};
+use super::customer_wallets::{claim_items, Claim, ClaimRefused};
+use super::orders::{new_order_items, order_change, order_from_item, order_transition};
 use super::wallets::{movement_resolution, new_item, new_movement_items, new_wallet_items};
 use super::StoreError;
 use crate::domain::balance::Balance;
 use crate::domain::movements::{Movement, MovementStatus};
 use crate::domain::names::ProjectId;
+use crate::domain::orders::Order;
 use crate::domain::time::Millis;
-use crate::domain::wallet_accounts::{Order, PaymentStatus};
+use crate::domain::wallet_accounts::PaymentStatus;
 use crate::domain::wallets::Wallet;
 use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 
@@ -23,6 +25,11 @@ pub enum Write {
     NewWallet(Wallet),
     /// A direct debit's claim on a token and an order id.
     Claim(Claim),
+    /// A new order (not paid yet): the order and its place in the project's list.
+    NewOrder(Order),
+    /// An order changed from the version it was read at (an update, a refund), if nobody
+    /// wrote it since.
+    OrderChange { order: Order, read_version: u64 },
     /// An order moving on from `from`, if it is still there (a pending one only in its time).
     OrderTransition { order: Order, from: PaymentStatus, now: Millis },
     /// A new movement's record, and its place in the expiry schedule.
@@ -39,7 +46,8 @@ pub enum Refused {
     /// Another wallet of the project has this foreign id.
     ForeignIdTaken,
     Claim(ClaimRefused),
-    /// The order is no longer where the transition starts: as it is now, when DynamoDB sent it.
+    /// The order is no longer where the transition or change starts: as it is now, when
+    /// DynamoDB sent it.
     OrderMoved(Option<Box<Order>>),
     /// The movement is no longer pending.
     NotPending,
@@ -49,9 +57,10 @@ impl Write {
     /// The items it writes, out of a transaction's 100.
     pub fn items(&self) -> usize {
         match self {
-            Write::NewBalance(_) | Write::OrderTransition { .. } => 1,
+            Write::NewBalance(_) | Write::OrderTransition { .. } | Write::OrderChange { .. } => 1,
             Write::NewWallet(wallet) => 2 + usize::from(wallet.info.foreign_id.is_some()),
-            Write::Claim(_) => 4,
+            Write::NewOrder(_) => 2,
+            Write::Claim(claim) => 4 + usize::from(claim.read_version.is_none()),
             Write::NewMovement { movement, .. } | Write::ResolveMovement { movement, .. } => {
                 1 + usize::from(movement.expires_at.is_some())
             }
@@ -63,6 +72,8 @@ impl Write {
             Write::NewBalance(balance) => Ok(vec![new_item(table, new_head_item(balance))?]),
             Write::NewWallet(wallet) => new_wallet_items(table, wallet),
             Write::Claim(claim) => claim_items(table, claim),
+            Write::NewOrder(order) => new_order_items(table, order),
+            Write::OrderChange { order, read_version } => Ok(vec![order_change(table, order, *read_version)?]),
             Write::OrderTransition { order, from, now } => Ok(vec![order_transition(table, order, *from, *now)?]),
             Write::NewMovement { project, movement } => new_movement_items(table, project, movement),
             Write::ResolveMovement { project, movement, to, now } => {
@@ -79,11 +90,12 @@ impl Write {
             Write::NewWallet(_) if failed(0) || failed(1) => Some(Refused::Exists),
             Write::NewWallet(_) => failed(2).then_some(Refused::ForeignIdTaken),
             Write::Claim(_) => ClaimRefused::from_reasons(reasons)?.map(Refused::Claim),
-            Write::OrderTransition { .. } if failed(0) => {
+            Write::NewOrder(_) => (failed(0) || failed(1)).then_some(Refused::Exists),
+            Write::OrderTransition { .. } | Write::OrderChange { .. } if failed(0) => {
                 let order = reasons.first().and_then(|r| r.item.as_ref()).map(order_from_item).transpose()?;
                 Some(Refused::OrderMoved(order.map(Box::new)))
             }
-            Write::OrderTransition { .. } => None,
+            Write::OrderTransition { .. } | Write::OrderChange { .. } => None,
             Write::ResolveMovement { .. } => failed(0).then_some(Refused::NotPending),
         })
     }
@@ -96,7 +108,10 @@ mod tests {
     use crate::domain::money::{Amount, MinLimit};
     use crate::domain::movements::{MovementKind, MovementStatus};
     use crate::domain::names::{BalanceId, BalanceName, BalanceType, UpdateToken};
-    use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, PaymentAmount, TxnId, WalletAccountId};
+    use crate::domain::orders::{OrderDetails, OrderUid};
+    use crate::domain::wallet_accounts::{
+        CustomerId, Gateway, OrderId, PaymentAmount, TokenGrant, TxnId, WalletAccountId,
+    };
     use crate::domain::wallets::{ForeignId, WalletInfo};
     use rust_decimal::Decimal;
     use uuid::Uuid;
@@ -120,22 +135,24 @@ mod tests {
         let wallet = |info: &WalletInfo| Wallet { info: info.clone(), balance: balance.clone() };
         let plain = wallet(&info);
         info.foreign_id = Some(ForeignId::parse("shop-1").unwrap());
-        let order = Order {
-            project: project.clone(),
-            order_id: OrderId::parse("o1").unwrap(),
-            txn_id: TxnId::from_random([1; 16]),
-            merchant_id: "m".into(),
+        let created = Order::created(
+            &project,
+            OrderId::parse("o1").unwrap(),
+            OrderUid::from_random([9; 16]),
+            PaymentAmount::new(Decimal::ONE).unwrap(),
+            OrderDetails::default(),
+            now,
+        );
+        let grant = TokenGrant {
             customer: CustomerId::parse("c1").unwrap(),
             wallet_id: WalletAccountId::from_random([2; 16]),
             gateway: Gateway::Paytm,
+            link_version: 1,
             reference: "r".into(),
-            amount: PaymentAmount::new(Decimal::ONE).unwrap(),
-            status: PaymentStatus::Charged,
-            authentication: None,
-            created_at: now,
-            updated_at: now,
             expires_at: now,
+            used: false,
         };
+        let order = created.clone().placed(TxnId::from_random([1; 16]), &grant, now);
         let mut movement = Movement {
             id: Uuid::from_u128(3),
             kind: MovementKind::QuasiTransfer,
@@ -153,7 +170,22 @@ mod tests {
             Write::NewBalance(balance.clone()),
             Write::NewWallet(plain),
             Write::NewWallet(wallet(&info)),
-            Write::Claim(Claim { token_hash: "h".into(), link_version: 1, order: order.clone(), now }),
+            Write::NewOrder(created.clone()),
+            Write::OrderChange { order: created, read_version: 0 },
+            Write::Claim(Claim {
+                token_hash: "h".into(),
+                link_version: 1,
+                order: order.clone(),
+                read_version: None,
+                now,
+            }),
+            Write::Claim(Claim {
+                token_hash: "h".into(),
+                link_version: 1,
+                order: order.clone(),
+                read_version: Some(0),
+                now,
+            }),
             Write::OrderTransition { order, from: PaymentStatus::PendingVbv, now },
         ];
         for expires_at in [None, Some(now)] {

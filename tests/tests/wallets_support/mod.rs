@@ -15,6 +15,7 @@ use pocketbook::actions::{
 use pocketbook::domain::names::ProjectId;
 use pocketbook::domain::time::Millis;
 use pocketbook::edge::auth::{generate_api_key, hash_api_key, Authenticator};
+use pocketbook::edge::services::WalletsAndAccounts;
 use pocketbook::edge::{handle, Action, App};
 use pocketbook::services::{Balances, Wallets};
 use pocketbook::store::ApiKeyRecord;
@@ -56,6 +57,8 @@ pub struct Api {
     pub local: LocalLedger,
     /// What the wallet functions and the balance functions keep.
     wallets: App<Wallets>,
+    /// `GET /wallets/{id}` serves the customer wallet accounts' `wlt_` ids too.
+    wallet_reads: App<WalletsAndAccounts>,
     balances: App<Balances>,
     api_key: String,
     pub key_id: String,
@@ -67,6 +70,8 @@ impl Api {
         let local = LocalLedger::with(false, Duration::from_secs(15)).await;
         let auth = || Authenticator::new(local.store.clone(), Duration::from_secs(60));
         let wallets = App::new(local.wallets.clone(), auth());
+        let wallet_reads =
+            App::new(WalletsAndAccounts { wallets: local.wallets.clone(), accounts: local.accounts.clone() }, auth());
         let balances = App::new(local.balances.clone(), auth());
         let api_key = generate_api_key();
         let key_id = pocketbook_tests::app::unique("key");
@@ -77,7 +82,7 @@ impl Api {
             created_at: Millis::from_epoch_ms(0),
         };
         local.store.insert_api_key(&hash_api_key(&api_key), &record).await.expect("store the API key");
-        Api { local, wallets, balances, api_key, key_id }
+        Api { local, wallets, wallet_reads, balances, api_key, key_id }
     }
 
     pub fn project(&self) -> &ProjectId {
@@ -161,7 +166,9 @@ impl Api {
                 $(
                     if method == <$action as Action>::METHOD {
                         if let Some(parameters) = match_template(<$action as Action>::PATH, raw_path) {
-                            let answer = handle::<$action>(&self.$app, build(parameters))
+                            // Boxed, as the functions' runtime loop boxes it: a dozen actions'
+                            // futures inline would overflow a test thread's stack.
+                            let answer = Box::pin(handle::<$action>(&self.$app, build(parameters)))
                                 .await
                                 .unwrap_or_else(|e| panic!("{method} {path}: an HTTP invocation failed: {e:?}"));
                             return into_reply(answer.get());
@@ -173,7 +180,7 @@ impl Api {
         }
         dispatch!(
             wallets: CreateWallet,
-            wallets: GetWallet,
+            wallet_reads: GetWallet,
             wallets: ListWallets,
             wallets: UpdateWallet,
             wallets: CreateDeposit,

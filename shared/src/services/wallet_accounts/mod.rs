@@ -3,9 +3,13 @@
 //! here); debit them directly and follow the orders ([`payments`]). The sandbox provider, a
 //! client of the balances, is in [`sandbox`].
 
+mod customers;
+mod orders;
 mod payments;
 pub mod sandbox;
 
+pub use customers::CustomerError;
+pub use orders::OrderRequest;
 pub use payments::{CallbackError, DirectDebitError, DirectDebitRequest, OrderError};
 
 use super::Balances;
@@ -46,6 +50,9 @@ pub enum WalletAccountError {
     Exists { gateway: Gateway, id: WalletAccountId },
     #[error("the wallet account is not linked")]
     NotLinked,
+    /// No mobile number in the form, and no customer of this id to take it from.
+    #[error("mobile_number: is required (there is no customer of this id to take it from)")]
+    MobileRequired,
     /// The provider said no (a wrong OTP, an unknown wallet).
     #[error("{0}")]
     Refused(String),
@@ -118,9 +125,14 @@ impl WalletAccounts {
         project: &ProjectId,
         customer: &CustomerId,
         gateway: Gateway,
-        mobile: MobileNumber,
+        mobile: Option<MobileNumber>,
     ) -> Result<(WalletAccount, bool), WalletAccountError> {
         let store = self.engine().store();
+        let mobile = match mobile {
+            Some(mobile) => mobile,
+            // Juspay takes it from the customer: one more read, only when it is missing.
+            None => store.customer(project, customer).await?.ok_or(WalletAccountError::MobileRequired)?.mobile_number,
+        };
         let id = WalletAccountId::from_random(random());
         let fresh = WalletAccount::open(project, customer, id, gateway, mobile.clone(), self.engine().clock().now());
         let (account, created) = if store.insert_wallet_account(&fresh).await? {
@@ -137,20 +149,26 @@ impl WalletAccounts {
         Ok((account, created))
     }
 
+    /// The account: by its customer's Query, or by the id's index (no customer given).
     async fn wallet_account(
         &self,
         project: &ProjectId,
-        customer: &CustomerId,
+        customer: Option<&CustomerId>,
         id: &WalletAccountId,
     ) -> Result<WalletAccount, WalletAccountError> {
-        let accounts = self.engine().store().wallet_accounts(project, customer).await?;
-        accounts.into_iter().find(|a| a.id == *id).ok_or(WalletAccountError::NotFound)
+        let store = self.engine().store();
+        let found = match customer {
+            Some(customer) => store.wallet_accounts(project, customer).await?.into_iter().find(|a| a.id == *id),
+            None => store.wallet_account_by_id(project, id).await?,
+        };
+        found.ok_or(WalletAccountError::NotFound)
     }
 
+    /// A command on the account `id` (of `customer`, when the path names one).
     pub async fn wallet_account_command(
         &self,
         project: &ProjectId,
-        customer: &CustomerId,
+        customer: Option<&CustomerId>,
         id: &WalletAccountId,
         command: Command,
     ) -> Result<WalletAccount, WalletAccountError> {
@@ -185,6 +203,28 @@ impl WalletAccounts {
             true => Ok(changed),
             false => Err(WalletAccountError::Conflict),
         }
+    }
+
+    /// The accounts of the customer an order is for (its `customer_id`, or the customer whose
+    /// wallet paid it), as [`WalletAccounts::list_wallet_accounts`].
+    pub async fn order_wallet_accounts(
+        &self,
+        project: &ProjectId,
+        order_id: &crate::domain::wallet_accounts::OrderId,
+    ) -> Result<Vec<ListedAccount>, OrderError> {
+        let order = self.order_status(project, order_id).await?;
+        let customer = order.details.customer_id.or(order.payment.map(|p| p.customer));
+        let Some(customer) = customer else { return Ok(Vec::new()) };
+        self.list_wallet_accounts(project, &customer, false).await.map_err(|error| match error {
+            WalletAccountError::Failed(fault) => OrderError::Failed(fault),
+            WalletAccountError::Conflict => OrderError::Conflict,
+            other => OrderError::ProviderUnavailable(other.to_string()),
+        })
+    }
+
+    /// The gateways a payment can go through: every one, at its HTTP provider or the sandbox.
+    pub fn gateways(&self) -> Vec<(Gateway, bool)> {
+        Gateway::ALL.into_iter().map(|g| (g, matches!(self.providers.get(g), ProviderFor::Sandbox))).collect()
     }
 
     /// The customer's accounts, each linked one with a new token; with `refresh`, after

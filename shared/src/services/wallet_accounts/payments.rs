@@ -8,9 +8,10 @@
 use super::sandbox::SandboxDebit;
 use super::{random, WalletAccounts};
 use crate::domain::names::ProjectId;
+use crate::domain::orders::{Order, OrderDetails, OrderUid, Payment};
 use crate::domain::time::Millis;
 use crate::domain::wallet_accounts::{
-    CustomerId, Gateway, Order, OrderId, PaymentAmount, PaymentStatus, TxnId, WalletToken,
+    two_decimals, CustomerId, Gateway, OrderId, PaymentAmount, PaymentStatus, TxnId, WalletToken,
 };
 use crate::engine::{EngineError, Fault};
 use crate::providers::http::HttpProvider;
@@ -22,6 +23,15 @@ pub enum DirectDebitError {
     /// JUSPAY_DECLINED: a bad, expired, used or foreign token, or a wallet no longer linked.
     #[error("{message}")]
     Declined { code: &'static str, message: &'static str },
+    /// The order was created first for another amount.
+    #[error("amount must be the order's amount, {0}")]
+    AmountMismatch(String),
+    /// No order was created first, and the form names no amount.
+    #[error("amount is required unless the order was created first")]
+    AmountRequired,
+    /// The order changed while its payment was being placed: nothing was debited.
+    #[error("the order changed meanwhile; retry")]
+    Conflict,
     #[error("{0}")]
     ProviderUnavailable(String),
     /// The sandbox wallet is busy with another payment: nothing happened; retry shortly.
@@ -44,8 +54,8 @@ impl DirectDebitError {
 #[derive(Debug, Clone)]
 pub struct DirectDebitRequest {
     pub order_id: OrderId,
-    pub merchant_id: String,
-    pub amount: PaymentAmount,
+    /// Required unless the order was created first; equal to its amount when both are there.
+    pub amount: Option<PaymentAmount>,
     pub gateway: Gateway,
     pub token: WalletToken,
     /// When given, the token must be this customer's.
@@ -56,6 +66,12 @@ pub struct DirectDebitRequest {
 pub enum OrderError {
     #[error("order not found")]
     NotFound,
+    /// The order cannot do this (a refund beyond the charge, a change after payment): 400.
+    #[error("{0}")]
+    Refused(String),
+    /// Written by another request meanwhile, again and again: nothing was written.
+    #[error("the order changed meanwhile; retry")]
+    Conflict,
     #[error("{0}")]
     ProviderUnavailable(String),
     /// The sandbox wallet is busy with another payment: retry shortly.
@@ -76,6 +92,9 @@ pub enum CallbackError {
     Malformed(String),
     #[error("unknown transaction")]
     UnknownTxn,
+    /// The order changed meanwhile, again and again: the provider should report again.
+    #[error("the order changed meanwhile; report again")]
+    Conflict,
     #[error(transparent)]
     Failed(#[from] Fault),
 }
@@ -90,13 +109,23 @@ impl WalletAccounts {
     ) -> Result<Order, DirectDebitError> {
         let token_hash = request.token.hash();
         let (grant, existing) = self.engine().store().token_and_order(project, &token_hash, &request.order_id).await?;
-        if let Some(order) = existing {
-            return self.resume(order).await.map_err(|e| match e {
-                OrderError::ProviderUnavailable(reason) => DirectDebitError::ProviderUnavailable(reason),
-                OrderError::Busy => DirectDebitError::Busy,
-                OrderError::Failed(fault) => fault.into(),
-                OrderError::NotFound => Fault::Inconsistent("an order read vanished").into(),
-            });
+        let existing = match existing {
+            Some(order) if order.payment.is_some() => {
+                return self.resume(order).await.map_err(|e| match e {
+                    OrderError::ProviderUnavailable(reason) => DirectDebitError::ProviderUnavailable(reason),
+                    OrderError::Busy => DirectDebitError::Busy,
+                    OrderError::Failed(fault) => fault.into(),
+                    OrderError::NotFound | OrderError::Refused(_) | OrderError::Conflict => {
+                        Fault::Inconsistent("an order read vanished").into()
+                    }
+                });
+            }
+            existing => existing,
+        };
+        if let (Some(order), Some(amount)) = (&existing, request.amount) {
+            if order.amount != amount {
+                return Err(DirectDebitError::AmountMismatch(two_decimals(order.amount.value())));
+            }
         }
         let now = self.engine().clock().now();
         // One answer for every kind of bad token: no oracle for which tokens exist.
@@ -110,15 +139,32 @@ impl WalletAccounts {
                 message: "the direct_wallet_token belongs to another payment_method",
             });
         }
-        let txn = TxnId::from_random(random());
-        let order = Order::placed(project, request.order_id, txn, request.merchant_id, &grant, request.amount, now);
+        let read_version = existing.as_ref().map(|order| order.version);
+        let base = match existing {
+            Some(order) => order,
+            None => {
+                let amount = request.amount.ok_or(DirectDebitError::AmountRequired)?;
+                let uid = OrderUid::from_random(random());
+                Order::created(project, request.order_id, uid, amount, OrderDetails::default(), now)
+            }
+        };
+        let order = base.placed(TxnId::from_random(random()), &grant, now);
         let link_version = grant.link_version;
-        let claim = |order: &Order| Claim { token_hash: token_hash.clone(), link_version, order: order.clone(), now };
+        let claim = |order: &Order| Claim {
+            token_hash: token_hash.clone(),
+            link_version,
+            order: order.clone(),
+            read_version,
+            now,
+        };
+        let Some(payment) = order.payment.clone() else {
+            return Err(Fault::Inconsistent("a placed order without its payment").into());
+        };
         match self.providers.get(request.gateway) {
             ProviderFor::Sandbox => {
-                let sandbox = self.sandbox(order.gateway, public_url);
+                let sandbox = self.sandbox(payment.gateway, public_url);
                 let claimed = Write::Claim(claim(&order));
-                match sandbox.debit_with(&order.reference, order.amount, &order.txn_id, claimed).await {
+                match sandbox.debit_with(&payment.reference, order.amount, &payment.txn_id, claimed).await {
                     Ok(SandboxDebit::Charged) => Ok(order),
                     Ok(SandboxDebit::Refused(Refused::Claim(refused))) => {
                         self.claim_refused(project, &order.order_id, refused).await
@@ -127,25 +173,23 @@ impl WalletAccounts {
                         Err(Fault::Inconsistent("a claim refused as something else").into())
                     }
                     Ok(SandboxDebit::InsufficientFunds) => {
-                        let top_up = TopUp { reference: &order.reference, txn_id: &order.txn_id, amount: order.amount };
+                        let top_up =
+                            TopUp { reference: &payment.reference, txn_id: &payment.txn_id, amount: order.amount };
                         let authentication = sandbox.top_up(&top_up).await.map_err(debit_unavailable)?;
-                        let pending =
-                            Order { status: PaymentStatus::PendingVbv, authentication: Some(authentication), ..order };
-                        self.place(claim(&pending), project).await
+                        self.place(claim(&order.pending(authentication, now)), project).await
                     }
                     Err(ProviderError::Refused(reason)) => {
                         tracing::info!(order = %order.order_id, reason = %reason, "sandbox refused the debit");
-                        let failed = Order { status: PaymentStatus::AuthorizationFailed, ..order };
-                        self.place(claim(&failed), project).await
+                        self.place(claim(&order.moved_to(PaymentStatus::AuthorizationFailed, now)), project).await
                     }
                     Err(ProviderError::Unavailable(reason)) => Err(DirectDebitError::ProviderUnavailable(reason)),
                     Err(ProviderError::Busy) => Err(DirectDebitError::Busy),
                 }
             }
             ProviderFor::Http(http) => {
-                let authorizing = Order { status: PaymentStatus::Authorizing, ..order };
+                let authorizing = order.moved_to(PaymentStatus::Authorizing, now);
                 let placed = self.place(claim(&authorizing), project).await?;
-                if placed.txn_id != authorizing.txn_id {
+                if placed.payment.as_ref().map(|p| &p.txn_id) != Some(&payment.txn_id) {
                     return Ok(placed);
                 }
                 Ok(self.drive(http, placed).await)
@@ -173,11 +217,16 @@ impl WalletAccounts {
         order_id: &OrderId,
         refused: ClaimRefused,
     ) -> Result<Order, DirectDebitError> {
+        let paid = |order: Order| match order.payment {
+            Some(_) => Ok(order),
+            // Still NEW, but changed since it was read (its amount updated).
+            None => Err(DirectDebitError::Conflict),
+        };
         match refused {
-            ClaimRefused::OrderExists(Some(order)) => Ok(*order),
+            ClaimRefused::OrderExists(Some(order)) => paid(*order),
             ClaimRefused::OrderExists(None) => {
                 let order = self.engine().store().order(project, order_id).await?;
-                order.ok_or(Fault::Inconsistent("a taken order id is missing").into())
+                paid(order.ok_or(Fault::Inconsistent("a taken order id is missing"))?)
             }
             ClaimRefused::Token => Err(DirectDebitError::INVALID_TOKEN),
             ClaimRefused::NotLinked => Err(DirectDebitError::Declined {
@@ -207,37 +256,28 @@ impl WalletAccounts {
     /// idempotency key) and records what it said. An unanswered provider leaves the order
     /// AUTHORIZING, to be driven on by the next request for it.
     async fn drive(&self, http: &HttpProvider, order: Order) -> Order {
-        let debit = Debit { reference: &order.reference, txn_id: &order.txn_id, amount: order.amount };
+        let Some(payment) = order.payment.clone() else { return order };
+        let debit = Debit { reference: &payment.reference, txn_id: &payment.txn_id, amount: order.amount };
         let now = self.engine().clock().now();
         let next = match http.debit(&debit).await {
-            Ok(DebitOutcome::Charged { .. }) => {
-                Order { status: PaymentStatus::Charged, updated_at: now, ..order.clone() }
-            }
+            Ok(DebitOutcome::Charged { .. }) => order.moved_to(PaymentStatus::Charged, now),
             Ok(DebitOutcome::InsufficientFunds { .. }) => {
-                let top_up = TopUp { reference: &order.reference, txn_id: &order.txn_id, amount: order.amount };
+                let top_up = TopUp { reference: &payment.reference, txn_id: &payment.txn_id, amount: order.amount };
                 match http.top_up(&top_up).await {
-                    Ok(authentication) => Order {
-                        status: PaymentStatus::PendingVbv,
-                        authentication: Some(authentication),
-                        updated_at: now,
-                        expires_at: now.plus_ms(Order::PENDING_LIFETIME_MS),
-                        ..order.clone()
-                    },
-                    Err(ProviderError::Refused(_)) => {
-                        Order { status: PaymentStatus::AuthorizationFailed, updated_at: now, ..order.clone() }
-                    }
+                    Ok(authentication) => order.pending(authentication, now),
+                    Err(ProviderError::Refused(_)) => order.moved_to(PaymentStatus::AuthorizationFailed, now),
                     Err(error @ (ProviderError::Unavailable(_) | ProviderError::Busy)) => {
-                        tracing::warn!(order = %order.order_id, txn = %order.txn_id, reason = %error, "top-up URL not available; order stays AUTHORIZING");
+                        tracing::warn!(order = %order.order_id, txn = %payment.txn_id, reason = %error, "top-up URL not available; order stays AUTHORIZING");
                         return order;
                     }
                 }
             }
             Ok(DebitOutcome::Declined { reason }) | Err(ProviderError::Refused(reason)) => {
-                tracing::info!(order = %order.order_id, txn = %order.txn_id, reason = %reason, "provider declined the debit");
-                Order { status: PaymentStatus::AuthorizationFailed, updated_at: now, ..order.clone() }
+                tracing::info!(order = %order.order_id, txn = %payment.txn_id, reason = %reason, "provider declined the debit");
+                order.moved_to(PaymentStatus::AuthorizationFailed, now)
             }
             Err(error @ (ProviderError::Unavailable(_) | ProviderError::Busy)) => {
-                tracing::warn!(order = %order.order_id, txn = %order.txn_id, reason = %error, "provider unavailable; order stays AUTHORIZING");
+                tracing::warn!(order = %order.order_id, txn = %payment.txn_id, reason = %error, "provider unavailable; order stays AUTHORIZING");
                 return order;
             }
         };
@@ -253,19 +293,13 @@ impl WalletAccounts {
 
     /// An existing order as it stands: a pending one whose time ran out has failed; an
     /// AUTHORIZING one at an HTTP provider is asked about again.
-    async fn resume(&self, order: Order) -> Result<Order, OrderError> {
+    pub(super) async fn resume(&self, order: Order) -> Result<Order, OrderError> {
         let now = self.engine().clock().now();
-        match (order.status, self.providers.get(order.gateway)) {
-            (PaymentStatus::Authorizing, ProviderFor::Http(http)) => Ok(self.drive(http, order).await),
-            _ => Ok(Order { status: order.status_at(now), ..order }),
+        let gateway = order.payment.as_ref().map(|p| p.gateway);
+        match (order.status, gateway.map(|g| self.providers.get(g))) {
+            (PaymentStatus::Authorizing, Some(ProviderFor::Http(http))) => Ok(self.drive(http, order).await),
+            _ => Ok(order.as_of(now)),
         }
-    }
-
-    /// `GET /orders/{order_id}`: one read.
-    pub async fn order_status(&self, project: &ProjectId, order_id: &OrderId) -> Result<Order, OrderError> {
-        let order = self.engine().store().order(project, order_id).await?.ok_or(OrderError::NotFound)?;
-        let now = self.engine().clock().now();
-        Ok(Order { status: order.status_at(now), ..order })
     }
 
     /// The sandbox's top-up page: credits the order's amount to the wallet and completes the
@@ -275,25 +309,27 @@ impl WalletAccounts {
         let (project, order_id) = store.order_of_txn(txn).await?.ok_or(OrderError::NotFound)?;
         let order = store.order(&project, &order_id).await?.ok_or(OrderError::NotFound)?;
         let now = self.engine().clock().now();
-        if !matches!(self.providers.get(order.gateway), ProviderFor::Sandbox)
+        let Some(payment) = order.payment.clone() else { return Ok(order.as_of(now)) };
+        if !matches!(self.providers.get(payment.gateway), ProviderFor::Sandbox)
             || order.status_at(now) != PaymentStatus::PendingVbv
         {
-            return Ok(Order { status: order.status_at(now), ..order });
+            return Ok(order.as_of(now));
         }
-        let sandbox = self.sandbox(order.gateway, None);
+        let sandbox = self.sandbox(payment.gateway, None);
         let unavailable = |e: ProviderError| match e {
             ProviderError::Busy => OrderError::Busy,
             other => OrderError::ProviderUnavailable(other.to_string()),
         };
-        sandbox.credit(&order.reference, order.amount, txn).await.map_err(unavailable)?;
-        let charged = Order { status: PaymentStatus::Charged, authentication: None, updated_at: now, ..order.clone() };
+        sandbox.credit(&payment.reference, order.amount, txn).await.map_err(unavailable)?;
+        let paid = Payment { authentication: None, ..payment.clone() };
+        let charged = Order { payment: Some(paid), ..order.moved_to(PaymentStatus::Charged, now) };
         let transition = Write::OrderTransition { order: charged.clone(), from: PaymentStatus::PendingVbv, now };
-        match sandbox.debit_with(&order.reference, order.amount, txn, transition).await {
+        match sandbox.debit_with(&payment.reference, order.amount, txn, transition).await {
             Ok(SandboxDebit::Charged) => Ok(charged),
             // Completed by a concurrent visit, or expired meanwhile: the order as it is.
             Ok(SandboxDebit::Refused(_) | SandboxDebit::InsufficientFunds) => {
                 let order = store.order(&project, &order_id).await?.ok_or(OrderError::NotFound)?;
-                Ok(Order { status: order.status_at(self.engine().clock().now()), ..order })
+                Ok(order.as_of(self.engine().clock().now()))
             }
             Err(error) => Err(unavailable(error)),
         }
@@ -327,20 +363,44 @@ impl WalletAccounts {
         let (project, order_id) = store.order_of_txn(&txn).await?.ok_or(CallbackError::UnknownTxn)?;
         let order = store.order(&project, &order_id).await?.ok_or(CallbackError::UnknownTxn)?;
         let now = self.engine().clock().now();
-        if order.gateway != gateway || order.status.is_final() {
-            return Ok(Order { status: order.status_at(now), ..order });
+        if order.payment.as_ref().map(|p| p.gateway) != Some(gateway) {
+            return Ok(order.as_of(now));
+        }
+        // The customer paid at the provider after the order had failed (or its refund is still
+        // pending): the money goes back.
+        let late = matches!(
+            order.status_at(now),
+            PaymentStatus::AuthenticationFailed | PaymentStatus::AuthorizationFailed | PaymentStatus::AutoRefunded
+        );
+        if success && late {
+            return self.auto_refund(http, order).await.map_err(callback_failure);
+        }
+        if order.status.is_final() {
+            return Ok(order.as_of(now));
         }
         let next = order.reported(success, now);
-        // A pending order's condition checks its time; a late success is logged for a refund.
+        // A pending order's condition checks its time: one that ran out meanwhile has failed.
         match self.transition(&next, order.status, now).await? {
             Ok(()) => Ok(next),
             Err(current) => {
-                if success {
-                    tracing::error!(order = %order.order_id, txn = %txn, "provider reported success after the order ended: refund needed");
-                }
                 let current = current.unwrap_or(order);
-                Ok(Order { status: current.status_at(now), ..current })
+                match success {
+                    true => self.auto_refund(http, current).await.map_err(callback_failure),
+                    false => Ok(current.as_of(now)),
+                }
             }
+        }
+    }
+}
+
+/// A refund's failure as the callback's: the provider reports again on anything but a 2xx.
+fn callback_failure(error: OrderError) -> CallbackError {
+    match error {
+        OrderError::Failed(fault) => CallbackError::Failed(fault),
+        OrderError::NotFound => CallbackError::UnknownTxn,
+        // Written meanwhile again and again (or a wallet busy): worth another report.
+        OrderError::Conflict | OrderError::Busy | OrderError::ProviderUnavailable(_) | OrderError::Refused(_) => {
+            CallbackError::Conflict
         }
     }
 }

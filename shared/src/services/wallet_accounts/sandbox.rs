@@ -16,6 +16,7 @@ use crate::domain::ledger::Ids;
 use crate::domain::money::{Amount, MinLimit};
 use crate::domain::names::{BalanceId, BalanceName, BalanceType, IdempotencyKey, ProjectId, Subject};
 use crate::domain::operation::{Operation, Rejection};
+use crate::domain::orders::RefundId;
 use crate::domain::wallet_accounts::{Gateway, MobileNumber, Otp, PaymentAmount, TxnId};
 use crate::engine::{Answer, EngineError, Fault, Fingerprint, Idempotency, Outcome, RandomIds};
 use crate::providers::{Authentication, Debit, DebitOutcome, LinkedWallet, ProviderError, TopUp, WalletProvider};
@@ -163,6 +164,29 @@ impl Sandbox<'_> {
             Ok(_) => Ok(SandboxDebit::Charged),
             Err(EngineError::Rejected(Rejection::InsufficientFunds)) => Ok(SandboxDebit::InsufficientFunds),
             Err(EngineError::WriteRefused(refused)) => Ok(SandboxDebit::Refused(refused)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A refund's credit, with `with` (the order's refund, settled) in the same transaction.
+    /// The refund id is the session: the order's version condition makes it happen once.
+    pub async fn credit_with(
+        &self,
+        reference: &str,
+        amount: PaymentAmount,
+        refund: &RefundId,
+        with: Write,
+    ) -> Result<Result<(), Refused>, ProviderError> {
+        let input = OperationInput {
+            balance: balance_id(reference)?,
+            operation: Operation::inc(Amount::new(amount.value()).map_err(unavailable)?),
+            subject: Subject::parse("refund").map_err(unavailable)?,
+            update_token: None,
+            session: Some(format!("refund-{refund}")),
+        };
+        match self.balances.operate(&project(), &input, &[with], None).await {
+            Ok(_) => Ok(Ok(())),
+            Err(EngineError::WriteRefused(refused)) => Ok(Err(refused)),
             Err(error) => Err(error.into()),
         }
     }
