@@ -3,10 +3,10 @@
 
 use clap::{Parser, Subcommand};
 use pocketbook::clock::{Clock, SystemClock};
-use pocketbook::config::TABLE_NAME;
+use pocketbook::config::{secrets_key_from_env, SECRETS_KEY, TABLE_NAME};
 use pocketbook::domain::checksum;
 use pocketbook::domain::names::{BalanceId, ProjectId};
-use pocketbook::edge::auth::{generate_api_key, hash_api_key};
+use pocketbook::edge::auth::{generate_api_key, generate_signing_secret, hash_api_key, seal_signing_secret};
 use pocketbook::store::{schema, ApiKeyRecord, Store};
 use std::process::ExitCode;
 
@@ -35,7 +35,13 @@ enum Command {
         /// Comma-separated: read, write.
         #[arg(long, default_value = "read,write", value_delimiter = ',')]
         scopes: Vec<String>,
-        /// Print only the key (for scripts).
+        /// Also give the key a signing secret: every request with the key must then be signed
+        /// with it as FPay's SDK signs (Finalse-Nonce, Finalse-SignedHeaders,
+        /// Finalse-Signature). Printed once; stored sealed under $POCKETBOOK_SECRETS_KEY, which
+        /// must be the functions' own.
+        #[arg(long)]
+        signing_secret: bool,
+        /// Print only the key, and the signing secret on the next line (for scripts).
         #[arg(long)]
         quiet: bool,
     },
@@ -69,7 +75,7 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
             let verb = if created { "created" } else { "already exists:" };
             println!("table {verb} {}", store.table());
         }
-        Command::CreateApiKey { project, scopes, quiet } => {
+        Command::CreateApiKey { project, scopes, signing_secret, quiet } => {
             let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
             if project.is_reserved() {
                 return Err(format!("--project {project} is reserved for Pocketbook's own use"));
@@ -84,9 +90,33 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
                 scopes,
                 created_at: SystemClock.now(),
             };
-            store.insert_api_key(&hash_api_key(&key), &record).await.map_err(|e| e.to_string())?;
+            let secret = match signing_secret {
+                false => {
+                    store.insert_api_key(&hash_api_key(&key), &record).await.map_err(|e| e.to_string())?;
+                    None
+                }
+                true => {
+                    let (secrets, is_default) = secrets_key_from_env();
+                    if is_default {
+                        eprintln!(
+                            "warning: {SECRETS_KEY} is not set: the secret is sealed under the development key, \
+                             which only functions without {SECRETS_KEY} open"
+                        );
+                    }
+                    let secret = generate_signing_secret();
+                    let sealed = seal_signing_secret(&secrets, &record.key_id, &secret);
+                    store
+                        .insert_signed_api_key(&hash_api_key(&key), &record, &sealed)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Some(secret)
+                }
+            };
             if quiet {
                 println!("{key}");
+                if let Some(secret) = &secret {
+                    println!("{}", secret.expose());
+                }
             } else {
                 println!(
                     "API key for project {} ({}), scopes {}:",
@@ -95,7 +125,17 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
                     record.scopes.join(",")
                 );
                 println!("{key}");
-                println!("Store it now: it is not shown again (only its SHA-256 is kept).");
+                match &secret {
+                    None => println!("Store it now: it is not shown again (only its SHA-256 is kept)."),
+                    Some(secret) => {
+                        println!("Signing secret (every request with this key must be signed with it):");
+                        println!("{}", secret.expose());
+                        println!(
+                            "Store both now: neither is shown again (only the key's SHA-256 and the secret \
+                             sealed under {SECRETS_KEY} are kept)."
+                        );
+                    }
+                }
             }
         }
         Command::VerifyChain { project, balance } => {

@@ -3,6 +3,7 @@
 //! [`wallet_accounts`] (Juspay's shapes), the wallet API's in [`wallets`] (FPay's). An
 //! idempotency record stores the exact body an [`Answer`] renders.
 
+pub mod collection;
 pub mod wallet_accounts;
 pub mod wallets;
 

@@ -3,6 +3,7 @@
 //! read the same variables.
 
 use crate::domain::page_token::TokenKey;
+use crate::domain::sealed::SecretsKey;
 use crate::engine::LockSettings;
 use crate::providers::{http, ProviderSettings};
 use std::env;
@@ -14,10 +15,16 @@ pub const LOCK_WAIT_MS: &str = "POCKETBOOK_LOCK_WAIT_MS";
 pub const PAGE_TOKEN_KEY: &str = "POCKETBOOK_PAGE_TOKEN_KEY";
 pub const API_KEY_CACHE_SECONDS: &str = "POCKETBOOK_API_KEY_CACHE_SECONDS";
 pub const REFRESH_TIMEOUT_MS: &str = "POCKETBOOK_REFRESH_TIMEOUT_MS";
+/// Seals API keys' signing secrets in the table (the functions open them, the admin tool
+/// seals them).
+pub const SECRETS_KEY: &str = "POCKETBOOK_SECRETS_KEY";
 
 /// Used when no page-token key is configured (local runs). Deployments set their own; a
 /// forged token could only move a caller within their own balance's history anyway.
 const DEVELOPMENT_PAGE_TOKEN_KEY: &str = "pocketbook-development-page-token-key";
+/// Used when no secrets key is configured (local runs). Deployments set their own: with this
+/// one, anyone who can read the table can open the signing secrets in it.
+const DEVELOPMENT_SECRETS_KEY: &str = "pocketbook-development-secrets-key";
 
 #[derive(Clone)]
 pub struct Config {
@@ -26,6 +33,9 @@ pub struct Config {
     pub lock: LockSettings,
     pub page_tokens: TokenKey,
     pub page_token_key_is_default: bool,
+    /// What API keys' signing secrets are sealed under.
+    pub secrets: SecretsKey,
+    pub secrets_key_is_default: bool,
     /// How long a warm function trusts an API key it has looked up (at most 60 s).
     pub api_key_cache: Duration,
     /// Which gateways use an HTTP provider (the others the sandbox), and refresh bounds.
@@ -46,6 +56,13 @@ fn number(name: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Res
     }
 }
 
+/// The secrets key from `POCKETBOOK_SECRETS_KEY`, or the development key (and `true`) when
+/// it is unset. The admin tool reads it alone, without the rest of the configuration.
+pub fn secrets_key_from_env() -> (SecretsKey, bool) {
+    let key = env::var(SECRETS_KEY).ok().filter(|k| !k.is_empty());
+    (SecretsKey::from_passphrase(key.as_deref().unwrap_or(DEVELOPMENT_SECRETS_KEY).as_bytes()), key.is_none())
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let table = env::var(TABLE_NAME)
@@ -53,6 +70,7 @@ impl Config {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ConfigError(format!("{TABLE_NAME} is not set")))?;
         let key = env::var(PAGE_TOKEN_KEY).ok().filter(|k| !k.is_empty());
+        let (secrets, secrets_key_is_default) = secrets_key_from_env();
         Ok(Self {
             table,
             lock: LockSettings {
@@ -61,6 +79,8 @@ impl Config {
             },
             page_token_key_is_default: key.is_none(),
             page_tokens: TokenKey::new(key.as_deref().unwrap_or(DEVELOPMENT_PAGE_TOKEN_KEY).as_bytes()),
+            secrets,
+            secrets_key_is_default,
             api_key_cache: Duration::from_secs(number(API_KEY_CACHE_SECONDS, 60, 0..=60)?),
             providers: ProviderSettings {
                 http: http::from_env().map_err(ConfigError)?,

@@ -100,6 +100,17 @@ pub struct TestApp {
     _gateway: Gateway,
 }
 
+/// What the functions seal and open API keys' signing secrets with (`POCKETBOOK_SECRETS_KEY`).
+pub const TEST_SECRETS_KEY: &str = "test-secrets-key-of-the-local-functions";
+
+/// An API key with a signing secret: its requests must be signed. No Debug: it is all secret.
+#[derive(Clone)]
+pub struct SignedKey {
+    pub key: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
 /// The authorizer function's package and binary.
 pub const AUTHORIZER: &str = "authorizer";
 /// How long API Gateway caches the authorizer's verdicts: template.yaml's `ReauthorizeEvery`.
@@ -148,6 +159,7 @@ impl TestApp {
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("RUST_LOG", std::env::var("TEST_FUNCTION_LOG").as_deref().unwrap_or("info")),
             ("POCKETBOOK_PAGE_TOKEN_KEY", "test-page-token-key"),
+            (pocketbook::config::SECRETS_KEY, TEST_SECRETS_KEY),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -212,6 +224,23 @@ impl TestApp {
         };
         self.store.insert_api_key(&hash_api_key(&key), &record).await.expect("store the API key");
         key
+    }
+
+    /// A key whose requests must be signed with its secret (sealed as the admin tool seals it).
+    pub async fn new_signed_api_key(&self, project: &str, scopes: &[&str]) -> SignedKey {
+        use pocketbook::edge::auth::{generate_signing_secret, seal_signing_secret};
+        let key = generate_api_key();
+        let record = ApiKeyRecord {
+            key_id: unique("key"),
+            project_id: ProjectId::parse(project).expect("project id"),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            created_at: Millis::from_epoch_ms(0),
+        };
+        let secret = generate_signing_secret();
+        let secrets = pocketbook::domain::sealed::SecretsKey::from_passphrase(TEST_SECRETS_KEY.as_bytes());
+        let sealed = seal_signing_secret(&secrets, &record.key_id, &secret);
+        self.store.insert_signed_api_key(&hash_api_key(&key), &record, &sealed).await.expect("store the API key");
+        SignedKey { key, key_id: record.key_id, secret: secret.expose().to_owned() }
     }
 
     pub fn function(&self, name: &str) -> &FunctionPool {

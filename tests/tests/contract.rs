@@ -501,9 +501,10 @@ async fn pocket_wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_ya
     // Money moved, commands on resolved movements, business refusals, replays and pages need
     // state that generated requests do not reach.
     let app = TestApp::spawn().await;
-    let (wallets, wallet, deposits, transfers) = ("/wallets", "/wallets/{identifier}", "/deposits", "/transfers");
-    let (quasi, quasi_command) = ("/quasi-transfers", "/quasi-transfers/{id}/{command}");
-    let (requests, request_command) = ("/fund-requests", "/fund-requests/{id}/{command}");
+    let (wallets, wallet, deposits, transfers) =
+        ("/v1.0/wallets", "/v1.0/wallets/{identifier}", "/v1.0/deposits/initiate", "/v1.0/transfers/initiate");
+    let (quasi, quasi_command) = ("/v1.0/quasi-transfers/initiate", "/v1.0/quasi-transfers/{id}/{command}");
+    let (requests, request_command) = ("/v1.0/fund-requests", "/v1.0/fund-requests/{id}/{command}");
     let mut answers = Vec::new();
     let mut record = |method: &str, template: &str, answer: &Answer, status: u16| {
         assert_eq!(answer.status, status, "{method} {template}: {}", answer.body);
@@ -561,39 +562,40 @@ async fn pocket_wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_ya
 
     let made = app.send("POST", quasi, Some(&json!({"source": a, "amount": 10, "expire": "after 2h"}))).await;
     record("POST", quasi, &made, 201);
-    let path = format!("/quasi-transfers/{}", made.body["id"].as_str().expect("an id"));
+    let path = format!("/v1.0/quasi-transfers/{}", made.body["id"].as_str().expect("an id"));
     record("POST", quasi_command, &app.send("POST", &format!("{path}/receive"), None).await, 200);
     record("POST", quasi_command, &app.send("POST", &format!("{path}/receive"), None).await, 200);
     record("POST", quasi_command, &app.send("POST", &format!("{path}/cancel"), None).await, 409);
     record("POST", quasi_command, &app.send("POST", &format!("{path}/keep"), None).await, 400);
-    let unknown = format!("/quasi-transfers/{}/cancel", uuid::Uuid::new_v4());
+    let unknown = format!("/v1.0/quasi-transfers/{}/cancel", uuid::Uuid::new_v4());
     record("POST", quasi_command, &app.send("POST", &unknown, None).await, 404);
     let past = json!({"source": a, "amount": 1, "expire": "on 2000-01-01T00:00:00Z"});
     record("POST", quasi, &app.send("POST", quasi, Some(&past)).await, 400);
 
     let asked = app.send("POST", requests, Some(&json!({"source": a, "amount": 500}))).await;
     record("POST", requests, &asked, 201);
-    let path = format!("/fund-requests/{}", asked.body["id"].as_str().expect("an id"));
+    let path = format!("/v1.0/fund-requests/{}", asked.body["id"].as_str().expect("an id"));
     record("POST", request_command, &app.send("POST", &format!("{path}/send"), None).await, 422);
     record("POST", request_command, &app.send("POST", &format!("{path}/cancel"), None).await, 200);
     record("POST", request_command, &app.send("POST", &format!("{path}/send"), None).await, 409);
 
-    record("GET", wallet, &app.send("GET", "/wallets/c-1", None).await, 200);
-    record("GET", wallet, &app.send("GET", "/wallets/c-404", None).await, 404);
+    record("GET", wallet, &app.send("GET", "/v1.0/wallets/c-1", None).await, 200);
+    record("GET", wallet, &app.send("GET", "/v1.0/wallets/c-404", None).await, 404);
     let patch = json!({"change": {"name": "Holidays"}, "remove": ["description", "foreignData"]});
-    record("PATCH", wallet, &app.send("PATCH", &format!("/wallets/{a}"), Some(&patch)).await, 200);
+    record("PATCH", wallet, &app.send("PATCH", &format!("/v1.0/wallets/{a}"), Some(&patch)).await, 200);
     record(
         "PATCH",
         wallet,
-        &app.send("PATCH", &format!("/wallets/{a}"), Some(&json!({"remove": ["name"]}))).await,
+        &app.send("PATCH", &format!("/v1.0/wallets/{a}"), Some(&json!({"remove": ["name"]}))).await,
         400,
     );
-    let page = app.send("GET", "/wallets?limit=1&sortBy=name:ASC,createdTime:DESC", None).await;
+    let page = app.send("GET", "/v1.0/wallets?limit=1&sortBy=name:ASC,createdTime:DESC", None).await;
     record("GET", wallets, &page, 200);
     let next = page.body["pagination"]["nextPage"].as_str().expect("a next page").to_owned();
-    let second = app.send("GET", &format!("/wallets?limit=1&sortBy=name:ASC,createdTime:DESC&page={next}"), None).await;
+    let second =
+        app.send("GET", &format!("/v1.0/wallets?limit=1&sortBy=name:ASC,createdTime:DESC&page={next}"), None).await;
     record("GET", wallets, &second, 200);
-    record("GET", wallets, &app.send("GET", &format!("/wallets?limit=1&page={next}"), None).await, 400);
-    record("GET", wallets, &app.send("GET", "/wallets?filter=name%20%3D", None).await, 400);
+    record("GET", wallets, &app.send("GET", &format!("/v1.0/wallets?limit=1&page={next}"), None).await, 400);
+    record("GET", wallets, &app.send("GET", "/v1.0/wallets?filter=name%20%3D", None).await, 400);
     validate_answers(answers).await;
 }

@@ -292,7 +292,7 @@ fn provider_settings_reach_functions_whole_and_secrets_come_from_secrets_manager
         "provider-callback",
         "refund-order",
         "list-payment-methods",
-        "get-wallet",
+        "get-wallet-account",
     ];
     assert_eq!(with_providers, expected.iter().map(|f| f.to_string()).collect());
 }

@@ -105,42 +105,48 @@ async fn wallet_actions_cost_what_the_readme_says() {
     let app = TestApp::spawn().await;
     let create = |name: &str, foreign_id: &str| json!({"name": name, "foreignId": foreign_id});
     // Warm every function (and the main wallet, created by the first deposit).
-    let first = app.send("POST", "/wallets", Some(&create("a", "rt-a"))).await;
+    let first = app.send("POST", "/v1.0/wallets", Some(&create("a", "rt-a"))).await;
     let a = first.body["id"].as_str().expect("an id").to_owned();
-    app.send("POST", "/deposits", Some(&json!({"amount": 100}))).await;
-    app.send("GET", &format!("/wallets/{a}"), None).await;
-    app.send("GET", "/wallets", None).await;
-    app.send("PATCH", &format!("/wallets/{a}"), Some(&json!({"change": {"name": "a"}}))).await;
-    app.send("POST", "/transfers", Some(&json!({"destination": a, "amount": 1}))).await;
-    for kind in ["quasi-transfers", "fund-requests"] {
-        let made = app.send("POST", &format!("/{kind}"), Some(&json!({"destination": a, "amount": 1}))).await;
-        app.send("POST", &format!("/{kind}/{}/cancel", made.body["id"].as_str().expect("an id")), None).await;
+    app.send("POST", "/v1.0/deposits/initiate", Some(&json!({"amount": 100}))).await;
+    app.send("GET", &format!("/v1.0/wallets/{a}"), None).await;
+    app.send("GET", "/v1.0/wallets", None).await;
+    app.send("PATCH", &format!("/v1.0/wallets/{a}"), Some(&json!({"change": {"name": "a"}}))).await;
+    app.send("POST", "/v1.0/transfers/initiate", Some(&json!({"destination": a, "amount": 1}))).await;
+    for (kind, create) in
+        [("quasi-transfers", "/v1.0/quasi-transfers/initiate"), ("fund-requests", "/v1.0/fund-requests")]
+    {
+        let made = app.send("POST", create, Some(&json!({"destination": a, "amount": 1}))).await;
+        app.send("POST", &format!("/v1.0/{kind}/{}/cancel", made.body["id"].as_str().expect("an id")), None).await;
     }
 
-    let b = app.send("POST", "/wallets", Some(&create("b", "rt-b"))).await;
+    let b = app.send("POST", "/v1.0/wallets", Some(&create("b", "rt-b"))).await;
     assert_eq!(calls(&app, "create-wallet", &b), 1, "head, index, foreign id: one transaction");
     let b = b.body["id"].as_str().expect("an id").to_owned();
-    let by_id = app.send("GET", &format!("/wallets/{a}"), None).await;
+    let by_id = app.send("GET", &format!("/v1.0/wallets/{a}"), None).await;
     assert_eq!(calls(&app, "get-wallet", &by_id), 1);
-    let by_foreign_id = app.send("GET", "/wallets/rt-a", None).await;
+    let by_foreign_id = app.send("GET", "/v1.0/wallets/rt-a", None).await;
     assert_eq!(calls(&app, "get-wallet", &by_foreign_id), 2);
-    let patch = app.send("PATCH", &format!("/wallets/{a}"), Some(&json!({"change": {"name": "A"}}))).await;
+    let patch = app.send("PATCH", &format!("/v1.0/wallets/{a}"), Some(&json!({"change": {"name": "A"}}))).await;
     assert_eq!(calls(&app, "update-wallet", &patch), 2, "lock, then one transaction");
-    let page = app.send("GET", "/wallets?limit=2", None).await;
+    let page = app.send("GET", "/v1.0/wallets?limit=2", None).await;
     assert_eq!(calls(&app, "list-wallets", &page), 2, "one index Query, one BatchGetItem");
 
-    let deposit = app.send("POST", "/deposits", Some(&json!({"destination": a, "amount": 50}))).await;
+    let deposit = app.send("POST", "/v1.0/deposits/initiate", Some(&json!({"destination": a, "amount": 50}))).await;
     assert_eq!(calls(&app, "create-deposit", &deposit), 2, "lock, commit");
-    let transfer = app.send("POST", "/transfers", Some(&json!({"source": a, "destination": b, "amount": 5}))).await;
+    let transfer =
+        app.send("POST", "/v1.0/transfers/initiate", Some(&json!({"source": a, "destination": b, "amount": 5}))).await;
     assert_eq!(calls(&app, "create-transfer", &transfer), 3, "two locks, one commit");
-    let quasi = app.send("POST", "/quasi-transfers", Some(&json!({"source": a, "destination": b, "amount": 5}))).await;
+    let quasi = app
+        .send("POST", "/v1.0/quasi-transfers/initiate", Some(&json!({"source": a, "destination": b, "amount": 5})))
+        .await;
     assert_eq!(calls(&app, "create-quasi-transfer", &quasi), 3);
-    let path = format!("/quasi-transfers/{}/receive", quasi.body["id"].as_str().expect("an id"));
+    let path = format!("/v1.0/quasi-transfers/{}/receive", quasi.body["id"].as_str().expect("an id"));
     let received = app.send("POST", &path, None).await;
     assert_eq!(calls(&app, "quasi-transfer-command", &received), 4, "read, two locks, one commit");
-    let request = app.send("POST", "/fund-requests", Some(&json!({"source": a, "destination": b, "amount": 5}))).await;
+    let request =
+        app.send("POST", "/v1.0/fund-requests", Some(&json!({"source": a, "destination": b, "amount": 5}))).await;
     assert_eq!(calls(&app, "create-fund-request", &request), 3);
-    let path = format!("/fund-requests/{}/cancel", request.body["id"].as_str().expect("an id"));
+    let path = format!("/v1.0/fund-requests/{}/cancel", request.body["id"].as_str().expect("an id"));
     let cancelled = app.send("POST", &path, None).await;
     assert_eq!(calls(&app, "fund-request-command", &cancelled), 2, "read, one transaction");
 }
@@ -151,12 +157,12 @@ async fn wallet_actions_cost_what_the_readme_says() {
 #[tokio::test]
 async fn a_filter_that_matches_nothing_reads_the_index_in_growing_queries() {
     let app = TestApp::spawn().await;
-    app.send("GET", "/wallets", None).await; // warm; the project's main wallet exists now
+    app.send("GET", "/v1.0/wallets", None).await; // warm; the project's main wallet exists now
     for i in 0..250 {
-        let created = app.send("POST", "/wallets", Some(&json!({"name": format!("w{i}")}))).await;
+        let created = app.send("POST", "/v1.0/wallets", Some(&json!({"name": format!("w{i}")}))).await;
         assert_eq!(created.status, 201, "{}", created.body);
     }
-    let nothing = app.send("GET", "/wallets?filter=name%20%3D%20nobody", None).await;
+    let nothing = app.send("GET", "/v1.0/wallets?filter=name%20%3D%20nobody", None).await;
     assert_eq!(nothing.status, 200, "{}", nothing.body);
     assert_eq!(nothing.body["items"], json!([]));
     assert_eq!(calls(&app, "list-wallets", &nothing), 2, "251 index items: a Query of 100, then one of 200");

@@ -59,8 +59,8 @@ async fn post_keyed(app: &TestApp, path: &str, body: &Value, idempotency_key: &s
 }
 
 async fn create(app: &TestApp, body: Value) -> Value {
-    let answer = post(app, "/wallets", body.clone()).await;
-    assert_eq!(answer.status, 201, "POST /wallets {body}: {}", answer.body);
+    let answer = post(app, "/v1.0/wallets", body.clone()).await;
+    assert_eq!(answer.status, 201, "POST /v1.0/wallets {body}: {}", answer.body);
     answer.body
 }
 
@@ -74,7 +74,7 @@ fn id(value: &Value) -> String {
 }
 
 async fn wallet(app: &TestApp, identifier: &str) -> Value {
-    let answer = app.send("GET", &format!("/wallets/{}", enc(identifier)), None).await;
+    let answer = app.send("GET", &format!("/v1.0/wallets/{}", enc(identifier)), None).await;
     assert_eq!(answer.status, 200, "GET /wallets/{identifier}: {}", answer.body);
     answer.body
 }
@@ -84,21 +84,24 @@ async fn pockets(app: &TestApp, identifier: &str) -> Value {
 }
 
 async fn deposit(app: &TestApp, destination: &str, amount: Decimal) -> Value {
-    let answer = post(app, "/deposits", json!({"destination": destination, "amount": num(amount)})).await;
+    let answer = post(app, "/v1.0/deposits/initiate", json!({"destination": destination, "amount": num(amount)})).await;
     assert_eq!(answer.status, 201, "deposit {amount} to {destination}: {}", answer.body);
     answer.body
 }
 
 async fn quasi_transfer(app: &TestApp, source: &str, destination: &str, amount: Decimal) -> String {
-    let answer =
-        post(app, "/quasi-transfers", json!({"source": source, "destination": destination, "amount": num(amount)}))
-            .await;
+    let answer = post(
+        app,
+        "/v1.0/quasi-transfers/initiate",
+        json!({"source": source, "destination": destination, "amount": num(amount)}),
+    )
+    .await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     id(&answer.body)
 }
 
 async fn command(app: &TestApp, kind: &str, movement: &str, command: &str) -> Answer {
-    app.send("POST", &format!("/{kind}/{movement}/{command}"), None).await
+    app.send("POST", &format!("/v1.0/{kind}/{movement}/{command}"), None).await
 }
 
 fn assert_error(answer: &Answer, status: u16, code: &str, context: &str) {
@@ -139,9 +142,11 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-const WALLET_KEYS: [&str; 11] = [
+const WALLET_KEYS: [&str; 13] = [
     "id",
     "url",
+    "mars",
+    "man",
     "name",
     "description",
     "foreignId",
@@ -187,7 +192,7 @@ async fn a_created_wallet_has_exactly_the_contract_shape() {
         "foreignData": "{\"tier\":\"gold\"}",
         "balanceType": "XOF",
     });
-    let answer = send_with_key(&app, "POST", "/wallets", Some(&body), &key).await;
+    let answer = send_with_key(&app, "POST", "/v1.0/wallets", Some(&body), &key).await;
     let after = now_ms();
     assert_eq!(answer.status, 201, "{}", answer.body);
     assert_eq!(answer.header("content-type"), Some("application/json"));
@@ -195,7 +200,7 @@ async fn a_created_wallet_has_exactly_the_contract_shape() {
     assert_eq!(keys(&created), set(&WALLET_KEYS), "{created}");
     let wallet_id = id(&created);
     assert_eq!(uuid::Uuid::parse_str(&wallet_id).unwrap().to_string(), wallet_id, "a lower-case hyphenated UUID");
-    assert_eq!(created["url"], format!("{}/wallets/{wallet_id}", app.url));
+    assert_eq!(created["url"], format!("{}/v1.0/wallets/{wallet_id}", app.url));
     assert_eq!(created["name"], "Savings");
     assert_eq!(created["description"], "for the holidays");
     assert_eq!(created["foreignId"], "customer-42");
@@ -209,12 +214,19 @@ async fn a_created_wallet_has_exactly_the_contract_shape() {
 
     assert_eq!(wallet(&app, &wallet_id).await, created, "GET by id answers the same Wallet");
     assert_eq!(wallet(&app, "customer-42").await, created, "GET by foreignId answers the same Wallet");
+    // Its two short names, each naming it as its id does (the mars in any letter case).
+    let (mars, man) = (created["mars"]["alpha"].as_str().unwrap(), created["man"]["alpha"].as_str().unwrap());
+    assert!(pocketbook::domain::wallet_numbers::Mars::parse(mars).is_some(), "{mars}");
+    assert!(pocketbook::domain::wallet_numbers::Man::parse(man).is_some(), "{man}");
+    assert_eq!(wallet(&app, mars).await, created, "GET by mars");
+    assert_eq!(wallet(&app, &mars.to_lowercase()).await, created, "GET by mars, lower case");
+    assert_eq!(wallet(&app, man).await, created, "GET by man");
 
     // Only a name: the optional fields are absent (not null), XOF by default.
     let minimal = create(&app, json!({"name": "Pocket money"})).await;
     assert_eq!(
         keys(&minimal),
-        set(&["id", "url", "name", "isMain", "creator", "createdTime", "mainPocket", "balanceType"]),
+        set(&["id", "url", "mars", "man", "name", "isMain", "creator", "createdTime", "mainPocket", "balanceType"]),
         "{minimal}"
     );
     assert_eq!(minimal["balanceType"], "XOF");
@@ -228,7 +240,7 @@ async fn a_created_wallet_has_exactly_the_contract_shape() {
     let got = wallet(&app, &wallet_id).await;
     assert_eq!(got["mainPocket"], pocket(d("10.5"), d("0.0"), d("2.0"), d("12.5"), d("2.0")), "{got}");
     assert_eq!(pockets(&app, &other).await, pocket(d("0.0"), d("2.0"), d("0.0"), d("0.0"), d("0.0")));
-    let text = app.get_text(&format!("/wallets/{wallet_id}")).await;
+    let text = app.get_text(&format!("/v1.0/wallets/{wallet_id}")).await;
     for (key, number) in [
         ("available", "10.5"),
         ("lockedIn", "0"),
@@ -239,6 +251,12 @@ async fn a_created_wallet_has_exactly_the_contract_shape() {
     ] {
         assert_written(&text, key, number);
     }
+
+    // The short names name it as a movement's source or destination too.
+    let by_man = app.send("POST", "/v1.0/deposits/initiate", Some(&json!({"destination": man, "amount": 5}))).await;
+    assert_eq!((by_man.status, by_man.body["destination"].clone()), (201, json!(wallet_id)), "{}", by_man.body);
+    let moved = json!({"source": mars, "destination": "customer-42", "amount": 5});
+    assert_eq!(app.send("POST", "/v1.0/transfers/initiate", Some(&moved)).await.status, 400, "the same wallet twice");
 }
 
 #[tokio::test]
@@ -261,7 +279,7 @@ async fn a_direct_invocation_answers_a_wallet_without_url_or_key_id() {
         .expect("a direct invocation");
     assert_eq!(got, created);
     let over_http = wallet(&app, &wallet_id).await;
-    assert_eq!(over_http["url"], format!("{}/wallets/{wallet_id}", app.url));
+    assert_eq!(over_http["url"], format!("{}/v1.0/wallets/{wallet_id}", app.url));
 }
 
 #[tokio::test]
@@ -291,14 +309,14 @@ async fn invalid_wallet_bodies_are_400s_naming_the_field() {
         (json!({"name": "ok", "colour": "red"}), "colour"),
     ];
     for (body, field) in cases {
-        let answer = post(&app, "/wallets", body.clone()).await;
-        assert_validation(&answer, field, &format!("POST /wallets {body}"));
+        let answer = post(&app, "/v1.0/wallets", body.clone()).await;
+        assert_validation(&answer, field, &format!("POST /v1.0/wallets {body}"));
     }
     for raw in ["{", "[]", "null", "\"Savings\""] {
-        let answer = app.send_raw("POST", "/wallets", raw.to_owned(), &[]).await;
+        let answer = app.send_raw("POST", "/v1.0/wallets", raw.to_owned(), &[]).await;
         assert_error(&answer, 400, "VALIDATION_ERROR", raw);
     }
-    let list = app.send("GET", &format!("/wallets?filter={}", enc("isMain = false")), None).await;
+    let list = app.send("GET", &format!("/v1.0/wallets?filter={}", enc("isMain = false")), None).await;
     assert_eq!(list.status, 200, "{}", list.body);
     assert_eq!(list.body["items"], json!([]), "no refused body created a wallet");
 
@@ -320,27 +338,27 @@ async fn invalid_wallet_bodies_are_400s_naming_the_field() {
 async fn a_foreign_id_is_unique_per_project_and_finds_its_wallet() {
     let app = TestApp::spawn().await;
     let mine = create(&app, json!({"name": "Mine", "foreignId": "customer-42"})).await;
-    let again = post(&app, "/wallets", json!({"name": "Another", "foreignId": "customer-42"})).await;
+    let again = post(&app, "/v1.0/wallets", json!({"name": "Another", "foreignId": "customer-42"})).await;
     assert_error(&again, 409, "FOREIGN_ID_TAKEN", "the same foreignId twice");
-    let list = app.send("GET", &format!("/wallets?filter={}", enc("foreignId = 'customer-42'")), None).await;
+    let list = app.send("GET", &format!("/v1.0/wallets?filter={}", enc("foreignId = 'customer-42'")), None).await;
     assert_eq!(list.status, 200, "{}", list.body);
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "the refused wallet was not created");
 
     let other_project = pocketbook_tests::app::unique("other");
     let (other_key, _) = key_with_id(&app, &other_project, &["read", "write"]).await;
     let body = json!({"name": "Theirs", "foreignId": "customer-42"});
-    let theirs = send_with_key(&app, "POST", "/wallets", Some(&body), &other_key).await;
+    let theirs = send_with_key(&app, "POST", "/v1.0/wallets", Some(&body), &other_key).await;
     assert_eq!(theirs.status, 201, "foreignIds are unique per project only: {}", theirs.body);
     assert_ne!(id(&theirs.body), id(&mine));
 
     assert_eq!(wallet(&app, "customer-42").await["id"], mine["id"]);
-    let found = send_with_key(&app, "GET", "/wallets/customer-42", None, &other_key).await;
+    let found = send_with_key(&app, "GET", "/v1.0/wallets/customer-42", None, &other_key).await;
     assert_eq!((found.status, found.body["id"].clone()), (200, theirs.body["id"].clone()));
-    let foreign = send_with_key(&app, "GET", &format!("/wallets/{}", id(&mine)), None, &other_key).await;
+    let foreign = send_with_key(&app, "GET", &format!("/v1.0/wallets/{}", id(&mine)), None, &other_key).await;
     assert_error(&foreign, 404, "NOT_FOUND", "another project's wallet id");
 
     for unknown in [uuid::Uuid::new_v4().to_string(), "customer-43".to_owned()] {
-        let answer = app.send("GET", &format!("/wallets/{unknown}"), None).await;
+        let answer = app.send("GET", &format!("/v1.0/wallets/{unknown}"), None).await;
         assert_error(&answer, 404, "NOT_FOUND", &unknown);
     }
 }
@@ -354,7 +372,7 @@ async fn patch_changes_and_removes_fields_and_refuses_anything_else() {
     )
     .await;
     let wallet_id = id(&created);
-    let path = format!("/wallets/{wallet_id}");
+    let path = format!("/v1.0/wallets/{wallet_id}");
 
     let changed =
         app.send("PATCH", &path, Some(&json!({"change": {"name": "Rainy day", "description": "later"}}))).await;
@@ -376,7 +394,7 @@ async fn patch_changes_and_removes_fields_and_refuses_anything_else() {
     let both = app
         .send(
             "PATCH",
-            "/wallets/cust-7",
+            "/v1.0/wallets/cust-7",
             Some(&json!({"change": {"foreignData": "{\"v\":2}"}, "remove": ["description"]})),
         )
         .await;
@@ -420,10 +438,11 @@ async fn patch_changes_and_removes_fields_and_refuses_anything_else() {
     }
     assert_eq!(wallet(&app, &wallet_id).await, before, "no refused PATCH changed anything");
 
-    let unknown =
-        app.send("PATCH", &format!("/wallets/{}", uuid::Uuid::new_v4()), Some(&json!({"change": {"name": "x"}}))).await;
+    let unknown = app
+        .send("PATCH", &format!("/v1.0/wallets/{}", uuid::Uuid::new_v4()), Some(&json!({"change": {"name": "x"}})))
+        .await;
     assert_error(&unknown, 404, "NOT_FOUND", "PATCH an unknown wallet");
-    let unknown = app.send("PATCH", "/wallets/no-such-foreign-id", Some(&json!({"change": {"name": "x"}}))).await;
+    let unknown = app.send("PATCH", "/v1.0/wallets/no-such-foreign-id", Some(&json!({"change": {"name": "x"}}))).await;
     assert_error(&unknown, 404, "NOT_FOUND", "PATCH an unknown foreignId");
     assert!(without_field.is_empty(), "every 400 names its field; these do not:\n{}", without_field.join("\n"));
 }
@@ -432,16 +451,16 @@ async fn patch_changes_and_removes_fields_and_refuses_anything_else() {
 fn every_route(wallet_id: &str) -> Vec<(&'static str, String, Option<Value>)> {
     let movement = uuid::Uuid::new_v4();
     vec![
-        ("POST", "/wallets".to_owned(), Some(json!({"name": "x"}))),
-        ("GET", format!("/wallets/{wallet_id}"), None),
-        ("GET", "/wallets".to_owned(), None),
-        ("PATCH", format!("/wallets/{wallet_id}"), Some(json!({"change": {"name": "y"}}))),
-        ("POST", "/deposits".to_owned(), Some(json!({"destination": wallet_id, "amount": 1}))),
-        ("POST", "/transfers".to_owned(), Some(json!({"source": wallet_id, "amount": 1}))),
-        ("POST", "/quasi-transfers".to_owned(), Some(json!({"source": wallet_id, "amount": 1}))),
-        ("POST", format!("/quasi-transfers/{movement}/receive"), None),
-        ("POST", "/fund-requests".to_owned(), Some(json!({"source": wallet_id, "amount": 1}))),
-        ("POST", format!("/fund-requests/{movement}/send"), None),
+        ("POST", "/v1.0/wallets".to_owned(), Some(json!({"name": "x"}))),
+        ("GET", format!("/v1.0/wallets/{wallet_id}"), None),
+        ("GET", "/v1.0/wallets".to_owned(), None),
+        ("PATCH", format!("/v1.0/wallets/{wallet_id}"), Some(json!({"change": {"name": "y"}}))),
+        ("POST", "/v1.0/deposits/initiate".to_owned(), Some(json!({"destination": wallet_id, "amount": 1}))),
+        ("POST", "/v1.0/transfers/initiate".to_owned(), Some(json!({"source": wallet_id, "amount": 1}))),
+        ("POST", "/v1.0/quasi-transfers/initiate".to_owned(), Some(json!({"source": wallet_id, "amount": 1}))),
+        ("POST", format!("/v1.0/quasi-transfers/{movement}/receive"), None),
+        ("POST", "/v1.0/fund-requests".to_owned(), Some(json!({"source": wallet_id, "amount": 1}))),
+        ("POST", format!("/v1.0/fund-requests/{movement}/send"), None),
     ]
 }
 
@@ -468,14 +487,15 @@ async fn every_route_wants_a_key_and_writes_want_the_write_scope() {
             assert_error(&as_reader, 403, "FORBIDDEN", &format!("{context} with a read-only key"));
         }
     }
-    let x_api_key = app.send_as("GET", &format!("/wallets/{wallet_id}"), None, &[("x-api-key", &app.api_key)]).await;
+    let x_api_key =
+        app.send_as("GET", &format!("/v1.0/wallets/{wallet_id}"), None, &[("x-api-key", &app.api_key)]).await;
     assert_eq!(x_api_key.status, 200, "x-api-key works too");
 
     // Nothing a refused request asked for happened.
     let got = wallet(&app, &wallet_id).await;
     assert_eq!(got["name"], "Guarded");
     assert_eq!(got["mainPocket"], pocket(d("5.0"), d("0.0"), d("0.0"), d("5.0"), d("0.0")));
-    let listed = app.send("GET", &format!("/wallets?filter={}", enc("isMain = false")), None).await;
+    let listed = app.send("GET", &format!("/v1.0/wallets?filter={}", enc("isMain = false")), None).await;
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1), "{}", listed.body);
 }
 
@@ -485,7 +505,9 @@ async fn deposits_credit_the_destination_and_a_wallet_is_a_balance() {
     let created = create(&app, json!({"name": "Till", "foreignId": "till-1"})).await;
     let till = id(&created);
 
-    let first = post(&app, "/deposits", json!({"destination": till, "amount": 10.5, "foreignId": "order-77"})).await;
+    let first =
+        post(&app, "/v1.0/deposits/initiate", json!({"destination": till, "amount": 10.5, "foreignId": "order-77"}))
+            .await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_movement(&first.body, "Deposit", "Successful", &["foreignId"]);
     assert!(first.body.get("source").is_none(), "a deposit has no source: {}", first.body);
@@ -496,7 +518,9 @@ async fn deposits_credit_the_destination_and_a_wallet_is_a_balance() {
 
     let by_foreign_id = deposit(&app, "till-1", d("2.0")).await;
     assert_eq!(by_foreign_id["destination"], till.as_str(), "the answer names the wallet by id");
-    let again = post(&app, "/deposits", json!({"destination": till, "amount": 0.25, "foreignId": "order-77"})).await;
+    let again =
+        post(&app, "/v1.0/deposits/initiate", json!({"destination": till, "amount": 0.25, "foreignId": "order-77"}))
+            .await;
     assert_eq!(again.status, 201, "a movement's foreignId need not be unique: {}", again.body);
     assert_eq!(pockets(&app, &till).await, pocket(d("12.75"), d("0.0"), d("0.0"), d("12.75"), d("0.0")));
 
@@ -527,27 +551,33 @@ async fn deposits_credit_the_destination_and_a_wallet_is_a_balance() {
     ];
     for (body, field) in invalid {
         let body = body.replace("\"x\"", &format!("\"{till}\""));
-        let answer = app.send_raw("POST", "/deposits", body.clone(), &[]).await;
-        assert_validation(&answer, field, &format!("POST /deposits {body}"));
+        let answer = app.send_raw("POST", "/v1.0/deposits/initiate", body.clone(), &[]).await;
+        assert_validation(&answer, field, &format!("POST /v1.0/deposits/initiate {body}"));
     }
-    let exact =
-        app.send_raw("POST", "/deposits", format!(r#"{{"destination": "{till}", "amount": 0.00000001}}"#), &[]).await;
+    let exact = app
+        .send_raw(
+            "POST",
+            "/v1.0/deposits/initiate",
+            format!(r#"{{"destination": "{till}", "amount": 0.00000001}}"#),
+            &[],
+        )
+        .await;
     assert_eq!(exact.status, 201, "eight decimals are fine: {}", exact.body);
-    assert_written(&app.get_text(&format!("/wallets/{till}")).await, "available", "13.75000001");
+    assert_written(&app.get_text(&format!("/v1.0/wallets/{till}")).await, "available", "13.75000001");
 
     for destination in [uuid::Uuid::new_v4().to_string(), "no-such-till".to_owned()] {
-        let answer = post(&app, "/deposits", json!({"destination": destination, "amount": 1})).await;
+        let answer = post(&app, "/v1.0/deposits/initiate", json!({"destination": destination, "amount": 1})).await;
         assert_error(&answer, 404, "NOT_FOUND", &format!("deposit to {destination}"));
     }
 
     // Without a destination: the project's main wallet, made on first need.
-    let to_main = post(&app, "/deposits", json!({"amount": 3})).await;
+    let to_main = post(&app, "/v1.0/deposits/initiate", json!({"amount": 3})).await;
     assert_eq!(to_main.status, 201, "{}", to_main.body);
     let main = wallet(&app, to_main.body["destination"].as_str().unwrap()).await;
     assert_eq!((main["name"].as_str(), main["isMain"].as_bool()), (Some("Main wallet"), Some(true)), "{main}");
     assert_eq!(main["balanceType"], "XOF");
     assert_eq!(main["mainPocket"], pocket(d("3.0"), d("0.0"), d("0.0"), d("3.0"), d("0.0")));
-    let second = post(&app, "/deposits", json!({"amount": 4})).await;
+    let second = post(&app, "/v1.0/deposits/initiate", json!({"amount": 4})).await;
     assert_eq!(second.body["destination"], main["id"], "the same main wallet");
     assert_eq!(wallet(&app, &till).await["isMain"], false);
 }
@@ -561,9 +591,12 @@ async fn transfers_move_money_atomically_and_refuse_what_they_must() {
     deposit(&app, &alice, d("20.0")).await;
     deposit(&app, &euros, d("20.0")).await;
 
-    let moved =
-        post(&app, "/transfers", json!({"source": alice, "destination": bob, "amount": 7.25, "foreignId": "rent"}))
-            .await;
+    let moved = post(
+        &app,
+        "/v1.0/transfers/initiate",
+        json!({"source": alice, "destination": bob, "amount": 7.25, "foreignId": "rent"}),
+    )
+    .await;
     assert_eq!(moved.status, 201, "{}", moved.body);
     assert_movement(&moved.body, "Transfer", "Successful", &["source", "foreignId"]);
     assert_eq!((moved.body["source"].as_str(), moved.body["destination"].as_str()), (Some(&*alice), Some(&*bob)));
@@ -571,28 +604,37 @@ async fn transfers_move_money_atomically_and_refuse_what_they_must() {
     assert_eq!(pockets(&app, &alice).await, pocket(d("12.75"), d("0.0"), d("0.0"), d("20.0"), d("7.25")));
     assert_eq!(pockets(&app, &bob).await, pocket(d("7.25"), d("0.0"), d("0.0"), d("7.25"), d("0.0")));
 
-    let by_foreign_id = post(&app, "/transfers", json!({"source": "alice", "destination": bob, "amount": 0.75})).await;
+    let by_foreign_id =
+        post(&app, "/v1.0/transfers/initiate", json!({"source": "alice", "destination": bob, "amount": 0.75})).await;
     assert_eq!(by_foreign_id.status, 201, "{}", by_foreign_id.body);
     assert_eq!(by_foreign_id.body["source"], alice.as_str(), "named by id in the answer");
-    let all_of_it = post(&app, "/transfers", json!({"source": alice, "destination": bob, "amount": 12})).await;
+    let all_of_it =
+        post(&app, "/v1.0/transfers/initiate", json!({"source": alice, "destination": bob, "amount": 12})).await;
     assert_eq!(all_of_it.status, 201, "down to exactly zero: {}", all_of_it.body);
     assert_eq!(pockets(&app, &alice).await, pocket(d("0.0"), d("0.0"), d("0.0"), d("20.0"), d("20.0")));
 
     let before = (pockets(&app, &alice).await, pockets(&app, &bob).await, pockets(&app, &euros).await);
-    let refused = post(&app, "/transfers", json!({"source": bob, "destination": alice, "amount": 20.01})).await;
+    let refused =
+        post(&app, "/v1.0/transfers/initiate", json!({"source": bob, "destination": alice, "amount": 20.01})).await;
     assert_error(&refused, 422, "INSUFFICIENT_FUNDS", "more than available");
-    let mismatch = post(&app, "/transfers", json!({"source": bob, "destination": euros, "amount": 1})).await;
+    let mismatch =
+        post(&app, "/v1.0/transfers/initiate", json!({"source": bob, "destination": euros, "amount": 1})).await;
     assert_error(&mismatch, 422, "BALANCE_TYPE_MISMATCH", "XOF to EUR");
-    let mismatch = post(&app, "/transfers", json!({"source": euros, "destination": bob, "amount": 1})).await;
+    let mismatch =
+        post(&app, "/v1.0/transfers/initiate", json!({"source": euros, "destination": bob, "amount": 1})).await;
     assert_error(&mismatch, 422, "BALANCE_TYPE_MISMATCH", "EUR to XOF");
     for (source, destination) in [(bob.as_str(), bob.as_str()), ("alice", alice.as_str())] {
-        let same = post(&app, "/transfers", json!({"source": source, "destination": destination, "amount": 1})).await;
+        let same =
+            post(&app, "/v1.0/transfers/initiate", json!({"source": source, "destination": destination, "amount": 1}))
+                .await;
         assert_validation(&same, "destination", &format!("{source} to {destination}"));
     }
     let unknown = uuid::Uuid::new_v4().to_string();
-    let answer = post(&app, "/transfers", json!({"source": unknown, "destination": bob, "amount": 1})).await;
+    let answer =
+        post(&app, "/v1.0/transfers/initiate", json!({"source": unknown, "destination": bob, "amount": 1})).await;
     assert_error(&answer, 404, "NOT_FOUND", "an unknown source");
-    let answer = post(&app, "/transfers", json!({"source": bob, "destination": "nobody", "amount": 1})).await;
+    let answer =
+        post(&app, "/v1.0/transfers/initiate", json!({"source": bob, "destination": "nobody", "amount": 1})).await;
     assert_error(&answer, 404, "NOT_FOUND", "an unknown destination");
     for (body, field) in [
         (json!({"source": bob, "destination": alice}), "amount"),
@@ -601,23 +643,23 @@ async fn transfers_move_money_atomically_and_refuse_what_they_must() {
         (json!({"source": 7, "destination": alice, "amount": 1}), "source"),
         (json!({"source": bob, "destination": alice, "amount": 1, "expire": "after 1h"}), "expire"),
     ] {
-        let answer = post(&app, "/transfers", body.clone()).await;
-        assert_validation(&answer, field, &format!("POST /transfers {body}"));
+        let answer = post(&app, "/v1.0/transfers/initiate", body.clone()).await;
+        assert_validation(&answer, field, &format!("POST /v1.0/transfers/initiate {body}"));
     }
     let after = (pockets(&app, &alice).await, pockets(&app, &bob).await, pockets(&app, &euros).await);
     assert_eq!(after, before, "no refused transfer moved anything");
 
     // Omitted source or destination: the main wallet.
-    let to_main = post(&app, "/transfers", json!({"source": bob, "amount": 5})).await;
+    let to_main = post(&app, "/v1.0/transfers/initiate", json!({"source": bob, "amount": 5})).await;
     assert_eq!(to_main.status, 201, "{}", to_main.body);
     let main = to_main.body["destination"].as_str().unwrap().to_owned();
     assert_eq!(wallet(&app, &main).await["isMain"], true);
-    let from_main = post(&app, "/transfers", json!({"destination": alice, "amount": 2})).await;
+    let from_main = post(&app, "/v1.0/transfers/initiate", json!({"destination": alice, "amount": 2})).await;
     assert_eq!((from_main.status, from_main.body["source"].as_str()), (201, Some(&*main)), "{}", from_main.body);
     assert_eq!(pockets(&app, &main).await, pocket(d("3.0"), d("0.0"), d("0.0"), d("5.0"), d("2.0")));
-    let main_to_main = post(&app, "/transfers", json!({"amount": 1})).await;
+    let main_to_main = post(&app, "/v1.0/transfers/initiate", json!({"amount": 1})).await;
     assert_validation(&main_to_main, "destination", "the main wallet to itself");
-    let main_to_main = post(&app, "/transfers", json!({"destination": main, "amount": 1})).await;
+    let main_to_main = post(&app, "/v1.0/transfers/initiate", json!({"destination": main, "amount": 1})).await;
     assert_validation(&main_to_main, "destination", "the main wallet to itself, named");
 }
 
@@ -629,46 +671,51 @@ async fn a_replayed_idempotency_key_answers_the_first_answer_and_moves_money_onc
     deposit(&app, &alice, d("10.0")).await;
 
     let body = json!({"source": alice, "destination": bob, "amount": 4});
-    let first = post_keyed(&app, "/transfers", &body, "transfer-1").await;
+    let first = post_keyed(&app, "/v1.0/transfers/initiate", &body, "transfer-1").await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.header("idempotent-replayed"), None);
-    let again = post_keyed(&app, "/transfers", &body, "transfer-1").await;
+    let again = post_keyed(&app, "/v1.0/transfers/initiate", &body, "transfer-1").await;
     assert_eq!(again.status, 201, "the same status: {}", again.body);
     assert_eq!(again.body, first.body, "the same body");
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(pockets(&app, &alice).await, pocket(d("6.0"), d("0.0"), d("0.0"), d("10.0"), d("4.0")), "moved once");
     assert_eq!(pockets(&app, &bob).await, pocket(d("4.0"), d("0.0"), d("0.0"), d("4.0"), d("0.0")));
-    let other =
-        post_keyed(&app, "/transfers", &json!({"source": alice, "destination": bob, "amount": 5}), "transfer-1").await;
+    let other = post_keyed(
+        &app,
+        "/v1.0/transfers/initiate",
+        &json!({"source": alice, "destination": bob, "amount": 5}),
+        "transfer-1",
+    )
+    .await;
     assert_error(&other, 409, "IDEMPOTENCY_KEY_REUSED", "the key with another body");
     assert_eq!(pockets(&app, &alice).await["balance"]["available"], json!(6));
 
     let deposit_body = json!({"destination": bob, "amount": 1.5});
-    let d1 = post_keyed(&app, "/deposits", &deposit_body, "deposit-1").await;
-    let d2 = post_keyed(&app, "/deposits", &deposit_body, "deposit-1").await;
+    let d1 = post_keyed(&app, "/v1.0/deposits/initiate", &deposit_body, "deposit-1").await;
+    let d2 = post_keyed(&app, "/v1.0/deposits/initiate", &deposit_body, "deposit-1").await;
     assert_eq!((d1.status, d2.status), (201, 201));
     assert_eq!(d1.body, d2.body);
     assert_eq!(pockets(&app, &bob).await["balance"]["available"], json!(5.5), "credited once");
 
     let wallet_body = json!({"name": "Once"});
-    let w1 = post_keyed(&app, "/wallets", &wallet_body, "wallet-1").await;
-    let w2 = post_keyed(&app, "/wallets", &wallet_body, "wallet-1").await;
+    let w1 = post_keyed(&app, "/v1.0/wallets", &wallet_body, "wallet-1").await;
+    let w2 = post_keyed(&app, "/v1.0/wallets", &wallet_body, "wallet-1").await;
     assert_eq!((w1.status, w2.status), (201, 201));
     assert_eq!(w1.body, w2.body, "the same wallet");
-    let named = app.send("GET", &format!("/wallets?filter={}", enc("name = 'Once'")), None).await;
+    let named = app.send("GET", &format!("/v1.0/wallets?filter={}", enc("name = 'Once'")), None).await;
     assert_eq!(named.body["items"].as_array().map(Vec::len), Some(1), "{}", named.body);
-    let reused = post_keyed(&app, "/wallets", &json!({"name": "Twice"}), "wallet-1").await;
+    let reused = post_keyed(&app, "/v1.0/wallets", &json!({"name": "Twice"}), "wallet-1").await;
     assert_error(&reused, 409, "IDEMPOTENCY_KEY_REUSED", "a wallet key with another body");
 
     let reserve = json!({"source": alice, "destination": bob, "amount": 1});
-    let q1 = post_keyed(&app, "/quasi-transfers", &reserve, "quasi-1").await;
-    let q2 = post_keyed(&app, "/quasi-transfers", &reserve, "quasi-1").await;
+    let q1 = post_keyed(&app, "/v1.0/quasi-transfers/initiate", &reserve, "quasi-1").await;
+    let q2 = post_keyed(&app, "/v1.0/quasi-transfers/initiate", &reserve, "quasi-1").await;
     assert_eq!((q1.status, q2.status, q1.body == q2.body), (201, 201, true), "{} / {}", q1.body, q2.body);
     assert_eq!(pockets(&app, &alice).await, pocket(d("5.0"), d("0.0"), d("1.0"), d("10.0"), d("5.0")), "reserved once");
 
     let ask = json!({"source": bob, "destination": alice, "amount": 2});
-    let f1 = post_keyed(&app, "/fund-requests", &ask, "fund-1").await;
-    let f2 = post_keyed(&app, "/fund-requests", &ask, "fund-1").await;
+    let f1 = post_keyed(&app, "/v1.0/fund-requests", &ask, "fund-1").await;
+    let f2 = post_keyed(&app, "/v1.0/fund-requests", &ask, "fund-1").await;
     assert_eq!((f1.status, f2.status, f1.body == f2.body), (201, 201, true), "{} / {}", f1.body, f2.body);
 }
 
@@ -681,7 +728,7 @@ async fn quasi_transfers_reserve_then_receive_or_cancel_once() {
 
     let created = post(
         &app,
-        "/quasi-transfers",
+        "/v1.0/quasi-transfers/initiate",
         json!({"source": alice, "destination": bob, "amount": 30, "foreignId": "order-9", "expire": "after 2h"}),
     )
     .await;
@@ -771,7 +818,7 @@ async fn quasi_transfer_requests_and_commands_are_validated() {
     ] {
         let answer = post(
             &app,
-            "/quasi-transfers",
+            "/v1.0/quasi-transfers/initiate",
             json!({"source": alice, "destination": bob, "amount": 0.5, "expire": expire}),
         )
         .await;
@@ -780,7 +827,8 @@ async fn quasi_transfer_requests_and_commands_are_validated() {
         let expected = offset.map_or(on_ms, |offset| created + offset);
         assert_eq!(time_object(&answer.body["expire"], "expire"), expected, "{expire}");
     }
-    let no_expire = post(&app, "/quasi-transfers", json!({"source": alice, "destination": bob, "amount": 0.5})).await;
+    let no_expire =
+        post(&app, "/v1.0/quasi-transfers/initiate", json!({"source": alice, "destination": bob, "amount": 0.5})).await;
     assert_eq!(no_expire.status, 201, "{}", no_expire.body);
     assert!(no_expire.body.get("expire").is_none(), "no expire, no expire field: {}", no_expire.body);
     assert_eq!(pockets(&app, &alice).await, pocket(d("7.5"), d("0.0"), d("2.5"), d("10.0"), d("2.5")));
@@ -800,14 +848,19 @@ async fn quasi_transfer_requests_and_commands_are_validated() {
         (json!({"source": alice, "destination": bob, "amount": 1, "colour": "red"}), "colour"),
     ];
     for (body, field) in invalid {
-        let answer = post(&app, "/quasi-transfers", body.clone()).await;
-        assert_validation(&answer, field, &format!("POST /quasi-transfers {body}"));
+        let answer = post(&app, "/v1.0/quasi-transfers/initiate", body.clone()).await;
+        assert_validation(&answer, field, &format!("POST /v1.0/quasi-transfers/initiate {body}"));
     }
-    let too_much = post(&app, "/quasi-transfers", json!({"source": alice, "destination": bob, "amount": 7.51})).await;
+    let too_much =
+        post(&app, "/v1.0/quasi-transfers/initiate", json!({"source": alice, "destination": bob, "amount": 7.51}))
+            .await;
     assert_error(&too_much, 422, "INSUFFICIENT_FUNDS", "more than available (locked money does not count)");
-    let mismatch = post(&app, "/quasi-transfers", json!({"source": alice, "destination": euros, "amount": 1})).await;
+    let mismatch =
+        post(&app, "/v1.0/quasi-transfers/initiate", json!({"source": alice, "destination": euros, "amount": 1})).await;
     assert_error(&mismatch, 422, "BALANCE_TYPE_MISMATCH", "XOF to EUR");
-    let unknown = post(&app, "/quasi-transfers", json!({"source": alice, "destination": "nobody", "amount": 1})).await;
+    let unknown =
+        post(&app, "/v1.0/quasi-transfers/initiate", json!({"source": alice, "destination": "nobody", "amount": 1}))
+            .await;
     assert_error(&unknown, 404, "NOT_FOUND", "an unknown destination");
     assert_eq!(
         pockets(&app, &alice).await,
@@ -823,7 +876,7 @@ async fn quasi_transfer_requests_and_commands_are_validated() {
         assert_error(&unknown, 404, "NOT_FOUND", &format!("an unknown {kind}"));
     }
     let other_key = app.new_api_key(&pocketbook_tests::app::unique("other"), &["read", "write"]).await;
-    let foreign = send_with_key(&app, "POST", &format!("/quasi-transfers/{qt}/receive"), None, &other_key).await;
+    let foreign = send_with_key(&app, "POST", &format!("/v1.0/quasi-transfers/{qt}/receive"), None, &other_key).await;
     assert_error(&foreign, 404, "NOT_FOUND", "another project's quasi-transfer");
     assert_eq!(pockets(&app, &bob).await, pocket(d("0.0"), d("2.5"), d("0.0"), d("0.0"), d("0.0")), "nothing received");
 }
@@ -834,13 +887,19 @@ async fn an_expired_quasi_transfer_or_fund_request_is_resolved_by_the_next_comma
     let alice = new_wallet(&app, "Alice").await;
     let bob = new_wallet(&app, "Bob").await;
     deposit(&app, &alice, d("10.0")).await;
-    let qt =
-        post(&app, "/quasi-transfers", json!({"source": alice, "destination": bob, "amount": 4, "expire": "after 1s"}))
-            .await;
+    let qt = post(
+        &app,
+        "/v1.0/quasi-transfers/initiate",
+        json!({"source": alice, "destination": bob, "amount": 4, "expire": "after 1s"}),
+    )
+    .await;
     assert_eq!(qt.status, 201, "{}", qt.body);
-    let fr =
-        post(&app, "/fund-requests", json!({"source": alice, "destination": bob, "amount": 3, "expire": "after 1s"}))
-            .await;
+    let fr = post(
+        &app,
+        "/v1.0/fund-requests",
+        json!({"source": alice, "destination": bob, "amount": 3, "expire": "after 1s"}),
+    )
+    .await;
     assert_eq!(fr.status, 201, "{}", fr.body);
     assert_eq!(pockets(&app, &alice).await, pocket(d("6.0"), d("0.0"), d("4.0"), d("10.0"), d("4.0")));
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
@@ -876,7 +935,7 @@ async fn fund_requests_move_money_only_when_sent() {
 
     let asked = post(
         &app,
-        "/fund-requests",
+        "/v1.0/fund-requests",
         json!({"source": "payer", "destination": payee, "amount": 15, "foreignId": "invoice-3"}),
     )
     .await;
@@ -907,7 +966,7 @@ async fn fund_requests_move_money_only_when_sent() {
     assert!(cancel.body["error"]["message"].as_str().unwrap().contains("Successful"), "{}", cancel.body);
     assert_eq!(pockets(&app, &payee).await, pocket(d("15.0"), d("0.0"), d("0.0"), d("15.0"), d("0.0")), "paid once");
 
-    let second = post(&app, "/fund-requests", json!({"source": payer, "destination": payee, "amount": 1})).await;
+    let second = post(&app, "/v1.0/fund-requests", json!({"source": payer, "destination": payee, "amount": 1})).await;
     assert_eq!(second.status, 201, "{}", second.body);
     let second = id(&second.body);
     let cancelled = command(&app, "fund-requests", &second, "cancel").await;
@@ -933,14 +992,14 @@ async fn fund_requests_move_money_only_when_sent() {
         (json!({"source": payer, "destination": payee, "amount": 1, "expire": "never"}), 400, "VALIDATION_ERROR"),
         (json!({"source": "nobody", "destination": payee, "amount": 1}), 404, "NOT_FOUND"),
     ] {
-        let answer = post(&app, "/fund-requests", body.clone()).await;
-        assert_error(&answer, status, code, &format!("POST /fund-requests {body}"));
+        let answer = post(&app, "/v1.0/fund-requests", body.clone()).await;
+        assert_error(&answer, status, code, &format!("POST /v1.0/fund-requests {body}"));
         if status == 400 {
             assert!(answer.body["error"]["field"].is_string(), "{body}: {}", answer.body);
         }
     }
     // Without a source the main wallet is asked to pay.
-    let from_main = post(&app, "/fund-requests", json!({"destination": payee, "amount": 1})).await;
+    let from_main = post(&app, "/v1.0/fund-requests", json!({"destination": payee, "amount": 1})).await;
     assert_eq!(from_main.status, 201, "{}", from_main.body);
     assert_eq!(wallet(&app, from_main.body["source"].as_str().unwrap()).await["isMain"], true);
 }
@@ -952,13 +1011,13 @@ async fn listing_answers_pages_and_refuses_bad_queries_by_field() {
     for i in 0..30 {
         created.push(create(&app, json!({"name": format!("Wallet {i:02}")})).await);
     }
-    let first = app.send("GET", "/wallets", None).await;
+    let first = app.send("GET", "/v1.0/wallets", None).await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(keys(&first.body), set(&["items", "pagination"]), "{}", first.body);
     let items = first.body["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 25, "25 by default");
     let next = first.body["pagination"]["nextPage"].as_str().expect("a next page").to_owned();
-    let second = app.send("GET", &format!("/wallets?page={}", enc(&next)), None).await;
+    let second = app.send("GET", &format!("/v1.0/wallets?page={}", enc(&next)), None).await;
     assert_eq!(second.status, 200, "{}", second.body);
     let rest = second.body["items"].as_array().unwrap().clone();
     assert_eq!(rest.len(), 6, "the 30 and the main wallet");
@@ -981,7 +1040,7 @@ async fn listing_answers_pages_and_refuses_bad_queries_by_field() {
     let filtered = app
         .send(
             "GET",
-            &format!("/wallets?filter={}&sortBy={}&limit=3", enc("name startsWith 'Wallet 1'"), enc("name:ASC")),
+            &format!("/v1.0/wallets?filter={}&sortBy={}&limit=3", enc("name startsWith 'Wallet 1'"), enc("name:ASC")),
             None,
         )
         .await;
@@ -994,7 +1053,7 @@ async fn listing_answers_pages_and_refuses_bad_queries_by_field() {
         .send(
             "GET",
             &format!(
-                "/wallets?filter={}&sortBy={}&limit=100&page={}",
+                "/v1.0/wallets?filter={}&sortBy={}&limit=100&page={}",
                 enc("name startsWith 'Wallet 1'"),
                 enc("name:ASC"),
                 enc(&token)
@@ -1028,7 +1087,7 @@ async fn listing_answers_pages_and_refuses_bad_queries_by_field() {
     // The contract's form: `filter: at character 12: expected a value, found end of input`.
     let mut unlike_the_contract = Vec::new();
     for (query, field) in cases {
-        let answer = app.send("GET", &format!("/wallets?{query}"), None).await;
+        let answer = app.send("GET", &format!("/v1.0/wallets?{query}"), None).await;
         assert_validation(&answer, field, &query);
         if field == "filter" || field == "sortBy" {
             let message = answer.body["error"]["message"].as_str().unwrap();
@@ -1037,7 +1096,7 @@ async fn listing_answers_pages_and_refuses_bad_queries_by_field() {
             }
         }
     }
-    let at_end = app.send("GET", &format!("/wallets?filter={}", enc("foreignId =")), None).await;
+    let at_end = app.send("GET", &format!("/v1.0/wallets?filter={}", enc("foreignId =")), None).await;
     assert_validation(&at_end, "filter", "a filter cut short");
     let message = at_end.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("expected a value") && message.contains("end of input"), "{message}");
@@ -1052,7 +1111,8 @@ async fn listing_answers_pages_and_refuses_bad_queries_by_field() {
 async fn sixteen_concurrent_first_deposits_make_exactly_one_main_wallet() {
     let options = AppOptions::default().instances(16).env("POCKETBOOK_LOCK_WAIT_MS", "20000");
     let app = TestApp::spawn_with(options).await;
-    let answers = join_all((1..=16).map(|amount| post(&app, "/deposits", json!({"amount": amount})))).await;
+    let answers =
+        join_all((1..=16).map(|amount| post(&app, "/v1.0/deposits/initiate", json!({"amount": amount})))).await;
     let mut mains = BTreeSet::new();
     for answer in &answers {
         assert_eq!(answer.status, 201, "{}", answer.body);
@@ -1062,7 +1122,7 @@ async fn sixteen_concurrent_first_deposits_make_exactly_one_main_wallet() {
     assert_eq!(mains.len(), 1, "every deposit credited the same wallet: {mains:?}");
     let main = mains.into_iter().next().unwrap();
 
-    let listed = app.send("GET", &format!("/wallets?filter={}", enc("isMain = true")), None).await;
+    let listed = app.send("GET", &format!("/v1.0/wallets?filter={}", enc("isMain = true")), None).await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     let items = listed.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "exactly one main wallet: {}", listed.body);
@@ -1071,7 +1131,7 @@ async fn sixteen_concurrent_first_deposits_make_exactly_one_main_wallet() {
     assert_eq!((only["name"].as_str(), only["isMain"].as_bool()), (Some("Main wallet"), Some(true)));
     assert_eq!(only["balanceType"], "XOF");
     assert_eq!(only["mainPocket"], pocket(d("136.0"), d("0.0"), d("0.0"), d("136.0"), d("0.0")), "1 + 2 + … + 16");
-    let everything = app.send("GET", "/wallets?limit=100", None).await;
+    let everything = app.send("GET", "/v1.0/wallets?limit=100", None).await;
     assert_eq!(everything.body["items"].as_array().map(Vec::len), Some(1), "{}", everything.body);
     assert_eq!(app.all_transactions(&main, "asc", 100).await.len(), 16, "sixteen credits, no more");
 }
@@ -1079,7 +1139,7 @@ async fn sixteen_concurrent_first_deposits_make_exactly_one_main_wallet() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_concurrent_first_listings_show_one_and_the_same_main_wallet() {
     let app = TestApp::spawn_with(AppOptions::default().instances(16)).await;
-    let answers = join_all((0..16).map(|_| app.send("GET", "/wallets", None))).await;
+    let answers = join_all((0..16).map(|_| app.send("GET", "/v1.0/wallets", None))).await;
     let mut mains = BTreeSet::new();
     for answer in &answers {
         assert_eq!(answer.status, 200, "{}", answer.body);
@@ -1090,7 +1150,7 @@ async fn sixteen_concurrent_first_listings_show_one_and_the_same_main_wallet() {
     }
     assert_eq!(mains.len(), 1, "{mains:?}");
     let main = mains.into_iter().next().unwrap();
-    let deposit = post(&app, "/deposits", json!({"amount": 7})).await;
+    let deposit = post(&app, "/v1.0/deposits/initiate", json!({"amount": 7})).await;
     assert_eq!(deposit.body["destination"].as_str(), Some(main.as_str()), "deposits go to that one");
 }
 

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 async fn wallet(app: &TestApp, name: &str, amount: u32) -> String {
-    let created = app.send("POST", "/wallets", Some(&json!({ "name": name }))).await;
+    let created = app.send("POST", "/v1.0/wallets", Some(&json!({ "name": name }))).await;
     let id = created.body["id"].as_str().expect("an id").to_owned();
-    let deposit = app.send("POST", "/deposits", Some(&json!({ "destination": id, "amount": amount }))).await;
+    let deposit =
+        app.send("POST", "/v1.0/deposits/initiate", Some(&json!({ "destination": id, "amount": amount }))).await;
     assert_eq!(deposit.status, 201, "{}", deposit.body);
     id
 }
@@ -18,7 +19,7 @@ async fn wallet(app: &TestApp, name: &str, amount: u32) -> String {
 async fn transfer(app: &TestApp, source: &str, destination: &str, amount: u32) -> u16 {
     let body = json!({ "source": source, "destination": destination, "amount": amount });
     for _ in 0..50 {
-        let answer = app.send("POST", "/transfers", Some(&body)).await;
+        let answer = app.send("POST", "/v1.0/transfers/initiate", Some(&body)).await;
         if answer.status != 429 {
             return answer.status;
         }
@@ -28,7 +29,7 @@ async fn transfer(app: &TestApp, source: &str, destination: &str, amount: u32) -
 }
 
 async fn available(app: &TestApp, id: &str) -> Value {
-    app.send("GET", &format!("/wallets/{id}"), None).await.body["mainPocket"]["balance"]["available"].clone()
+    app.send("GET", &format!("/v1.0/wallets/{id}"), None).await.body["mainPocket"]["balance"]["available"].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

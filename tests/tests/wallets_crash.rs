@@ -9,19 +9,21 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 async fn wallet(app: &TestApp, name: &str) -> String {
-    let created = app.send("POST", "/wallets", Some(&json!({ "name": name }))).await;
+    let created = app.send("POST", "/v1.0/wallets", Some(&json!({ "name": name }))).await;
     assert_eq!(created.status, 201, "{}", created.body);
     created.body["id"].as_str().expect("an id").to_owned()
 }
 
 async fn deposit(app: &TestApp, destination: &str, amount: u32) {
-    let answer = app.send("POST", "/deposits", Some(&json!({ "destination": destination, "amount": amount }))).await;
+    let answer = app
+        .send("POST", "/v1.0/deposits/initiate", Some(&json!({ "destination": destination, "amount": amount })))
+        .await;
     assert_eq!(answer.status, 201, "{}", answer.body);
 }
 
 /// (available, lockedIn, lockedOut) as the wallet shows them.
 async fn pockets(app: &TestApp, id: &str) -> (Value, Value, Value) {
-    let wallet = app.send("GET", &format!("/wallets/{id}"), None).await;
+    let wallet = app.send("GET", &format!("/v1.0/wallets/{id}"), None).await;
     let balance = &wallet.body["mainPocket"]["balance"];
     (balance["available"].clone(), balance["lockedIn"].clone(), balance["lockedOut"].clone())
 }
@@ -29,7 +31,8 @@ async fn pockets(app: &TestApp, id: &str) -> (Value, Value, Value) {
 async fn transfer(app: &TestApp, source: &str, destination: &str, key: &str) -> pocketbook_tests::app::Answer {
     let body = json!({ "source": source, "destination": destination, "amount": 40 });
     let auth = format!("Bearer {}", app.api_key);
-    app.send_as("POST", "/transfers", Some(&body), &[("authorization", &auth), ("idempotency-key", key)]).await
+    app.send_as("POST", "/v1.0/transfers/initiate", Some(&body), &[("authorization", &auth), ("idempotency-key", key)])
+        .await
 }
 
 async fn entries(app: &TestApp, id: &str) -> usize {
@@ -105,12 +108,13 @@ async fn lost_commit_answers_are_recognised_and_each_step_happens_once() {
     assert_eq!(pockets(&app, &b).await.0, json!(40 + 40));
 
     // A quasi-transfer's receive whose answer is lost: received once.
-    let quasi =
-        app.send("POST", "/quasi-transfers", Some(&json!({ "source": b, "destination": a, "amount": 30 }))).await;
+    let quasi = app
+        .send("POST", "/v1.0/quasi-transfers/initiate", Some(&json!({ "source": b, "destination": a, "amount": 30 })))
+        .await;
     assert_eq!(quasi.status, 201, "{}", quasi.body);
     let id = quasi.body["id"].as_str().expect("an id");
     proxy.add_fault(FaultRule::once(app.table.clone(), "TransactWriteItems", Fault::DropResponse));
-    let received = app.send("POST", &format!("/quasi-transfers/{id}/receive"), None).await;
+    let received = app.send("POST", &format!("/v1.0/quasi-transfers/{id}/receive"), None).await;
     assert_eq!((received.status, received.body["status"].clone()), (200, json!("Successful")), "{}", received.body);
     assert_eq!(pockets(&app, &a).await, (json!(50), json!(0), json!(0)));
     assert_eq!(pockets(&app, &b).await, (json!(50), json!(0), json!(0)));

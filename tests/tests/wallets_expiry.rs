@@ -39,6 +39,7 @@ async fn movement(local: &LocalLedger, kind: MovementKind, source: &str, destina
         source: (kind != MovementKind::Deposit).then(|| source.to_owned()),
         destination: Some(destination.to_owned()),
         amount: Amount::new(Decimal::from(amount)).unwrap(),
+        currency: None,
         foreign_id: None,
         expire: Some(Expire::parse("after 1h").unwrap()),
     };
@@ -195,6 +196,7 @@ async fn a_transfer_writes_an_expired_credit_off_in_its_own_transaction() {
         source: Some(a.clone()),
         destination: Some(b.clone()),
         amount: Amount::new(d(30)).unwrap(),
+        currency: None,
         foreign_id: None,
         expire: None,
     };

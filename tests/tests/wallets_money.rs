@@ -36,6 +36,14 @@ impl Kind {
         }
     }
 
+    /// Where one is created.
+    fn create_path(self) -> &'static str {
+        match self {
+            Kind::Quasi => "/v1.0/quasi-transfers/initiate",
+            Kind::Fund => "/v1.0/fund-requests",
+        }
+    }
+
     /// The command that completes it (the other one is `cancel`).
     fn complete(self) -> &'static str {
         match self {
@@ -106,7 +114,7 @@ impl Run {
             refused: 0,
         };
         // The first deposit without a destination makes the main wallet.
-        let first = run.api.send("POST", "/deposits", Some(r#"{"amount": 100}"#)).await;
+        let first = run.api.send("POST", "/v1.0/deposits/initiate", Some(r#"{"amount": 100}"#)).await;
         run.expect(&first, 201, None, "the first deposit");
         let main = first.body["destination"].as_str().expect("the main wallet").to_owned();
         run.wallets.push(Wallet {
@@ -127,7 +135,7 @@ impl Run {
             if let Some(foreign_id) = foreign_id {
                 body["foreignId"] = json!(foreign_id);
             }
-            let created = run.api.send_json("POST", "/wallets", &body).await;
+            let created = run.api.send_json("POST", "/v1.0/wallets", &body).await;
             run.expect(&created, 201, None, "create a wallet");
             run.wallets.push(Wallet {
                 id: created.body["id"].as_str().unwrap().to_owned(),
@@ -223,7 +231,7 @@ impl Run {
         let keyed = self.rng.random_bool(0.3);
         let key = format!("deposit-{}", uuid::Uuid::new_v4());
         let headers: Vec<(&str, &str)> = if keyed { vec![("idempotency-key", key.as_str())] } else { vec![] };
-        let reply = self.api.send_with("POST", "/deposits", Some(&body), &headers).await;
+        let reply = self.api.send_with("POST", "/v1.0/deposits/initiate", Some(&body), &headers).await;
         self.expect(&reply, 201, None, "a deposit");
         self.check_movement(&reply, "Deposit", "Successful", None, to, amount);
         let wallet = &mut self.wallets[to].model;
@@ -231,7 +239,7 @@ impl Run {
         wallet.input += amount;
         self.deposited += amount;
         if keyed {
-            let again = self.api.send_with("POST", "/deposits", Some(&body), &headers).await;
+            let again = self.api.send_with("POST", "/v1.0/deposits/initiate", Some(&body), &headers).await;
             self.log.push("  replayed with its key".into());
             if (again.status, &again.body) != (reply.status, &reply.body) {
                 panic!("a replay answers the first answer: {} then {}\n{}", reply.text, again.text, self.trace());
@@ -255,7 +263,7 @@ impl Run {
         // Both omitted is the main wallet twice: also "the same wallet".
         let body = self.body(&[("source", source), ("destination", destination)], amount);
         self.log.push(format!("transfer {amount} {from} -> {to} ({body})"));
-        let reply = self.api.send("POST", "/transfers", Some(&body)).await;
+        let reply = self.api.send("POST", "/v1.0/transfers/initiate", Some(&body)).await;
         if same {
             self.expect(&reply, 400, Some("VALIDATION_ERROR"), "a transfer to the same wallet");
             assert_eq!(reply.body["error"]["field"], "destination", "{}", self.trace());
@@ -298,7 +306,7 @@ impl Run {
         let body = self
             .body(&[("source", source), ("destination", destination), ("expire", expire.map(str::to_owned))], amount);
         self.log.push(format!("create {kind:?} {amount} {from} -> {to} ({body})"));
-        let reply = self.api.send("POST", &format!("/{}", kind.path()), Some(&body)).await;
+        let reply = self.api.send("POST", kind.create_path(), Some(&body)).await;
         if !fits {
             self.expect(&reply, 422, Some("INSUFFICIENT_FUNDS"), "a quasi-transfer of more than available");
             self.refused += 1;
@@ -347,8 +355,10 @@ impl Run {
             "{command} {:?} #{index} ({} at {now}, {:?})",
             movement.kind, movement.amount, movement.resolved
         ));
-        let reply =
-            self.api.send("POST", &format!("/{}/{}/{command}", movement.kind.path(), encode(&movement.id)), None).await;
+        let reply = self
+            .api
+            .send("POST", &format!("/v1.0/{}/{}/{command}", movement.kind.path(), encode(&movement.id)), None)
+            .await;
         let expired_now = movement.resolved.is_none() && movement.expires_at.is_some_and(|at| now > at);
         match (movement.resolved, expired_now) {
             (None, true) => {
@@ -483,7 +493,7 @@ impl Run {
         let mut total = Decimal::ZERO;
         let (mut locked_in, mut locked_out) = (Decimal::ZERO, Decimal::ZERO);
         for (i, wallet) in self.wallets.iter().enumerate() {
-            let reply = self.api.send("GET", &format!("/wallets/{}", wallet.id), None).await;
+            let reply = self.api.send("GET", &format!("/v1.0/wallets/{}", wallet.id), None).await;
             self.expect(&reply, 200, None, "GET a wallet");
             assert_eq!(reply.body["balanceType"], wallet.balance_type);
             let got = Pockets::of(&reply.exact);
@@ -539,7 +549,7 @@ impl Run {
                     other => panic!("wallet {i}: an entry of type {other:?}"),
                 }
             }
-            let reply = self.api.send("GET", &format!("/wallets/{}", wallet.id), None).await;
+            let reply = self.api.send("GET", &format!("/v1.0/wallets/{}", wallet.id), None).await;
             let got = Pockets::of(&reply.exact);
             assert_eq!(
                 got.input,
@@ -601,36 +611,38 @@ async fn money_is_conserved_through_a_random_sequence_seed_3() {
 async fn an_expired_quasi_transfer_gives_the_money_back_whatever_command_comes() {
     let api = Api::new().await;
     let created = |name: &str| json!({"name": name});
-    let a = api.send_json("POST", "/wallets", &created("A")).await.body["id"].as_str().unwrap().to_owned();
-    let b = api.send_json("POST", "/wallets", &created("B")).await.body["id"].as_str().unwrap().to_owned();
-    let deposited = api.send_json("POST", "/deposits", &json!({"destination": a, "amount": 50})).await;
+    let a = api.send_json("POST", "/v1.0/wallets", &created("A")).await.body["id"].as_str().unwrap().to_owned();
+    let b = api.send_json("POST", "/v1.0/wallets", &created("B")).await.body["id"].as_str().unwrap().to_owned();
+    let deposited = api.send_json("POST", "/v1.0/deposits/initiate", &json!({"destination": a, "amount": 50})).await;
     assert_eq!(deposited.status, 201, "{}", deposited.text);
     for command in ["receive", "cancel"] {
         let qt = api
             .send_json(
                 "POST",
-                "/quasi-transfers",
+                "/v1.0/quasi-transfers/initiate",
                 &json!({"source": a, "destination": b, "amount": 20, "expire": "after 1h"}),
             )
             .await;
         assert_eq!(qt.status, 201, "{}", qt.text);
         let qt: Value = qt.body;
         api.advance_ms(HOUR_MS - 1);
-        let wallet = api.send("GET", &format!("/wallets/{a}"), None).await;
+        let wallet = api.send("GET", &format!("/v1.0/wallets/{a}"), None).await;
         assert_eq!(dec(&wallet.exact["mainPocket"]["balance"]["lockedOut"]), Decimal::from(20), "not expired yet");
         api.advance_ms(2);
-        let late = api.send("POST", &format!("/quasi-transfers/{}/{command}", qt["id"].as_str().unwrap()), None).await;
+        let late =
+            api.send("POST", &format!("/v1.0/quasi-transfers/{}/{command}", qt["id"].as_str().unwrap()), None).await;
         assert_eq!((late.status, late.error_code()), (409, Some("ALREADY_RESOLVED")), "{command}: {}", late.text);
         assert!(late.body["error"]["message"].as_str().unwrap().contains("Failure"), "{}", late.text);
-        let a_now = Pockets::of(&api.send("GET", &format!("/wallets/{a}"), None).await.exact);
-        let b_now = Pockets::of(&api.send("GET", &format!("/wallets/{b}"), None).await.exact);
+        let a_now = Pockets::of(&api.send("GET", &format!("/v1.0/wallets/{a}"), None).await.exact);
+        let b_now = Pockets::of(&api.send("GET", &format!("/v1.0/wallets/{b}"), None).await.exact);
         assert_eq!(
             (a_now.available, a_now.locked_out),
             (Decimal::from(50), Decimal::ZERO),
             "{command}: the money went back"
         );
         assert_eq!((b_now.available, b_now.locked_in), (Decimal::ZERO, Decimal::ZERO), "{command}");
-        let again = api.send("POST", &format!("/quasi-transfers/{}/receive", qt["id"].as_str().unwrap()), None).await;
+        let again =
+            api.send("POST", &format!("/v1.0/quasi-transfers/{}/receive", qt["id"].as_str().unwrap()), None).await;
         assert_eq!((again.status, again.error_code()), (409, Some("ALREADY_RESOLVED")), "{}", again.text);
     }
 }

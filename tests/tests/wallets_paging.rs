@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::str::FromStr;
-use wallets_support::{dec, encode, Api, Reply};
+use wallets_support::{dec, encode, percent_decode, Api, Reply, HOST};
 
 const DAY_MS: i64 = 86_400_000;
 const WALLETS: usize = 1_000;
@@ -134,26 +134,99 @@ fn query(filter: Option<&str>, sort: Option<&str>, limit: Option<usize>, page: O
     if let Some(page) = page {
         parts.push(format!("page={}", encode(page)));
     }
-    format!("/wallets?{}", parts.join("&"))
+    format!("/v1.0/wallets?{}", parts.join("&"))
+}
+
+/// FPay's SDK's `fetch_page`: the listing's path and the page's `queryString`, verbatim.
+fn fetch_path(page: &Value) -> String {
+    let query = page["queryString"].as_str().unwrap_or_else(|| panic!("a queryString: {page}"));
+    assert!(query.starts_with('?'), "a queryString starts with '?': {query}");
+    format!("/v1.0/wallets{query}")
+}
+
+/// The page token a Page's `queryString` carries (its last parameter, `page`), decoded.
+fn token_of(page: &Value) -> String {
+    let query = page["queryString"].as_str().unwrap_or_else(|| panic!("a queryString: {page}"));
+    let (_, token) = query.rsplit_once("&page=").or_else(|| query.split_once("?page=")).expect("a page token last");
+    percent_decode(token)
+}
+
+/// What one page of a walk promises, FPay's collection: `url`, `items` and a `pagination`
+/// whose `index` is `index`, with no `null` anywhere in it, the `limit` asked for, a
+/// `previousPage` except on the first page, and the same `startedTime` as the walk's first page.
+fn assert_page(reply: &Reply, path: &str, index: u64, limit: usize, started: Option<&Value>) {
+    assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+    let body = &reply.body;
+    let keys: BTreeSet<&str> = body.as_object().expect("an object").keys().map(String::as_str).collect();
+    assert_eq!(keys, BTreeSet::from(["items", "pagination", "url"]), "{path}: {}", reply.text);
+    let pagination = &body["pagination"];
+    for (name, value) in pagination.as_object().expect("a pagination object") {
+        assert!(!value.is_null(), "{path}: pagination.{name} is null: {pagination}");
+    }
+    let current = &pagination["currentPage"];
+    assert_eq!(current["index"], index, "{path}: {pagination}");
+    // The URL of this page is the one that reads it, with the host the request reached.
+    let current_query = current["queryString"].as_str().expect("a queryString");
+    assert_eq!(current["url"], format!("https://{HOST}/v1.0/wallets{current_query}"), "{path}");
+    assert_eq!(body["url"], current["url"], "{path}");
+    let items = body["items"].as_array().unwrap_or_else(|| panic!("{path}: no items: {}", reply.text));
+    assert!(items.len() <= limit, "{path}: {} items on a page of {limit}", items.len());
+    assert_eq!(pagination["nbItemsOnCurrentPage"], items.len(), "{path}: {pagination}");
+    assert_eq!(pagination["nbItemsPerPage"], limit, "{path}: {pagination}");
+    let started_time = pagination["startedTime"].as_str().unwrap_or_else(|| panic!("{path}: startedTime"));
+    assert!(chrono::DateTime::parse_from_rfc3339(started_time).is_ok(), "{path}: startedTime {started_time}");
+    if let Some(started) = started {
+        assert_eq!(&pagination["startedTime"], started, "{path}: one startedTime for the whole walk");
+    }
+    match &pagination.get("previousPage") {
+        None => assert_eq!(index, 1, "{path}: only the first page has no previousPage: {pagination}"),
+        Some(previous) => {
+            assert!(index > 1, "{path}: a previousPage on the first page: {pagination}");
+            assert_eq!(previous["index"], index - 1, "{path}: {pagination}");
+        }
+    }
+    for page in ["currentPage", "previousPage", "nextPage"].iter().filter_map(|name| pagination.get(*name)) {
+        let query = page["queryString"].as_str().expect("a queryString");
+        assert!(query.starts_with('?') && query.contains(&format!("limit={limit}&")), "{path}: {query}");
+        assert!(!token_of(page).is_empty(), "{path}: {query}");
+        assert_eq!(page["url"], format!("https://{HOST}/v1.0/wallets{query}"), "{path}");
+    }
+    if let Some(next) = pagination.get("nextPage") {
+        assert_eq!(next["index"], index + 1, "{path}: {pagination}");
+    }
+}
+
+/// Every page of the listing, as FPay's SDK walks it: the first page from `list()`'s query
+/// string, every further one by `GET /v1.0/wallets` + `nextPage.queryString`, verbatim.
+async fn walk(api: &Api, filter: Option<&str>, sort: Option<&str>, limit: usize) -> Vec<Reply> {
+    let mut pages: Vec<Reply> = Vec::new();
+    let mut path = query(filter, sort, Some(limit), None);
+    for index in 1..=2 * WALLETS as u64 + 2 {
+        let reply = api.send("GET", &path, None).await;
+        let started = pages.first().map(|first| &first.body["pagination"]["startedTime"]);
+        assert_page(&reply, &path, index, limit, started);
+        let next = reply.body["pagination"].get("nextPage").map(fetch_path);
+        pages.push(reply);
+        match next {
+            Some(next) => path = next,
+            None => return pages,
+        }
+    }
+    panic!("{filter:?} {sort:?}: the pages never end");
 }
 
 /// Every wallet the listing gives, page after page, as exact JSON.
 async fn list_all(api: &Api, filter: Option<&str>, sort: Option<&str>, limit: usize) -> Vec<Value> {
+    let pages = walk(api, filter, sort, limit).await;
     let mut all = Vec::new();
-    let mut page: Option<String> = None;
-    for _ in 0..=2 * WALLETS + 2 {
-        let path = query(filter, sort, Some(limit), page.as_deref());
-        let reply = api.send("GET", &path, None).await;
-        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
-        let items = reply.exact["items"].as_array().unwrap_or_else(|| panic!("{path}: no items: {}", reply.text));
-        assert!(items.len() <= limit, "{path}: {} items on a page of {limit}", items.len());
-        all.extend(items.iter().cloned());
-        match reply.body["pagination"]["nextPage"].as_str() {
-            Some(next) => page = Some(next.to_owned()),
-            None => return all,
+    for (i, page) in pages.iter().enumerate() {
+        let items = page.exact["items"].as_array().expect("items");
+        if i + 1 < pages.len() {
+            assert_eq!(items.len(), limit, "a page before the last is full: {}", page.text);
         }
+        all.extend(items.iter().cloned());
     }
-    panic!("{filter:?} {sort:?}: the pages never end");
+    all
 }
 
 fn ids(items: &[Value]) -> Vec<String> {
@@ -207,10 +280,10 @@ async fn fixture() -> Fixture {
     // Five days ago; the batches below bring the clock back to about now.
     api.advance_ms(-5 * DAY_MS);
 
-    let main = api.send_json("POST", "/deposits", &json!({"amount": 500})).await;
+    let main = api.send_json("POST", "/v1.0/deposits/initiate", &json!({"amount": 500})).await;
     assert_eq!(main.status, 201, "{}", main.text);
     let main_id = main.body["destination"].as_str().unwrap().to_owned();
-    let main = api.send("GET", &format!("/wallets/{main_id}"), None).await;
+    let main = api.send("GET", &format!("/v1.0/wallets/{main_id}"), None).await;
     assert_eq!(main.status, 200, "{}", main.text);
     let mut wallets = vec![from_reply(&main)];
 
@@ -235,7 +308,7 @@ async fn fixture() -> Fixture {
         let size = rng.random_range(1..=16).min(WALLETS - next);
         let now = api.now_ms();
         let replies: Vec<Reply> = stream::iter(&bodies[next..next + size])
-            .map(|body| api.send_json("POST", "/wallets", body))
+            .map(|body| api.send_json("POST", "/v1.0/wallets", body))
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
@@ -257,7 +330,7 @@ async fn fixture() -> Fixture {
         .map(|(i, amount)| {
             let body = format!(r#"{{"destination": "{}", "amount": {amount}}}"#, wallets[i].id);
             let api = &api;
-            async move { (i, amount, api.send("POST", "/deposits", Some(&body)).await) }
+            async move { (i, amount, api.send("POST", "/v1.0/deposits/initiate", Some(&body)).await) }
         })
         .buffer_unordered(IN_FLIGHT)
         .collect()
@@ -300,7 +373,7 @@ async fn a_thousand_wallets_page_exactly_once_in_every_order_and_filters_agree_w
     assert_same_order(&ids(&items), &oracle_order(&everyone, None), "the default sort, limit 7");
     println!("{:?}: the default sort, limit 7", started.elapsed());
     // The default page is 25 wallets.
-    let first = api.send("GET", "/wallets", None).await;
+    let first = api.send("GET", "/v1.0/wallets", None).await;
     assert_eq!(first.body["items"].as_array().map(Vec::len), Some(25), "{}", first.text);
 
     // The filter table, against plain Rust over what the test made.
@@ -402,13 +475,13 @@ async fn a_thousand_wallets_page_exactly_once_in_every_order_and_filters_agree_w
 async fn a_page_token_only_goes_with_its_filter_and_sort() {
     let api = Api::new().await;
     for i in 0..12 {
-        let created = api.send_json("POST", "/wallets", &json!({"name": format!("Wallet {}", i % 3)})).await;
+        let created = api.send_json("POST", "/v1.0/wallets", &json!({"name": format!("Wallet {}", i % 3)})).await;
         assert_eq!(created.status, 201, "{}", created.text);
     }
     let (filter, sort) = ("name != 'Wallet 2'", "name:ASC");
     let first = api.send("GET", &query(Some(filter), Some(sort), Some(3), None), None).await;
     assert_eq!(first.status, 200, "{}", first.text);
-    let token = first.body["pagination"]["nextPage"].as_str().expect("a next page").to_owned();
+    let token = token_of(&first.body["pagination"]["nextPage"]);
 
     let same = api.send("GET", &query(Some(filter), Some(sort), Some(3), Some(&token)), None).await;
     assert_eq!(same.status, 200, "{}", same.text);

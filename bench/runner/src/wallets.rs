@@ -13,6 +13,7 @@ use pocketbook::clock::SystemClock;
 use pocketbook::domain::names::{BalanceId, BalanceType, UpdateToken};
 use pocketbook::domain::page_token::TokenKey;
 use pocketbook::domain::time::Millis;
+use pocketbook::domain::wallet_numbers::WalletNumbers;
 use pocketbook::domain::wallet_query::filter::Filter;
 use pocketbook::domain::wallet_query::sort::SortBy;
 use pocketbook::domain::wallets::{main_wallet_uuid, Wallet, WalletInfo, WalletName};
@@ -190,8 +191,10 @@ async fn seed_wallets(fixture: &Fixture, size: u64) -> Vec<Seeded> {
     for i in 0..size {
         // The first is the project's main wallet, which a listing would otherwise create.
         let (id, info) = if i == 0 {
-            (BalanceId::new(main_wallet_uuid(&fixture.project)), WalletInfo::main(None))
+            let id = BalanceId::new(main_wallet_uuid(&fixture.project));
+            (id, WalletInfo::main(None, WalletNumbers::of(id, 0)))
         } else {
+            let id = BalanceId::new(Uuid::new_v4());
             let info = WalletInfo {
                 name: WalletName::parse(&format!("Name-{:02}", i % NAMES)).expect("a wallet name"),
                 description: None,
@@ -199,8 +202,9 @@ async fn seed_wallets(fixture: &Fixture, size: u64) -> Vec<Seeded> {
                 foreign_data: None,
                 is_main: false,
                 creator_key_id: None,
+                numbers: WalletNumbers::of(id, 0),
             };
-            (BalanceId::new(Uuid::new_v4()), info)
+            (id, info)
         };
         let name = info.name.to_string();
         let created = base.plus_ms(i as i64);

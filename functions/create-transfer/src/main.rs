@@ -1,4 +1,4 @@
-//! Lambda function `create-transfer`: `POST /transfers`, or a direct invocation with the same body.
+//! Lambda function `create-transfer`: `POST /v1.0/transfers/initiate`, or a direct invocation with the same body.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

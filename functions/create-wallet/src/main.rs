@@ -1,4 +1,4 @@
-//! Lambda function `create-wallet`: `POST /wallets`, or a direct invocation with the same body.
+//! Lambda function `create-wallet`: `POST /v1.0/wallets`, or a direct invocation with the same body.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,4 +1,4 @@
-//! Lambda function `fund-request-command`: `POST /fund-requests/{id}/{command}`, or a direct invocation with the same body.
+//! Lambda function `fund-request-command`: `POST /v1.0/fund-requests/{id}/{command}`, or a direct invocation with the same body.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

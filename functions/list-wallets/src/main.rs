@@ -1,4 +1,4 @@
-//! Lambda function `list-wallets`: `GET /wallets`, or a direct invocation with the same body.
+//! Lambda function `list-wallets`: `GET /v1.0/wallets`, or a direct invocation with the same body.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

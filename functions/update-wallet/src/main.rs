@@ -1,4 +1,4 @@
-//! Lambda function `update-wallet`: `PATCH /wallets/{identifier}`, or a direct invocation with the same body.
+//! Lambda function `update-wallet`: `PATCH /v1.0/wallets/{identifier}`, or a direct invocation with the same body.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

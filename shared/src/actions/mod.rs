@@ -21,7 +21,9 @@ pub use movements::{
 };
 pub use orders::{CreateOrder, ListOrderWallets, ListOrders, ListPaymentMethods, RefundOrder, UpdateOrder};
 pub use payments::{DirectDebit, GetOrder, ProviderCallback, SandboxTopUp};
-pub use wallet_accounts::{CreateWalletAccount, ListWalletAccounts, RefreshWalletAccounts, WalletAccountCommand};
+pub use wallet_accounts::{
+    CreateWalletAccount, GetWalletAccount, ListWalletAccounts, RefreshWalletAccounts, WalletAccountCommand,
+};
 pub use wallets::{CreateWallet, GetWallet, ListWallets, UpdateWallet};
 
 use crate::domain::names::BalanceId;
@@ -53,7 +55,7 @@ const fn also<A: Action>(n: usize) -> Route {
     Route { function: A::NAME, method, path, public: A::PUBLIC, errors: A::ERRORS }
 }
 
-pub const ROUTES: [Route; 37] = [
+pub const ROUTES: [Route; 38] = [
     route::<CreateBalance>(),
     route::<GetBalance>(),
     route::<ExecuteOperation>(),
@@ -61,6 +63,7 @@ pub const ROUTES: [Route; 37] = [
     route::<CreateWalletAccount>(),
     route::<WalletAccountCommand>(),
     also::<WalletAccountCommand>(0),
+    route::<GetWalletAccount>(),
     route::<ListWalletAccounts>(),
     route::<RefreshWalletAccounts>(),
     route::<DirectDebit>(),
@@ -97,9 +100,8 @@ pub const ROUTES: [Route; 37] = [
 pub const NOT_FOUND_FUNCTION: &str = "not-found";
 
 /// The facade whose error body answers a request that matches no route: that of the route
-/// the path would be if an empty parameter counted (`POST /wallets/` is the customer wallet
-/// command's, `GET /wallets/` the wallet read's), preferring the route with the request's
-/// method; else that of the routes under the path's first segment, ours only where all of
+/// the path would be if an empty parameter counted (`POST /v1.0/quasi-transfers//receive` is
+/// the quasi-transfer command's), preferring the route with the request's method; else that of the routes under the path's first segment, ours only where all of
 /// them are (`/balances/…`). Juspay's clients address the root of the host, so a path like
 /// none of ours is most likely theirs.
 pub fn error_shape_of(method: &str, path: &str) -> ErrorShape {
@@ -149,7 +151,7 @@ mod tests {
     fn an_unknown_path_answers_in_the_shape_of_the_route_it_resembles() {
         // An empty path parameter: the route it would be, by method where paths are shared.
         assert_eq!(error_shape_of("POST", "/balances//operations"), ErrorShape::Pocketbook);
-        assert_eq!(error_shape_of("GET", "/wallets/"), ErrorShape::Pocketbook);
+        assert_eq!(error_shape_of("GET", "/v1.0/wallets/"), ErrorShape::Pocketbook);
         assert_eq!(error_shape_of("POST", "/wallets/"), ErrorShape::Juspay);
         assert_eq!(error_shape_of("GET", "/customers//wallets"), ErrorShape::Juspay);
         // Another method of a known path.
@@ -157,10 +159,10 @@ mod tests {
         assert_eq!(error_shape_of("DELETE", "/balances/b1"), ErrorShape::Pocketbook);
         // Another path: the routes under its first segment.
         assert_eq!(error_shape_of("GET", "/balances/b/nope"), ErrorShape::Pocketbook);
-        assert_eq!(error_shape_of("POST", "/transfers/x"), ErrorShape::Pocketbook);
+        assert_eq!(error_shape_of("POST", "/v1.0/transfers/x"), ErrorShape::Pocketbook);
+        assert_eq!(error_shape_of("GET", "/v1.0/nothing"), ErrorShape::Pocketbook);
         assert_eq!(error_shape_of("GET", "/orders/o/nope"), ErrorShape::Juspay);
         assert_eq!(error_shape_of("POST", "/order/delete"), ErrorShape::Juspay);
-        // `/wallets` holds both facades until the FPay-shaped wallets move under `/v1.0`.
         assert_eq!(error_shape_of("GET", "/wallets/wlt_x/nope"), ErrorShape::Juspay);
         assert_eq!(error_shape_of("GET", "/nothing-here"), ErrorShape::Juspay);
         assert_eq!(error_shape_of("GET", "/"), ErrorShape::Juspay);

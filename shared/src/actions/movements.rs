@@ -2,7 +2,7 @@
 
 use super::parsed;
 use crate::api::{self, wallets::MovementResponse};
-use crate::domain::money::Amount;
+use crate::domain::fpay_amount;
 use crate::domain::movements::Movement;
 use crate::domain::movements::{MovementKind, Reference, Resolution};
 use crate::domain::wallets::Expire;
@@ -26,11 +26,15 @@ async fn create(
         MovementKind::Deposit => None,
         _ => body.optional("source", string)?,
     };
+    let destination = body.optional("destination", string)?;
+    // A number, "10_000 XOF" or {"value": 10000, "currency": "XOF"} (domain/fpay_amount.rs).
+    let amount = body.required("amount", |raw| fpay_amount::parse(raw).map_err(|e| e.to_string()))?;
     let new = NewMovement {
         kind,
         source,
-        destination: body.optional("destination", string)?,
-        amount: body.required("amount", |raw| Amount::parse_json(raw.get()).map_err(|e| e.to_string()))?,
+        destination,
+        amount: amount.amount,
+        currency: amount.currency,
         foreign_id: body.optional("foreignId", parsed(Reference::parse))?,
         expire: match kind {
             MovementKind::QuasiTransfer | MovementKind::FundRequest => {
@@ -70,13 +74,13 @@ async fn command(
     Ok(Reply::json(200, &MovementResponse::new(&movement)))
 }
 
-/// `POST /deposits`: credits a wallet (the main one by default).
+/// `POST /v1.0/deposits/initiate`: credits a wallet (the main one by default).
 pub struct CreateDeposit;
 
 impl Action for CreateDeposit {
     const NAME: &'static str = "create-deposit";
     const METHOD: &'static str = "POST";
-    const PATH: &'static str = "/deposits";
+    const PATH: &'static str = "/v1.0/deposits/initiate";
     const SCOPE: Scope = Scope::Write;
     type Service = Wallets;
 
@@ -85,13 +89,13 @@ impl Action for CreateDeposit {
     }
 }
 
-/// `POST /transfers`: moves money between two wallets at once.
+/// `POST /v1.0/transfers/initiate`: moves money between two wallets at once.
 pub struct CreateTransfer;
 
 impl Action for CreateTransfer {
     const NAME: &'static str = "create-transfer";
     const METHOD: &'static str = "POST";
-    const PATH: &'static str = "/transfers";
+    const PATH: &'static str = "/v1.0/transfers/initiate";
     const SCOPE: Scope = Scope::Write;
     type Service = Wallets;
 
@@ -100,13 +104,13 @@ impl Action for CreateTransfer {
     }
 }
 
-/// `POST /quasi-transfers`: reserves money for a transfer the destination must receive.
+/// `POST /v1.0/quasi-transfers/initiate`: reserves money for a transfer the destination must receive.
 pub struct CreateQuasiTransfer;
 
 impl Action for CreateQuasiTransfer {
     const NAME: &'static str = "create-quasi-transfer";
     const METHOD: &'static str = "POST";
-    const PATH: &'static str = "/quasi-transfers";
+    const PATH: &'static str = "/v1.0/quasi-transfers/initiate";
     const SCOPE: Scope = Scope::Write;
     type Service = Wallets;
 
@@ -115,13 +119,13 @@ impl Action for CreateQuasiTransfer {
     }
 }
 
-/// `POST /quasi-transfers/{id}/receive|cancel`
+/// `POST /v1.0/quasi-transfers/{id}/receive|cancel`
 pub struct QuasiTransferCommand;
 
 impl Action for QuasiTransferCommand {
     const NAME: &'static str = "quasi-transfer-command";
     const METHOD: &'static str = "POST";
-    const PATH: &'static str = "/quasi-transfers/{id}/{command}";
+    const PATH: &'static str = "/v1.0/quasi-transfers/{id}/{command}";
     const SCOPE: Scope = Scope::Write;
     type Service = Wallets;
 
@@ -130,13 +134,13 @@ impl Action for QuasiTransferCommand {
     }
 }
 
-/// `POST /fund-requests`: a wallet asks another for money.
+/// `POST /v1.0/fund-requests`: a wallet asks another for money.
 pub struct CreateFundRequest;
 
 impl Action for CreateFundRequest {
     const NAME: &'static str = "create-fund-request";
     const METHOD: &'static str = "POST";
-    const PATH: &'static str = "/fund-requests";
+    const PATH: &'static str = "/v1.0/fund-requests";
     const SCOPE: Scope = Scope::Write;
     type Service = Wallets;
 
@@ -145,13 +149,13 @@ impl Action for CreateFundRequest {
     }
 }
 
-/// `POST /fund-requests/{id}/send|cancel`
+/// `POST /v1.0/fund-requests/{id}/send|cancel`
 pub struct FundRequestCommand;
 
 impl Action for FundRequestCommand {
     const NAME: &'static str = "fund-request-command";
     const METHOD: &'static str = "POST";
-    const PATH: &'static str = "/fund-requests/{id}/{command}";
+    const PATH: &'static str = "/v1.0/fund-requests/{id}/{command}";
     const SCOPE: Scope = Scope::Write;
     type Service = Wallets;
 

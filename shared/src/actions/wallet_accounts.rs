@@ -63,9 +63,8 @@ fn command(body: &mut Fields) -> Result<Command, ApiError> {
     })
 }
 
-/// `POST /customers/{customer_id}/wallets/{wallet_id}` and Juspay's own `POST /wallets/{id}`
-/// (the FPay-shaped wallets share that path: a `wlt_` id is always a customer wallet
-/// account): authenticate, link, refresh, delink.
+/// `POST /customers/{customer_id}/wallets/{wallet_id}` and Juspay's own `POST /wallets/{id}`:
+/// authenticate, link, refresh, delink.
 pub struct WalletAccountCommand;
 
 impl Action for WalletAccountCommand {
@@ -95,6 +94,33 @@ impl Action for WalletAccountCommand {
         let command = command(body)?;
         request.body.finish()?;
         let account = service.wallet_account_command(&caller.project, customer.as_ref(), &wallet, command).await?;
+        Ok(Reply::json(200, &WalletAccountResponse::new(&account)))
+    }
+}
+
+/// `GET /wallets/{wallet_id}?command=refresh`: Juspay's single-wallet refresh, the account
+/// with its balance asked of its provider.
+pub struct GetWalletAccount;
+
+impl Action for GetWalletAccount {
+    const NAME: &'static str = "get-wallet-account";
+    const METHOD: &'static str = "GET";
+    // The same parameter name as `POST /wallets/{identifier}`: one path, two methods.
+    const PATH: &'static str = "/wallets/{identifier}";
+    const QUERY: &'static [&'static str] = &["command"];
+    // A refresh asks the provider and writes the balance: the write scope, as the POST.
+    const SCOPE: Scope = Scope::Write;
+    const ERRORS: ErrorShape = ErrorShape::Juspay;
+    type Service = WalletAccounts;
+
+    async fn handle(service: &WalletAccounts, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+        let wallet = wallet_account_id(&request.params.required_text("identifier")?)?;
+        match request.params.text("command")?.as_deref() {
+            Some("refresh") => {}
+            _ => return Err(ApiError::validation("command", "must be refresh")),
+        }
+        request.body.finish()?;
+        let account = service.wallet_account_command(&caller.project, None, &wallet, Command::Refresh).await?;
         Ok(Reply::json(200, &WalletAccountResponse::new(&account)))
     }
 }

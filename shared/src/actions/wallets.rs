@@ -2,33 +2,30 @@
 
 use super::parsed;
 use crate::api;
-use crate::api::wallet_accounts::WalletAccountResponse;
-use crate::api::wallets::{Pagination, WalletPage, WalletResponse};
+use crate::api::collection::Listing;
+use crate::api::wallets::{WalletPage, WalletResponse};
 use crate::domain::names::BalanceType;
-use crate::domain::wallet_accounts::WalletAccountId;
 use crate::domain::wallet_query::filter::Filter;
 use crate::domain::wallet_query::sort::SortBy;
 use crate::domain::wallets::Wallet;
 use crate::domain::wallets::{Description, ForeignData, ForeignId, WalletName, WalletPatch};
 use crate::edge::auth::{Caller, Scope};
-use crate::edge::error::{ApiError, ErrorShape};
+use crate::edge::error::ApiError;
 use crate::edge::event::{idempotency, Request};
 use crate::edge::input::Fields;
-use crate::edge::services::WalletsAndAccounts;
 use crate::edge::{Action, Reply};
-use crate::services::Command;
 use crate::services::{NewWallet, WalletListRequest, Wallets};
 
 const DEFAULT_LIMIT: u64 = 25;
 const MAX_LIMIT: u64 = 100;
 
-/// `POST /wallets`
+/// `POST /v1.0/wallets`
 pub struct CreateWallet;
 
 impl Action for CreateWallet {
     const NAME: &'static str = "create-wallet";
     const METHOD: &'static str = "POST";
-    const PATH: &'static str = "/wallets";
+    const PATH: &'static str = "/v1.0/wallets";
     const SCOPE: Scope = Scope::Write;
     type Service = Wallets;
 
@@ -51,52 +48,31 @@ impl Action for CreateWallet {
     }
 }
 
-/// `GET /wallets/{identifier}`: by id or by foreign id.
-///
-/// Juspay's clients read a customer wallet account here too (`?command=refresh`): a `wlt_` id
-/// is always one (never an FPay wallet's name), answered in Juspay's shapes.
+/// `GET /v1.0/wallets/{identifier}`: by id or by foreign id.
 pub struct GetWallet;
 
 impl Action for GetWallet {
     const NAME: &'static str = "get-wallet";
     const METHOD: &'static str = "GET";
-    const PATH: &'static str = "/wallets/{identifier}";
-    const QUERY: &'static [&'static str] = &["command"];
+    const PATH: &'static str = "/v1.0/wallets/{identifier}";
     const SCOPE: Scope = Scope::Read;
-    type Service = WalletsAndAccounts;
+    type Service = Wallets;
 
-    async fn handle(service: &WalletsAndAccounts, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
+    async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         let identifier = request.params.required_text("identifier")?;
-        if identifier.starts_with(WalletAccountId::PREFIX) {
-            let juspay = |e: ApiError| e.in_shape(ErrorShape::Juspay);
-            // A refresh asks the provider and writes the balance: the write scope, as POST.
-            caller.require(Scope::Write).map_err(juspay)?;
-            let id = super::wallet_accounts::wallet_account_id(&identifier).map_err(juspay)?;
-            let command = match request.params.text("command")?.as_deref() {
-                Some("refresh") => Command::Refresh,
-                _ => return Err(juspay(ApiError::validation("command", "must be refresh"))),
-            };
-            request.body.finish().map_err(juspay)?;
-            let account = service.accounts.wallet_account_command(&caller.project, None, &id, command).await;
-            let account = account.map_err(|e| juspay(e.into()))?;
-            return Ok(Reply::json(200, &WalletAccountResponse::new(&account)));
-        }
-        if request.params.text("command")?.is_some() {
-            return Err(ApiError::validation("command", "is only for customer wallet accounts (wlt_...)"));
-        }
         request.body.finish()?;
-        let wallet = service.wallets.get_wallet(&caller.project, &identifier).await?;
+        let wallet = service.get_wallet(&caller.project, &identifier).await?;
         Ok(Reply::json(200, &WalletResponse::new(&wallet, request.base_url.as_deref())))
     }
 }
 
-/// `GET /wallets?filter=&sortBy=&limit=&page=`
+/// `GET /v1.0/wallets?filter=&sortBy=&limit=&page=`
 pub struct ListWallets;
 
 impl Action for ListWallets {
     const NAME: &'static str = "list-wallets";
     const METHOD: &'static str = "GET";
-    const PATH: &'static str = "/wallets";
+    const PATH: &'static str = "/v1.0/wallets";
     const QUERY: &'static [&'static str] = &["filter", "sortBy", "limit", "page"];
     const SCOPE: Scope = Scope::Read;
     type Service = Wallets;
@@ -104,17 +80,18 @@ impl Action for ListWallets {
     async fn handle(service: &Wallets, caller: &Caller, request: Request) -> Result<Reply, ApiError> {
         request.body.finish()?;
         let params = &request.params;
-        let filter = match params.text("filter")? {
-            Some(text) if !text.trim().is_empty() => {
-                Some(Filter::parse(&text).map_err(|e| ApiError::validation("filter", e.to_string()))?)
-            }
-            _ => None,
+        // What every page's query string repeats: the filter and sort as the caller wrote them.
+        let given = |name: &str| -> Result<Option<String>, ApiError> {
+            Ok(params.text(name)?.filter(|text| !text.trim().is_empty()))
         };
-        let sort = match params.text("sortBy")? {
-            Some(text) if !text.trim().is_empty() => {
-                SortBy::parse(&text).map_err(|e| ApiError::validation("sortBy", e.to_string()))?
-            }
-            _ => SortBy::default(),
+        let (filter_text, sort_text) = (given("filter")?, given("sortBy")?);
+        let filter = match &filter_text {
+            Some(text) => Some(Filter::parse(text).map_err(|e| ApiError::validation("filter", e.to_string()))?),
+            None => None,
+        };
+        let sort = match &sort_text {
+            Some(text) => SortBy::parse(text).map_err(|e| ApiError::validation("sortBy", e.to_string()))?,
+            None => SortBy::default(),
         };
         let limit = params.whole_number("limit")?.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -124,23 +101,24 @@ impl Action for ListWallets {
         let list = WalletListRequest { filter, sort, limit: limit as usize, page };
         let listed = service.list_wallets(&caller.project, caller.key_id.as_deref(), &list).await?;
         let base_url = request.base_url.as_deref();
-        Ok(Reply::json(
-            200,
-            &WalletPage {
-                items: listed.wallets.iter().map(|wallet| WalletResponse::new(wallet, base_url)).collect(),
-                pagination: Pagination { next_page: listed.next_page },
-            },
-        ))
+        // In the order FPay's SDK writes them; the page token comes last.
+        let parameters = [("filter", filter_text), ("limit", Some(limit.to_string())), ("sortBy", sort_text)]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .collect();
+        let listing = Listing { base_url, path: Self::PATH, parameters };
+        let items = listed.wallets.iter().map(|wallet| WalletResponse::new(wallet, base_url)).collect();
+        Ok(Reply::json(200, &WalletPage::new(&listing, &listed.pages, list.limit, items)))
     }
 }
 
-/// `PATCH /wallets/{identifier}`: `{ "change": {...}, "remove": [...] }`.
+/// `PATCH /v1.0/wallets/{identifier}`: `{ "change": {...}, "remove": [...] }`.
 pub struct UpdateWallet;
 
 impl Action for UpdateWallet {
     const NAME: &'static str = "update-wallet";
     const METHOD: &'static str = "PATCH";
-    const PATH: &'static str = "/wallets/{identifier}";
+    const PATH: &'static str = "/v1.0/wallets/{identifier}";
     const SCOPE: Scope = Scope::Write;
     type Service = Wallets;
 

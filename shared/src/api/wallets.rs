@@ -1,6 +1,7 @@
 //! The JSON answers of the wallet API (FPay's shapes, camelCase): wallets, pages of them, and
 //! movements (deposits, transfers, quasi-transfers, fund requests).
 
+use super::collection::Collection;
 use super::JsonDecimal;
 use crate::domain::movements::Movement;
 use crate::domain::time::Millis;
@@ -39,6 +40,12 @@ pub struct Creator {
     pub auth_access_id: Option<String>,
 }
 
+/// FPay's `mars` and `man` objects.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alpha {
+    pub alpha: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PocketBalance {
@@ -74,6 +81,8 @@ pub struct WalletResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub foreign_data: Option<String>,
     pub is_main: bool,
+    pub mars: Alpha,
+    pub man: Alpha,
     pub creator: Creator,
     pub created_time: Time,
     pub main_pocket: Pocket,
@@ -87,12 +96,14 @@ impl WalletResponse {
         let pockets = &balance.pockets;
         Self {
             id: balance.id.to_string(),
-            url: base_url.map(|base| format!("{base}/wallets/{}", balance.id)),
+            url: base_url.map(|base| format!("{base}/v1.0/wallets/{}", balance.id)),
             name: info.name.to_string(),
             description: info.description.as_ref().map(ToString::to_string),
             foreign_id: info.foreign_id.as_ref().map(ToString::to_string),
             foreign_data: info.foreign_data.as_ref().map(ToString::to_string),
             is_main: info.is_main,
+            mars: Alpha { alpha: info.numbers.mars.to_string() },
+            man: Alpha { alpha: info.numbers.man.to_string() },
             creator: Creator {
                 kind: CREATOR_TYPE,
                 account_id: balance.project_id.to_string(),
@@ -116,18 +127,8 @@ impl WalletResponse {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Pagination {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WalletPage {
-    pub items: Vec<WalletResponse>,
-    pub pagination: Pagination,
-}
+/// A page of wallets: FPay's collection of Wallets (`url`, `items`, `pagination`).
+pub type WalletPage = Collection<WalletResponse>;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,6 +6,7 @@ use super::balance::{Balance, NewBalance};
 use super::money::MinLimit;
 use super::names::{string_newtype, BalanceId, BalanceName, BalanceType, NameError, ProjectId, UpdateToken};
 use super::time::Millis;
+use super::wallet_numbers::{Man, Mars, WalletNumbers};
 use super::wallet_query::WalletView;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -48,6 +49,9 @@ impl ForeignId {
         if uuid::Uuid::parse_str(text).is_ok() {
             return Err(NameError("must not be a UUID (a UUID names a wallet by its id)"));
         }
+        if super::wallet_numbers::is_wallet_number(text) {
+            return Err(NameError("must not have the shape of a mars (XXXX-XXXX) or a man (NNNN-NNNN-NNNN)"));
+        }
         Ok(Self(text.to_owned()))
     }
 }
@@ -67,6 +71,32 @@ impl Description {
     }
 }
 
+/// What names a wallet wherever one is named (a path, a source, a destination): its id, a
+/// UUID, or one of its other names, each of a shape no other can have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WalletRef {
+    Id(BalanceId),
+    Mars(Mars),
+    Man(Man),
+    Foreign(ForeignId),
+}
+
+impl WalletRef {
+    /// `None`: it cannot name any wallet (a `man` with a wrong check digit, say).
+    pub fn parse(text: &str) -> Option<Self> {
+        if let Ok(id) = BalanceId::parse(text) {
+            return Some(Self::Id(id));
+        }
+        if let Some(mars) = Mars::parse(text) {
+            return Some(Self::Mars(mars));
+        }
+        if let Some(man) = Man::parse(text) {
+            return Some(Self::Man(man));
+        }
+        ForeignId::parse(text).ok().map(Self::Foreign)
+    }
+}
+
 /// What makes a balance a wallet: kept on the balance's head item, next to its pockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalletInfo {
@@ -77,11 +107,13 @@ pub struct WalletInfo {
     pub is_main: bool,
     /// The id of the API key whose request created it.
     pub creator_key_id: Option<String>,
+    /// Its `mars` and `man`.
+    pub numbers: WalletNumbers,
 }
 
 impl WalletInfo {
     /// The project's main wallet, made by the first request that needed it.
-    pub fn main(creator_key_id: Option<String>) -> Self {
+    pub fn main(creator_key_id: Option<String>, numbers: WalletNumbers) -> Self {
         Self {
             name: WalletName("Main wallet".to_owned()),
             description: None,
@@ -89,6 +121,7 @@ impl WalletInfo {
             foreign_data: None,
             is_main: true,
             creator_key_id,
+            numbers,
         }
     }
 
@@ -106,7 +139,17 @@ pub struct Wallet {
     pub balance: Balance,
 }
 
+/// How many times a new wallet draws its `mars` and `man` before its creation gives up (a
+/// clash is about one in a hundred million per draw for a project of a thousand wallets).
+pub const NUMBER_DRAWS: u32 = 4;
+
 impl Wallet {
+    /// The same new wallet with the names of draw `attempt` (see [`WalletNumbers::of`]).
+    pub fn renumbered(&self, attempt: u32) -> Self {
+        let numbers = WalletNumbers::of(self.balance.id, attempt);
+        Self { info: WalletInfo { numbers, ..self.info.clone() }, balance: self.balance.clone() }
+    }
+
     /// A new, empty wallet: a balance with a minimum of zero, and the wallet's attributes.
     pub fn open(
         project: &ProjectId,
@@ -165,7 +208,7 @@ impl WalletInfo {
 /// Wallets are only ever created through the API.
 pub const CREATOR_TYPE: &str = "Api";
 
-/// The changes `PATCH /wallets/{identifier}` asks for. `None`: leave as it is;
+/// The changes `PATCH /v1.0/wallets/{identifier}` asks for. `None`: leave as it is;
 /// `Some(None)`: remove.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WalletPatch {

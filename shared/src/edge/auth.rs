@@ -1,18 +1,35 @@
 //! Who is calling: an API key (looked up by its SHA-256, cached briefly in the warm function),
-//! or the context an API Gateway Lambda authorizer already established.
+//! or the context an API Gateway Lambda authorizer already established. A key with a signing
+//! secret also needs every request signed the way FPay's SDK signs
+//! ([`crate::domain::request_signature`]), each nonce used once.
+//!
+//! Deployed, the authorizer sees only the `Authorization` header and API Gateway caches its
+//! verdict, so it cannot check a signature: it passes the key's signing secret on *sealed*
+//! (`signingSecret` in its context, see [`crate::domain::sealed`]) and the function opens it
+//! with `POCKETBOOK_SECRETS_KEY` and checks the request itself. That costs the function no
+//! read; the nonce's conditional PutItem is the one round trip a signed request adds. A key
+//! without a secret costs nothing more than before.
 
 use super::error::ApiError;
+use crate::clock::Clock;
 use crate::domain::names::ProjectId;
-use crate::store::{ApiKeyRecord, Store};
+use crate::domain::request_signature::{Covered, Signature, NONCE_HEADER, SIGNATURE_HEADER, SIGNED_HEADERS_HEADER};
+use crate::domain::sealed::{SealedSecret, Secret, SecretsKey, NONCE_BYTES};
+use crate::store::{ApiKeyRecord, NonceClaim, NonceUse, Store, StoredApiKey};
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::HeaderMap;
 use rand::RngCore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The authorizer context's entry for a key that signs its requests: its secret, sealed.
+pub const CONTEXT_SIGNING_SECRET: &str = "signingSecret";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -78,53 +95,147 @@ pub fn hash_api_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// A new signing secret: 256 bits from the OS-seeded CSPRNG, as text (the SDK keys its HMAC
+/// with the secret's UTF-8). Shown once; stored only sealed ([`seal_signing_secret`]).
+pub fn generate_signing_secret() -> Secret {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    Secret::new(format!("pbs_{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+/// `secret` sealed for the key `key_id` under `secrets`, with a fresh random nonce.
+pub fn seal_signing_secret(secrets: &SecretsKey, key_id: &str, secret: &Secret) -> SealedSecret {
+    let mut nonce = [0u8; NONCE_BYTES];
+    rand::rng().fill_bytes(&mut nonce);
+    secrets.seal(key_id, secret, nonce)
+}
+
 fn parse_scopes(values: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<Scope> {
     values.into_iter().filter_map(|scope| Scope::parse(scope.as_ref().trim())).collect()
+}
+
+/// Who a key is: the caller it makes and, for a key whose requests must be signed, its
+/// signing secret as stored (sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub caller: Caller,
+    pub signing_secret: Option<SealedSecret>,
+}
+
+/// What a signature covers, borrowed from the HTTP event as it arrived. No Debug: its headers
+/// hold the API key.
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub raw_path: &'a str,
+    /// Without its `?`.
+    pub raw_query: &'a str,
+    pub headers: &'a HeaderMap,
+    /// The body as the event carries it: text, or base64 when `body_is_base64`.
+    pub body: Option<&'a str>,
+    pub body_is_base64: bool,
+    /// Unique to the request (API Gateway's request id): whose use of a nonce it was.
+    pub request_id: Cow<'a, str>,
+}
+
+impl<'a> HttpRequest<'a> {
+    pub fn of(event: &'a ApiGatewayV2httpRequest) -> Self {
+        let http = &event.request_context.http;
+        Self {
+            method: http.method.as_str(),
+            raw_path: event.raw_path.as_deref().or(http.path.as_deref()).unwrap_or("/"),
+            raw_query: event.raw_query_string.as_deref().unwrap_or(""),
+            headers: &event.headers,
+            body: event.body.as_deref(),
+            body_is_base64: event.is_base64_encoded,
+            request_id: match event.request_context.request_id.as_deref() {
+                Some(id) if !id.is_empty() => Cow::Borrowed(id),
+                _ => Cow::Owned(uuid::Uuid::new_v4().to_string()),
+            },
+        }
+    }
+
+    fn body_bytes(&self) -> Result<Cow<'a, [u8]>, ApiError> {
+        use base64::engine::general_purpose::STANDARD;
+        match self.body {
+            None => Ok(Cow::Borrowed(&[])),
+            Some(body) if self.body_is_base64 => {
+                STANDARD.decode(body).map(Cow::Owned).map_err(|_| ApiError::malformed("the body is not valid base64"))
+            }
+            Some(body) => Ok(Cow::Borrowed(body.as_bytes())),
+        }
+    }
 }
 
 pub struct Authenticator {
     store: Store,
     ttl: Duration,
-    cache: Mutex<HashMap<String, (Caller, Instant)>>,
+    cache: Mutex<HashMap<String, (Identity, Instant)>>,
+    /// Without it, a request with a key that signs is a fault (500), never a pass.
+    signing: Option<Signing>,
+}
+
+/// What checking signed requests takes.
+struct Signing {
+    /// What nonces are held against.
+    clock: Arc<dyn Clock>,
+    /// What signing secrets open with.
+    secrets: SecretsKey,
 }
 
 impl Authenticator {
     pub fn new(store: Store, ttl: Duration) -> Self {
-        Self { store, ttl, cache: Mutex::new(HashMap::new()) }
+        Self { store, ttl, cache: Mutex::new(HashMap::new()), signing: None }
+    }
+
+    /// Checks signed requests: their nonces against `clock`, their keys' secrets opened with
+    /// `secrets`.
+    pub fn with_signing(self, clock: Arc<dyn Clock>, secrets: SecretsKey) -> Self {
+        Self { signing: Some(Signing { clock, secrets }), ..self }
     }
 
     /// The caller of an HTTP request. An authorizer's context wins (API Gateway only passes it
     /// after the authorizer accepted the key); otherwise the key in the headers is checked.
+    /// Either way, a key with a signing secret needs the request signed, with a fresh nonce.
     pub async fn authenticate(
         &self,
-        headers: &HeaderMap,
+        request: &HttpRequest<'_>,
         authorizer: Option<&HashMap<String, Value>>,
     ) -> Result<Caller, ApiError> {
-        if let Some(caller) = authorizer.and_then(from_authorizer) {
-            return Ok(caller);
+        let identity = match authorizer.and_then(from_authorizer) {
+            Some(identity) => identity,
+            None => self.identify(request.headers).await?,
+        };
+        if let Some(sealed) = &identity.signing_secret {
+            self.check_signature(&identity.caller, sealed, request).await?;
         }
-        let key = api_key(headers).ok_or_else(ApiError::unauthorized)?;
+        Ok(identity.caller)
+    }
+
+    /// Who the key in the headers is (all the authorizer can know: it sees no body, and API
+    /// Gateway caches its verdict). One GetItem, unless the key is in the cache.
+    pub async fn identify(&self, headers: &HeaderMap) -> Result<Identity, ApiError> {
+        let (key, _) = api_key(headers).ok_or_else(ApiError::unauthorized)?;
         let hash = hash_api_key(&key);
-        if let Some(caller) = self.cached(&hash) {
-            return Ok(caller);
+        if let Some(identity) = self.cached(&hash) {
+            return Ok(identity);
         }
-        let record = self
+        let stored = self
             .store
-            .api_key(&hash)
+            .stored_api_key(&hash)
             .await
             .map_err(|e| ApiError::internal(format!("looking up an API key: {e}")))?
             .ok_or_else(ApiError::unauthorized)?;
-        let caller = caller_from_record(record).ok_or_else(ApiError::unauthorized)?;
+        let identity = identity_from_stored(stored).ok_or_else(ApiError::unauthorized)?;
         if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(hash, (caller.clone(), Instant::now()));
+            cache.insert(hash, (identity.clone(), Instant::now()));
         }
-        Ok(caller)
+        Ok(identity)
     }
 
-    fn cached(&self, hash: &str) -> Option<Caller> {
+    fn cached(&self, hash: &str) -> Option<Identity> {
         let mut cache = self.cache.lock().ok()?;
         match cache.get(hash) {
-            Some((caller, at)) if at.elapsed() < self.ttl => Some(caller.clone()),
+            Some((identity, at)) if at.elapsed() < self.ttl => Some(identity.clone()),
             Some(_) => {
                 cache.remove(hash);
                 None
@@ -132,9 +243,67 @@ impl Authenticator {
             None => None,
         }
     }
+
+    /// The request's signature under the key's secret, its nonce within the window, and the
+    /// nonce's first use (one conditional PutItem, only once everything else held).
+    async fn check_signature(
+        &self,
+        caller: &Caller,
+        sealed: &SealedSecret,
+        request: &HttpRequest<'_>,
+    ) -> Result<(), ApiError> {
+        let key_id = caller.key_id.as_deref().ok_or_else(|| ApiError::internal("a key that signs has no key id"))?;
+        let signing = self
+            .signing
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("no secrets key here: a signed request cannot be checked"))?;
+        let secret = signing
+            .secrets
+            .open(key_id, sealed)
+            .map_err(|e| ApiError::internal(format!("the signing secret of {key_id}: {e}")))?;
+        let text = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
+        let signature = Signature::parse(text(NONCE_HEADER), text(SIGNED_HEADERS_HEADER), text(SIGNATURE_HEADER))?;
+        let body = request.body_bytes()?;
+        let covered = Covered { method: request.method, path: request.raw_path, query: request.raw_query, body: &body };
+        // The header the key came in must be signed: a signature is then for this key only.
+        let key_header = api_key(request.headers).map_or(AUTHORIZATION, |(_, header)| header);
+        let header = |name: &str| header_bytes(request.headers, name);
+        signature.verify(secret.expose().as_bytes(), &[key_header], header, &covered)?;
+        let now = signing.clock.now();
+        signature.check_window(now)?;
+        let claim = NonceClaim {
+            project: &caller.project,
+            key_id,
+            nonce_ms: signature.nonce_ms(),
+            request_id: &request.request_id,
+            now,
+            usable_until: signature.nonce_expiry(),
+        };
+        match self.store.use_nonce(&claim).await {
+            Ok(NonceUse::First) => Ok(()),
+            Ok(NonceUse::Reused) => Err(ApiError::nonce_reused()),
+            Err(e) => Err(ApiError::internal(format!("recording a nonce: {e}"))),
+        }
+    }
+}
+
+/// A header's value as signed: repeated headers joined with commas, as API Gateway joins them.
+fn header_bytes(headers: &HeaderMap, name: &str) -> Option<Vec<u8>> {
+    let mut values = headers.get_all(name).iter();
+    let mut joined = values.next()?.as_bytes().to_vec();
+    for value in values {
+        joined.push(b',');
+        joined.extend_from_slice(value.as_bytes());
+    }
+    Some(joined)
 }
 
 /// A key of a reserved project (one the system uses itself) is no key at all.
+fn identity_from_stored(stored: StoredApiKey) -> Option<Identity> {
+    let StoredApiKey { record, signing_secret } = stored;
+    caller_from_record(record).map(|caller| Identity { caller, signing_secret })
+}
+
 fn caller_from_record(record: ApiKeyRecord) -> Option<Caller> {
     if record.project_id.is_reserved() {
         tracing::warn!(keyId = %record.key_id, "an API key of a reserved project was refused");
@@ -143,9 +312,12 @@ fn caller_from_record(record: ApiKeyRecord) -> Option<Caller> {
     Some(Caller { project: record.project_id, scopes: parse_scopes(&record.scopes), key_id: Some(record.key_id) })
 }
 
+const AUTHORIZATION: &str = "authorization";
+const X_API_KEY: &str = "x-api-key";
+
 /// `Authorization: Bearer <key>`, `Authorization: Basic base64(<key>:)` (Juspay's clients
-/// send the key as the Basic username), or `x-api-key: <key>`.
-fn api_key(headers: &HeaderMap) -> Option<String> {
+/// send the key as the Basic username), or `x-api-key: <key>`; and which header it was.
+fn api_key(headers: &HeaderMap) -> Option<(String, &'static str)> {
     let authorization = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -161,13 +333,16 @@ fn api_key(headers: &HeaderMap) -> Option<String> {
                 None
             }
         });
-    authorization
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_owned()))
-        .filter(|key| !key.is_empty())
+    let found = match authorization {
+        Some(key) => Some((key, AUTHORIZATION)),
+        None => headers.get(X_API_KEY).and_then(|v| v.to_str().ok()).map(|v| (v.trim().to_owned(), X_API_KEY)),
+    };
+    found.filter(|(key, _)| !key.is_empty())
 }
 
-/// `requestContext.authorizer.lambda`: `projectId`, and `scopes` as a list or a string.
-fn from_authorizer(context: &HashMap<String, Value>) -> Option<Caller> {
+/// `requestContext.authorizer.lambda`: `projectId`, `scopes` as a list or a string, `keyId`,
+/// and `signingSecret` (sealed) for a key that signs.
+fn from_authorizer(context: &HashMap<String, Value>) -> Option<Identity> {
     let project = ProjectId::parse(context.get("projectId")?.as_str()?).ok().filter(|p| !p.is_reserved())?;
     let scopes = match context.get("scopes")? {
         Value::String(text) => parse_scopes(text.split([' ', ','])),
@@ -175,7 +350,8 @@ fn from_authorizer(context: &HashMap<String, Value>) -> Option<Caller> {
         _ => return None,
     };
     let key_id = context.get("keyId").and_then(Value::as_str).map(str::to_owned);
-    Some(Caller { project, scopes, key_id })
+    let signing_secret = context.get(CONTEXT_SIGNING_SECRET).and_then(Value::as_str).map(SealedSecret::from_stored);
+    Some(Identity { caller: Caller { project, scopes, key_id }, signing_secret })
 }
 
 #[cfg(test)]
@@ -183,32 +359,41 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn key(headers: &HeaderMap) -> Option<String> {
+        api_key(headers).map(|(key, _)| key)
+    }
+
     #[test]
     fn keys_come_from_bearer_or_x_api_key() {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", "Bearer pb_abc".parse().unwrap());
-        assert_eq!(api_key(&headers).as_deref(), Some("pb_abc"));
+        assert_eq!(api_key(&headers), Some(("pb_abc".to_owned(), "authorization")));
         let mut headers = HeaderMap::new();
         headers.insert("x-api-key", "pb_def".parse().unwrap());
-        assert_eq!(api_key(&headers).as_deref(), Some("pb_def"));
+        assert_eq!(api_key(&headers), Some(("pb_def".to_owned(), "x-api-key")));
         // Juspay style: the key is the Basic username, the password empty.
         let mut headers = HeaderMap::new();
         headers.insert("authorization", "Basic cGJfYWJjOg==".parse().unwrap());
-        assert_eq!(api_key(&headers).as_deref(), Some("pb_abc"));
+        assert_eq!(key(&headers).as_deref(), Some("pb_abc"));
         let mut headers = HeaderMap::new();
         headers.insert("authorization", "Basic !!notbase64".parse().unwrap());
-        assert_eq!(api_key(&headers), None);
+        assert_eq!(key(&headers), None);
     }
 
     #[test]
     fn an_authorizer_context_names_the_project_and_scopes() {
         let context: HashMap<String, Value> =
             [("projectId".to_owned(), json!("acme")), ("scopes".to_owned(), json!("read write"))].into();
-        let caller = from_authorizer(&context).unwrap();
-        assert_eq!(caller.project.as_str(), "acme");
-        assert_eq!(caller.scopes, vec![Scope::Read, Scope::Write]);
+        let identity = from_authorizer(&context).unwrap();
+        assert_eq!(identity.caller.project.as_str(), "acme");
+        assert_eq!(identity.caller.scopes, vec![Scope::Read, Scope::Write]);
+        assert_eq!(identity.signing_secret, None, "a key without a secret signs nothing");
         let bad: HashMap<String, Value> = [("projectId".to_owned(), json!("no#hash"))].into();
         assert!(from_authorizer(&bad).is_none());
+        let mut signed = context.clone();
+        signed.insert(CONTEXT_SIGNING_SECRET.to_owned(), json!("v1.sealed"));
+        let identity = from_authorizer(&signed).unwrap();
+        assert_eq!(identity.signing_secret, Some(SealedSecret::from_stored("v1.sealed")));
     }
 
     #[test]
@@ -217,5 +402,26 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.len() >= 40 && a.starts_with("pb_"));
         assert_eq!(hash_api_key(&a).len(), 64);
+    }
+
+    #[test]
+    fn signing_secrets_are_long_distinct_and_sealed_for_their_key() {
+        let (a, b) = (generate_signing_secret(), generate_signing_secret());
+        assert_ne!(a, b);
+        assert!(a.expose().len() >= 40 && a.expose().starts_with("pbs_"));
+        assert!(!format!("{a:?}").contains(a.expose()), "Debug redacts the secret");
+        let secrets = SecretsKey::from_passphrase(b"test secrets key");
+        let sealed = seal_signing_secret(&secrets, "key_1", &a);
+        assert_ne!(sealed, seal_signing_secret(&secrets, "key_1", &a), "a fresh nonce each time");
+        assert_eq!(secrets.open("key_1", &sealed), Ok(a));
+    }
+
+    #[test]
+    fn signed_headers_are_read_as_api_gateway_joins_them() {
+        let mut headers = HeaderMap::new();
+        headers.append("accept", "a".parse().unwrap());
+        headers.append("accept", "b".parse().unwrap());
+        assert_eq!(header_bytes(&headers, "accept"), Some(b"a,b".to_vec()));
+        assert_eq!(header_bytes(&headers, "user-agent"), None);
     }
 }

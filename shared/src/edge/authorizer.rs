@@ -2,8 +2,13 @@
 //! the `Authorization` header (`Bearer <key>`, or Basic with the key as username) once, and API Gateway caches its verdict per header value and
 //! passes `projectId`, `scopes` and `keyId` to the functions as
 //! `requestContext.authorizer.lambda`, where [`super::auth::Authenticator`] takes them.
+//!
+//! It cannot check a request's signature (it sees no body, and its verdict is cached per
+//! `Authorization` value): for a key that signs, its context also carries the key's signing
+//! secret as stored, sealed (`signingSecret`), and the function checks the signature. The
+//! authorizer never opens the secret and needs no secrets key.
 
-use super::auth::{Authenticator, Caller};
+use super::auth::{Authenticator, Identity, CONTEXT_SIGNING_SECRET};
 use super::logging;
 use crate::config::Config;
 use crate::store::{CallCounter, Store};
@@ -48,9 +53,9 @@ pub async fn authorize(
     let started = Instant::now();
     let calls_before = authorizer.calls.total();
     let request_id = event.context.request_id.as_str();
-    let result = authorizer.auth.authenticate(&event.payload.headers, None).await;
+    let result = authorizer.auth.identify(&event.payload.headers).await;
     let answer = match &result {
-        Ok(caller) => Ok(json!({ "isAuthorized": true, "context": context(caller) })),
+        Ok(identity) => Ok(json!({ "isAuthorized": true, "context": context(identity) })),
         Err(error) if error.status == 401 => Ok(json!({ "isAuthorized": false })),
         Err(error) => Err(super::diagnostic(error, request_id)),
     };
@@ -59,7 +64,7 @@ pub async fn authorize(
             tracing::error!(requestId = %request_id, action = "authorizer", detail = %detail, "request failed");
         }
     }
-    let caller = result.as_ref().ok();
+    let caller = result.as_ref().ok().map(|identity| &identity.caller);
     tracing::info!(
         requestId = %request_id,
         action = "authorizer",
@@ -67,6 +72,7 @@ pub async fn authorize(
         authorized = caller.is_some(),
         projectId = caller.map(|c| c.project.as_str()),
         keyId = caller.and_then(|c| c.key_id.as_deref()),
+        signs = result.as_ref().is_ok_and(|identity| identity.signing_secret.is_some()),
         durationMs = started.elapsed().as_millis() as u64,
         dynamodbCalls = authorizer.calls.total() - calls_before,
         "authorization"
@@ -76,11 +82,15 @@ pub async fn authorize(
 
 /// Strings only: API Gateway passes the context's values on as they are, and the functions
 /// read `scopes` as a space-separated list.
-fn context(caller: &Caller) -> Value {
+fn context(identity: &Identity) -> Value {
+    let caller = &identity.caller;
     let scopes: Vec<&str> = caller.scopes.iter().map(|s| s.as_str()).collect();
     let mut context = json!({ "projectId": caller.project.as_str(), "scopes": scopes.join(" ") });
     if let Some(key_id) = &caller.key_id {
         context["keyId"] = json!(key_id);
+    }
+    if let Some(sealed) = &identity.signing_secret {
+        context[CONTEXT_SIGNING_SECRET] = json!(sealed.as_str());
     }
     context
 }

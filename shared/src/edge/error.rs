@@ -1,6 +1,7 @@
 //! Every failure a caller can see, with its HTTP status, mapped once here.
 
 use crate::domain::operation::Rejection;
+use crate::domain::request_signature::SignatureError;
 use crate::engine::{EngineError, Fault};
 use crate::services::{
     CallbackError, CustomerError, DirectDebitError, ListTransactionsError, OrderError, WalletAccountError, WalletError,
@@ -75,6 +76,11 @@ impl ApiError {
             "UNAUTHORIZED",
             "a valid API key is required (Authorization: Bearer <key>, Basic with the key as username, or x-api-key)",
         )
+    }
+
+    /// A signed request's nonce that was used already (with this key).
+    pub fn nonce_reused() -> Self {
+        Self::new(401, "NONCE_REUSED", "this Finalse-Nonce was already used with this API key; sign anew")
     }
 
     pub fn forbidden(scope: &str) -> Self {
@@ -180,6 +186,22 @@ impl ApiError {
                 error.to_string()
             }
         }
+    }
+}
+
+/// A request with a key that signs whose signature does not hold: missing, malformed, not the
+/// request's, or its nonce too far from now.
+impl From<SignatureError> for ApiError {
+    fn from(error: SignatureError) -> Self {
+        let code = match error {
+            SignatureError::OutsideWindow => "NONCE_OUT_OF_WINDOW",
+            SignatureError::Missing
+            | SignatureError::Malformed(_)
+            | SignatureError::SignedHeaderAbsent(_)
+            | SignatureError::MustBeSigned(_)
+            | SignatureError::Mismatch => "BAD_SIGNATURE",
+        };
+        ApiError::new(401, code, error.to_string())
     }
 }
 
@@ -318,6 +340,10 @@ impl From<WalletError> for ApiError {
             WalletError::TypeMismatch => {
                 ApiError::new(422, "BALANCE_TYPE_MISMATCH", "the wallets hold different balance types")
             }
+            WalletError::CurrencyMismatch { given, wallets } => ApiError::validation(
+                "amount",
+                format!("is in {given}, but the wallets of this movement hold {wallets}: write it in {wallets}"),
+            ),
             WalletError::Rejected(rejection) => rejection.into(),
             WalletError::AlreadyResolved(status) => {
                 ApiError::new(409, "ALREADY_RESOLVED", format!("it is already resolved: {status}"))

@@ -199,7 +199,18 @@ impl Request {
             }
             false => given,
         };
+        // API Gateway hands the function its path parameters percent-decoded; `cargo lambda
+        // watch` (the local runner, the only front that sends no `apiId`) hands them on as the
+        // client encoded them. Decoded exactly once either way: `a%20b` names `a b`.
+        let encoded = event.request_context.apiid.is_none();
         for (name, value) in found {
+            let value = match encoded {
+                true => percent_encoding::percent_decode_str(&value)
+                    .decode_utf8()
+                    .map_err(|_| ApiError::validation(name.clone(), "is not percent-encoded UTF-8"))?
+                    .into_owned(),
+                false => value,
+            };
             params.insert(name, Param::Text(value));
         }
         // From the raw query string: the parsed map splits values at commas (API Gateway joins
@@ -304,6 +315,28 @@ mod tests {
         event.raw_query_string = None;
         let request = Request::from_http(&event, &["/wallets"], &["sortBy"]).expect("a request");
         assert_eq!(request.params.text("sortBy").ok().flatten().as_deref(), Some("name:ASC,createdTime:DESC"));
+    }
+
+    #[test]
+    fn path_parameters_are_percent_decoded_once_whoever_is_in_front() {
+        let template = "/v1.0/wallets/{identifier}";
+        let mut event = ApiGatewayV2httpRequest::default();
+        // `cargo lambda watch`: no apiId, the parameter as the client encoded it.
+        event.raw_path = Some("/v1.0/wallets/caf%C3%A9%20%2B%40%2F%2541".into());
+        event.path_parameters =
+            std::collections::HashMap::from([("identifier".to_owned(), "caf%C3%A9%20%2B%40%2F%2541".to_owned())]);
+        let request = Request::from_http(&event, &[template], &[]).expect("a request");
+        assert_eq!(request.params.text("identifier").ok().flatten().as_deref(), Some("café +@/%41"));
+        // API Gateway: it decoded them already; a `%` left in one is the identifier's own.
+        event.request_context.apiid = Some("abc123".into());
+        event.path_parameters = std::collections::HashMap::from([("identifier".to_owned(), "café +@/%41".to_owned())]);
+        let request = Request::from_http(&event, &[template], &[]).expect("a request");
+        assert_eq!(request.params.text("identifier").ok().flatten().as_deref(), Some("café +@/%41"));
+        // Not UTF-8 once decoded: a clear 400 naming the parameter.
+        event.request_context.apiid = None;
+        event.path_parameters = std::collections::HashMap::from([("identifier".to_owned(), "%FF".to_owned())]);
+        let refused = Request::from_http(&event, &[template], &[]).err().map(|e| (e.status, e.field));
+        assert_eq!(refused, Some((400, Some("identifier".to_owned()))));
     }
 
     #[test]

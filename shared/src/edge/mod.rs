@@ -109,8 +109,12 @@ pub async fn run<A: Action>() -> Result<(), lambda_runtime::Error> {
     if config.page_token_key_is_default {
         tracing::warn!("POCKETBOOK_PAGE_TOKEN_KEY is not set: using the development key for page tokens");
     }
+    if config.secrets_key_is_default {
+        tracing::warn!("POCKETBOOK_SECRETS_KEY is not set: using the development key for signing secrets");
+    }
     let parts = services::Parts::connect(config).await;
-    let auth = Authenticator::new(parts.engine.store().clone(), parts.config.api_key_cache);
+    let auth = Authenticator::new(parts.engine.store().clone(), parts.config.api_key_cache)
+        .with_signing(Arc::new(crate::clock::SystemClock), parts.config.secrets.clone());
     let app = Arc::new(App::new(<A::Service as services::Service>::build(&parts)?, auth));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = Arc::clone(&app);
@@ -211,7 +215,8 @@ async fn http<A: Action>(
         Caller::public()
     } else {
         let authorizer = event.request_context.authorizer.as_ref().map(|a| &a.fields);
-        let caller = app.auth.authenticate(&event.headers, authorizer).await?;
+        // The request as it arrived: what a key that signs must have signed.
+        let caller = app.auth.authenticate(&auth::HttpRequest::of(event), authorizer).await?;
         caller.require(A::SCOPE)?;
         caller
     };

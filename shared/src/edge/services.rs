@@ -62,21 +62,3 @@ impl Service for WalletAccounts {
         WalletAccounts::engine(self)
     }
 }
-
-/// The FPay wallets and the customer wallet accounts together: `GET /wallets/{id}` serves
-/// both (a `wlt_` id is always a customer wallet account) until the wallets move to `/v1.0`.
-#[derive(Clone)]
-pub struct WalletsAndAccounts {
-    pub wallets: Wallets,
-    pub accounts: WalletAccounts,
-}
-
-impl Service for WalletsAndAccounts {
-    fn build(parts: &Parts) -> Result<Self, ConfigError> {
-        Ok(Self { wallets: Wallets::build(parts)?, accounts: WalletAccounts::build(parts)? })
-    }
-
-    fn engine(&self) -> &Engine {
-        self.wallets.engine()
-    }
-}

@@ -11,8 +11,10 @@
 //! 2 to 40 ms, 16 clients on one balance made 15 calls per operation and got less than half
 //! the throughput of 2 clients; counted in round trips, 5 calls and nearly the same throughput.
 
+use super::Fault;
 use super::{new_owner, Engine, EngineError, Step};
 use crate::domain::names::{BalanceId, ProjectId};
+use crate::domain::wallets::{Wallet, NUMBER_DRAWS};
 use crate::store::{HeadRecord, Refused, TryLock, Write};
 use rand::Rng;
 use std::time::{Duration, Instant};
@@ -82,6 +84,20 @@ impl Engine {
     /// Locks the step's balances in id order, so that two steps over the same balances in
     /// opposite directions never wait on each other; the heads come back in leg order. A
     /// missing wallet the step creates (the project's main wallet) is created first.
+    /// Creates `wallet` unless it exists (a concurrent request creating it too is fine),
+    /// drawing its `mars` and `man` again on a clash: every creator of the same wallet draws
+    /// the same names, so they still race for one wallet.
+    pub async fn create_wallet_if_absent(&self, project: &ProjectId, wallet: &Wallet) -> Result<(), EngineError> {
+        for attempt in 0..NUMBER_DRAWS {
+            match self.write(project, &[Write::NewWallet(wallet.renumbered(attempt))]).await {
+                Ok(()) | Err(EngineError::WriteRefused(Refused::Exists)) => return Ok(()),
+                Err(EngineError::WriteRefused(Refused::NumberTaken)) => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        Err(Fault::GaveUp(NUMBER_DRAWS as usize).into())
+    }
+
     pub(super) async fn lock_legs<R>(
         &self,
         step: &Step<'_>,
@@ -96,11 +112,8 @@ impl Engine {
         for (id, index) in order {
             let head = match self.lock_one(project, id, owner, previous_owner).await {
                 Err(EngineError::NotFound) => match step.create.as_ref().filter(|wallet| wallet.balance.id == id) {
-                    Some(wallet) => match self.write(project, &[Write::NewWallet(wallet.clone())]).await {
-                        // A concurrent request creating it too is fine.
-                        Ok(()) | Err(EngineError::WriteRefused(Refused::Exists)) => {
-                            self.lock_one(project, id, owner, previous_owner).await
-                        }
+                    Some(wallet) => match self.create_wallet_if_absent(project, wallet).await {
+                        Ok(()) => self.lock_one(project, id, owner, previous_owner).await,
                         Err(error) => Err(error.with_refusal()),
                     },
                     None => Err(EngineError::NotFound),

@@ -59,6 +59,8 @@ pub(super) const WALLET_FOREIGN_ID: &str = "walletForeignId";
 pub(super) const WALLET_FOREIGN_DATA: &str = "walletForeignData";
 pub(super) const WALLET_IS_MAIN: &str = "walletIsMain";
 pub(super) const WALLET_CREATOR_KEY_ID: &str = "walletCreatorKeyId";
+pub(super) const WALLET_MARS: &str = "walletMars";
+pub(super) const WALLET_MAN: &str = "walletMan";
 
 // ---- history entries ----
 
@@ -190,6 +192,8 @@ mod tests {
         WALLET_FOREIGN_DATA,
         WALLET_IS_MAIN,
         WALLET_CREATOR_KEY_ID,
+        WALLET_MARS,
+        WALLET_MAN,
         ID,
         TYPE,
         REQUEST_TIME,

@@ -4,7 +4,7 @@ use super::attribute_names::{
     BALANCE_AMOUNT, BALANCE_ID, BALANCE_MIN_LIMIT, BALANCE_NAME, BALANCE_TYPE, CREATED_AT, CREDITS_DEBT, CREDITS_LIVE,
     IN_PROGRESS, LOCKED_IN, LOCKED_OUT, LOCK_EXPIRES_AT, LOCK_OWNER, NEXT_EXPIRY, PROJECT_ID, TRANSACTIONS_CHECKSUM,
     TRANSACTIONS_COUNT, UPDATED_AT, UPDATE_TOKEN, VERSION, VOLUME_INPUT, VOLUME_OUTPUT, WALLET_CREATOR_KEY_ID,
-    WALLET_DESCRIPTION, WALLET_FOREIGN_DATA, WALLET_FOREIGN_ID, WALLET_IS_MAIN, WALLET_NAME,
+    WALLET_DESCRIPTION, WALLET_FOREIGN_DATA, WALLET_FOREIGN_ID, WALLET_IS_MAIN, WALLET_MAN, WALLET_MARS, WALLET_NAME,
 };
 use super::attributes::{boolean, decimal, n, s, Item, Reader, Update};
 use super::keys::{self, HEAD_SK, PK, SK};
@@ -14,6 +14,7 @@ use crate::domain::checksum::Checksum;
 use crate::domain::money::MinLimit;
 use crate::domain::names::{BalanceId, BalanceName, BalanceType, ProjectId, UpdateToken};
 use crate::domain::time::Millis;
+use crate::domain::wallet_numbers::{Man, Mars, WalletNumbers};
 use crate::domain::wallets::{Description, ForeignData, ForeignId, WalletInfo, WalletName};
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -79,8 +80,10 @@ impl HeadRecord {
 }
 
 /// The wallet attributes (`None`: absent, so an update removes them).
-pub(super) fn wallet_attributes(info: &WalletInfo) -> [(&'static str, Option<AttributeValue>); 6] {
+pub(super) fn wallet_attributes(info: &WalletInfo) -> [(&'static str, Option<AttributeValue>); 8] {
     [
+        (WALLET_MARS, Some(s(info.numbers.mars.as_str()))),
+        (WALLET_MAN, Some(s(info.numbers.man.as_str()))),
         (WALLET_NAME, Some(s(info.name.as_str()))),
         (WALLET_DESCRIPTION, info.description.as_ref().map(|d| s(d.as_str()))),
         (WALLET_FOREIGN_ID, info.foreign_id.as_ref().map(|f| s(f.as_str()))),
@@ -115,6 +118,10 @@ pub(super) fn wallet_info(item: &Item) -> Result<Option<WalletInfo>, StoreError>
             .map_err(|_| corrupt(WALLET_FOREIGN_DATA))?,
         is_main: matches!(item.get(WALLET_IS_MAIN), Some(AttributeValue::Bool(true))),
         creator_key_id: r.opt_str(WALLET_CREATOR_KEY_ID)?.map(str::to_owned),
+        numbers: WalletNumbers {
+            mars: Mars::parse(r.str(WALLET_MARS)?).ok_or_else(|| corrupt(WALLET_MARS))?,
+            man: Man::parse(r.str(WALLET_MAN)?).ok_or_else(|| corrupt(WALLET_MAN))?,
+        },
     }))
 }
 

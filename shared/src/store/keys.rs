@@ -13,6 +13,7 @@
 use crate::domain::balance::Lot;
 use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId};
 use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, TxnId, WalletAccountId};
+use crate::domain::wallet_numbers::{Man, Mars};
 use crate::domain::wallets::ForeignId;
 
 pub const PK: &str = "pk";
@@ -131,6 +132,16 @@ pub fn foreign_id_pk(project: &ProjectId, foreign_id: &ForeignId) -> String {
 }
 
 pub const FOREIGN_ID_SK: &str = "F";
+
+/// The items that make a wallet's `mars` and `man` unique in its project and name it: their
+/// sort key is [`FOREIGN_ID_SK`] too, each holds the wallet id.
+pub fn mars_pk(project: &ProjectId, mars: &Mars) -> String {
+    format!("P#{project}#MARS#{mars}")
+}
+
+pub fn man_pk(project: &ProjectId, man: &Man) -> String {
+    format!("P#{project}#MAN#{man}")
+}
 
 /// A deposit's, transfer's, quasi-transfer's or fund request's record.
 pub fn movement_pk(project: &ProjectId, movement: uuid::Uuid) -> String {

@@ -14,12 +14,13 @@ mod history;
 mod idempotency;
 pub mod keys;
 mod lock;
+mod nonces;
 mod orders;
 pub mod schema;
 mod wallets;
 mod writes;
 
-pub use api_keys::ApiKeyRecord;
+pub use api_keys::{ApiKeyRecord, StoredApiKey};
 pub use balances::{HeadRecord, LockHolder};
 pub use calls::CallCounter;
 pub use commit::{Commit, CommitError, HeadWrite, MAX_TRANSACTION_ITEMS};
@@ -27,6 +28,7 @@ pub use customer_wallets::{Claim, ClaimRefused};
 pub use history::{HistoryPage, Order};
 pub use idempotency::{IdempotencyRecord, IdempotencyWrite};
 pub use lock::TryLock;
+pub use nonces::{nonce_pk, NonceClaim, NonceUse, NONCE_SK};
 pub use wallets::{wallet_items, DueExpiry, IndexRange, IndexedWallet};
 pub use writes::{Refused, Write};
 

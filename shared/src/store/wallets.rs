@@ -25,7 +25,7 @@ use crate::domain::money::Amount;
 use crate::domain::movements::{Movement, MovementKind, MovementStatus, Reference};
 use crate::domain::names::{BalanceId, BalanceType, ProjectId};
 use crate::domain::time::Millis;
-use crate::domain::wallets::{ForeignId, Wallet, WalletInfo};
+use crate::domain::wallets::{Wallet, WalletInfo, WalletRef};
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update as UpdateItem};
 use futures_util::{StreamExt, TryStreamExt};
 use std::time::Duration;
@@ -105,17 +105,19 @@ pub struct DueExpiry {
 }
 
 impl Store {
-    /// The id of the wallet with this foreign id.
-    pub async fn wallet_by_foreign_id(
-        &self,
-        project: &ProjectId,
-        foreign_id: &ForeignId,
-    ) -> Result<Option<BalanceId>, StoreError> {
+    /// The id of the wallet `name` names: read from its name's item, but for an id.
+    pub async fn wallet_named(&self, project: &ProjectId, name: &WalletRef) -> Result<Option<BalanceId>, StoreError> {
+        let pk = match name {
+            WalletRef::Id(id) => return Ok(Some(*id)),
+            WalletRef::Foreign(foreign_id) => keys::foreign_id_pk(project, foreign_id),
+            WalletRef::Mars(mars) => keys::mars_pk(project, mars),
+            WalletRef::Man(man) => keys::man_pk(project, man),
+        };
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::foreign_id_pk(project, foreign_id), keys::FOREIGN_ID_SK)))
+            .set_key(Some(key(pk, keys::FOREIGN_ID_SK)))
             .send()
             .await
             .map_err(|e| StoreError::sdk("GetItem", e))?;
@@ -305,13 +307,16 @@ impl Store {
     }
 }
 
-/// A new wallet's items: its head, its index item and, with a foreign id, the item that makes
-/// that id unique; each on the condition that it does not exist yet.
+/// A new wallet's items: its head, its index item, the items that make its `mars`, its `man`
+/// and (with one) its foreign id unique; each on the condition that it does not exist yet.
 pub(super) fn new_wallet_items(table: &str, wallet: &Wallet) -> Result<Vec<TransactWriteItem>, StoreError> {
     let [head, index] = wallet_items(wallet);
+    let (project, numbers) = (&wallet.balance.project_id, &wallet.info.numbers);
     let mut items = vec![head, index];
-    if let Some(foreign_id) = &wallet.info.foreign_id {
-        let mut item = key(keys::foreign_id_pk(&wallet.balance.project_id, foreign_id), keys::FOREIGN_ID_SK);
+    let mut names = vec![keys::mars_pk(project, &numbers.mars), keys::man_pk(project, &numbers.man)];
+    names.extend(wallet.info.foreign_id.iter().map(|foreign_id| keys::foreign_id_pk(project, foreign_id)));
+    for pk in names {
+        let mut item = key(pk, keys::FOREIGN_ID_SK);
         item.insert(WALLET_ID.into(), s(wallet.balance.id.to_string()));
         items.push(item);
     }

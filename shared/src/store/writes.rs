@@ -45,6 +45,8 @@ pub enum Refused {
     Exists,
     /// Another wallet of the project has this foreign id.
     ForeignIdTaken,
+    /// Another wallet of the project has this `mars` or `man` (drawn at random: draw again).
+    NumberTaken,
     Claim(ClaimRefused),
     /// The order is no longer where the transition or change starts: as it is now, when
     /// DynamoDB sent it.
@@ -58,7 +60,7 @@ impl Write {
     pub fn items(&self) -> usize {
         match self {
             Write::NewBalance(_) | Write::OrderTransition { .. } | Write::OrderChange { .. } => 1,
-            Write::NewWallet(wallet) => 2 + usize::from(wallet.info.foreign_id.is_some()),
+            Write::NewWallet(wallet) => 4 + usize::from(wallet.info.foreign_id.is_some()),
             Write::NewOrder(_) => 2,
             Write::Claim(claim) => 4 + usize::from(claim.read_version.is_none()),
             Write::NewMovement { movement, .. } | Write::ResolveMovement { movement, .. } => {
@@ -88,7 +90,8 @@ impl Write {
         Ok(match self {
             Write::NewBalance(_) | Write::NewMovement { .. } => failed(0).then_some(Refused::Exists),
             Write::NewWallet(_) if failed(0) || failed(1) => Some(Refused::Exists),
-            Write::NewWallet(_) => failed(2).then_some(Refused::ForeignIdTaken),
+            Write::NewWallet(_) if failed(2) || failed(3) => Some(Refused::NumberTaken),
+            Write::NewWallet(_) => failed(4).then_some(Refused::ForeignIdTaken),
             Write::Claim(_) => ClaimRefused::from_reasons(reasons)?.map(Refused::Claim),
             Write::NewOrder(_) => (failed(0) || failed(1)).then_some(Refused::Exists),
             Write::OrderTransition { .. } | Write::OrderChange { .. } if failed(0) => {
@@ -112,6 +115,7 @@ mod tests {
     use crate::domain::wallet_accounts::{
         CustomerId, Gateway, OrderId, PaymentAmount, TokenGrant, TxnId, WalletAccountId,
     };
+    use crate::domain::wallet_numbers::WalletNumbers;
     use crate::domain::wallets::{ForeignId, WalletInfo};
     use rust_decimal::Decimal;
     use uuid::Uuid;
@@ -131,7 +135,7 @@ mod tests {
             now,
             UpdateToken::new(Uuid::nil()),
         );
-        let mut info = WalletInfo::main(None);
+        let mut info = WalletInfo::main(None, WalletNumbers::of(BalanceId::new(Uuid::from_u128(1)), 0));
         let wallet = |info: &WalletInfo| Wallet { info: info.clone(), balance: balance.clone() };
         let plain = wallet(&info);
         info.foreign_id = Some(ForeignId::parse("shop-1").unwrap());

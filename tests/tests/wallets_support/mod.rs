@@ -15,7 +15,6 @@ use pocketbook::actions::{
 use pocketbook::domain::names::ProjectId;
 use pocketbook::domain::time::Millis;
 use pocketbook::edge::auth::{generate_api_key, hash_api_key, Authenticator};
-use pocketbook::edge::services::WalletsAndAccounts;
 use pocketbook::edge::{handle, Action, App};
 use pocketbook::services::{Balances, Wallets};
 use pocketbook::store::ApiKeyRecord;
@@ -57,8 +56,6 @@ pub struct Api {
     pub local: LocalLedger,
     /// What the wallet functions and the balance functions keep.
     wallets: App<Wallets>,
-    /// `GET /wallets/{id}` serves the customer wallet accounts' `wlt_` ids too.
-    wallet_reads: App<WalletsAndAccounts>,
     balances: App<Balances>,
     api_key: String,
     pub key_id: String,
@@ -70,8 +67,6 @@ impl Api {
         let local = LocalLedger::with(false, Duration::from_secs(15)).await;
         let auth = || Authenticator::new(local.store.clone(), Duration::from_secs(60));
         let wallets = App::new(local.wallets.clone(), auth());
-        let wallet_reads =
-            App::new(WalletsAndAccounts { wallets: local.wallets.clone(), accounts: local.accounts.clone() }, auth());
         let balances = App::new(local.balances.clone(), auth());
         let api_key = generate_api_key();
         let key_id = pocketbook_tests::app::unique("key");
@@ -82,7 +77,7 @@ impl Api {
             created_at: Millis::from_epoch_ms(0),
         };
         local.store.insert_api_key(&hash_api_key(&api_key), &record).await.expect("store the API key");
-        Api { local, wallets, wallet_reads, balances, api_key, key_id }
+        Api { local, wallets, balances, api_key, key_id }
     }
 
     pub fn project(&self) -> &ProjectId {
@@ -180,7 +175,7 @@ impl Api {
         }
         dispatch!(
             wallets: CreateWallet,
-            wallet_reads: GetWallet,
+            wallets: GetWallet,
             wallets: ListWallets,
             wallets: UpdateWallet,
             wallets: CreateDeposit,

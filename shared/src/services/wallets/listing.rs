@@ -3,6 +3,7 @@
 
 use super::{WalletError, Wallets};
 use crate::domain::names::{BalanceId, ProjectId};
+use crate::domain::page_token::{PageLink, PageLinks, PagePosition, Reading};
 use crate::domain::wallet_query::filter::Filter;
 use crate::domain::wallet_query::sort::{Direction, SortBy, SortCursor};
 use crate::domain::wallet_query::WalletView;
@@ -19,7 +20,7 @@ const FILTERED_INDEX_PAGE: usize = 100;
 /// about 400 KB, so that each call stays well inside the client's per-attempt timeout.
 const WALK_INDEX_PAGE: usize = 2_000;
 
-/// `GET /wallets` after parsing.
+/// `GET /v1.0/wallets` after parsing.
 pub struct WalletListRequest {
     pub filter: Option<Filter>,
     pub sort: SortBy,
@@ -27,14 +28,19 @@ pub struct WalletListRequest {
     pub page: Option<String>,
 }
 
-/// A page of wallets, and the token of the next page.
+/// A page of wallets, and the pages around it (FPay's collection: index, previous, next).
 pub struct WalletList {
     pub wallets: Vec<Wallet>,
-    pub next_page: Option<String>,
+    pub pages: PageLinks,
 }
 
 impl Wallets {
     /// A page of the project's wallets; the main wallet is always among them.
+    ///
+    /// A page token seals a [`PagePosition`]: the page's index and the walk's start time, and
+    /// where it reads from (the start; after a cursor: a next page; before one: a previous
+    /// page, read backwards from the first wallet of the page it precedes). The tag binds it to
+    /// the project, the filter and the sort; the limit may change from page to page.
     pub async fn list_wallets(
         &self,
         project: &ProjectId,
@@ -45,34 +51,83 @@ impl Wallets {
         let filter_text = request.filter.as_ref().map(ToString::to_string).unwrap_or_default();
         let sort_text = request.sort.to_string();
         let scope = [project.as_str(), "wallets", filter_text.as_str(), sort_text.as_str()];
-        let cursor = match &request.page {
-            Some(token) => {
-                let payload = self.page_tokens.open(&scope, token).map_err(|_| WalletError::BadPage)?;
-                let text = String::from_utf8(payload).map_err(|_| WalletError::BadPage)?;
-                Some(request.sort.parse_cursor(&text).map_err(|_| WalletError::BadPage)?)
-            }
-            None => None,
+        let now = self.engine.clock().now();
+        let mut position = match &request.page {
+            Some(token) => PagePosition::open(&self.page_tokens, &scope, token).map_err(|_| WalletError::BadPage)?,
+            None => PagePosition::first(now),
         };
-        let now_ms = self.engine.clock().now().epoch_ms();
+        let (mut page, mut more) = self.read_page(project, request, &position, now.epoch_ms()).await?;
+        if position.is_backward() && page.is_empty() {
+            // Nothing before the page it was asked from any more (the listing changed under
+            // the walk): that page is the beginning, and the first page is the one before it.
+            position = position.restart();
+            (page, more) = self.read_page(project, request, &position, now.epoch_ms()).await?;
+        }
+        let cursor = |wallet: &Wallet| request.sort.cursor(&wallet.view()).to_string();
+        let ends = page.first().map(cursor).zip(page.last().map(cursor));
+        let neighbours = position.neighbours(ends.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), more);
+        let link = |p: &PagePosition| PageLink { index: p.index(), token: p.seal(&self.page_tokens, &scope) };
+        let pages = PageLinks {
+            current: link(&position),
+            previous: neighbours.previous.as_ref().map(link),
+            next: neighbours.next.as_ref().map(link),
+            started_at: position.started_at(),
+        };
+        Ok(WalletList { wallets: page, pages })
+    }
+
+    /// The wallets of the page at `position`, in the listing's order, and whether more lie
+    /// beyond it in its reading direction: after it when read forwards, before it when read
+    /// backwards (a previous page: the `limit` wallets nearest before the cursor).
+    async fn read_page(
+        &self,
+        project: &ProjectId,
+        request: &WalletListRequest,
+        position: &PagePosition,
+        now_ms: i64,
+    ) -> Result<(Vec<Wallet>, bool), WalletError> {
+        let sort = &request.sort;
+        let parse = |text: &str| sort.parse_cursor(text).map_err(|_| WalletError::BadPage);
+        let cursor = match position.reading() {
+            Reading::First => None,
+            Reading::After(text) | Reading::Before(text) => Some(parse(text)?),
+        };
+        let backward = position.is_backward();
         let matches = |view: &WalletView| request.filter.as_ref().is_none_or(|f| f.matches(view, now_ms));
-        let after = |view: &WalletView| cursor.as_ref().is_none_or(|c| request.sort.after(view, c));
+        // Past the cursor in the reading direction (the cursor's own wallet is neither).
+        let beyond = |view: &WalletView| {
+            cursor.as_ref().is_none_or(|c| match backward {
+                false => sort.after(view, c),
+                true => !sort.after(view, c) && sort.cursor(view) != *c,
+            })
+        };
+        // In the reading direction: a backward page is read nearest first, and turned round.
+        let order = |a: &WalletView, b: &WalletView| match backward {
+            false => sort.compare(a, b),
+            true => sort.compare(b, a),
+        };
         let wanted = request.limit + 1;
 
         let mut page: Vec<Wallet> = if let Some(ids) = request.filter.as_ref().and_then(Filter::ids) {
             // The filter names its wallets: read just those.
             let ids: Vec<BalanceId> = ids.iter().filter_map(|id| BalanceId::parse(id).ok()).collect();
             let mut wallets = self.wallets(project, &ids).await?;
-            wallets.retain(|w| matches(&w.view()) && after(&w.view()));
-            wallets.sort_by(|a, b| request.sort.compare(&a.view(), &b.view()));
+            wallets.retain(|w| matches(&w.view()) && beyond(&w.view()));
+            wallets.sort_by(|a, b| order(&a.view(), &b.view()));
             wallets.truncate(wanted);
             wallets
-        } else if let Some(direction) = request.sort.created_time_direction() {
+        } else if let Some(direction) = sort.created_time_direction() {
+            let direction = match (backward, direction) {
+                (false, direction) => direction,
+                (true, Direction::Asc) => Direction::Desc,
+                (true, Direction::Desc) => Direction::Asc,
+            };
             self.list_by_created_time(project, request, direction, cursor.as_ref(), &matches, now_ms).await?
         } else {
             // Any other order: every candidate, sorted in memory.
             let (from_ms, to_ms) = request.filter.as_ref().map_or((None, None), |f| f.created_time_range(now_ms));
             let range = IndexRange { descending: false, from_ms, to_ms, after: None };
-            let pockets = request.filter.as_ref().is_some_and(Filter::reads_pockets) || request.sort.reads_pockets();
+            let pockets = request.filter.as_ref().is_some_and(Filter::reads_pockets) || sort.reads_pockets();
             let mut indexed = Vec::new();
             let mut position = range;
             loop {
@@ -90,19 +145,17 @@ impl Wallets {
             } else {
                 indexed.iter().map(|w| (w.info.view(project, w.id, w.created_at), w.id, None)).collect()
             };
-            candidates.retain(|(view, _, _)| matches(view) && after(view));
-            candidates.sort_by(|a, b| request.sort.compare(&a.0, &b.0));
+            candidates.retain(|(view, _, _)| matches(view) && beyond(view));
+            candidates.sort_by(|a, b| order(&a.0, &b.0));
             candidates.truncate(wanted);
             self.complete(project, candidates.into_iter().map(|(_, id, wallet)| (id, wallet)).collect()).await?
         };
-        let next_page = if page.len() > request.limit {
-            page.truncate(request.limit);
-            page.last()
-                .map(|last| self.page_tokens.seal(&scope, request.sort.cursor(&last.view()).to_string().as_bytes()))
-        } else {
-            None
-        };
-        Ok(WalletList { wallets: page, next_page })
+        let more = page.len() > request.limit;
+        page.truncate(request.limit);
+        if backward {
+            page.reverse();
+        }
+        Ok((page, more))
     }
 
     /// Walks the wallet index in creation order from the cursor until a page (plus one, to

@@ -13,8 +13,10 @@ use crate::domain::names::{BalanceId, BalanceType, ProjectId};
 use crate::domain::operation::Rejection;
 use crate::domain::page_token::TokenKey;
 use crate::domain::time::Millis;
+use crate::domain::wallet_numbers::WalletNumbers;
 use crate::domain::wallets::{
-    main_wallet_uuid, Description, ForeignData, ForeignId, Wallet, WalletInfo, WalletName, WalletPatch,
+    main_wallet_uuid, Description, ForeignData, ForeignId, Wallet, WalletInfo, WalletName, WalletPatch, WalletRef,
+    NUMBER_DRAWS,
 };
 use crate::engine::{Engine, EngineError, Fault, Idempotency, Outcome, RandomIds};
 use crate::store::{Refused, StoreError, Write};
@@ -42,6 +44,9 @@ pub enum WalletError {
     SameWallet,
     #[error("the wallets hold different balance types")]
     TypeMismatch,
+    /// The amount was written in another currency than the wallets' balance type.
+    #[error("the amount is in {given}, but the wallets hold {wallets}")]
+    CurrencyMismatch { given: BalanceType, wallets: BalanceType },
     #[error(transparent)]
     Rejected(Rejection),
     #[error("already resolved: {0}")]
@@ -85,7 +90,7 @@ impl From<EngineError> for WalletError {
     }
 }
 
-/// `POST /wallets` after parsing.
+/// `POST /v1.0/wallets` after parsing.
 #[derive(Debug, Clone)]
 pub struct NewWallet {
     pub name: WalletName,
@@ -112,6 +117,7 @@ impl Wallets {
         new: &NewWallet,
         idempotency: Option<&Idempotency<'_, Wallet>>,
     ) -> Result<Outcome<Wallet>, WalletError> {
+        let id = BalanceId::new(Uuid::new_v4());
         let info = WalletInfo {
             name: new.name.clone(),
             description: new.description.clone(),
@@ -119,24 +125,26 @@ impl Wallets {
             foreign_data: new.foreign_data.clone(),
             is_main: false,
             creator_key_id: key_id.map(str::to_owned),
+            numbers: WalletNumbers::of(id, 0),
         };
         let now = self.engine.clock().now();
-        let id = BalanceId::new(Uuid::new_v4());
-        let wallet = Wallet::open(project, id, info, new.balance_type.clone(), now, RandomIds.update_token());
-        let writes = [Write::NewWallet(wallet.clone())];
-        Ok(self.engine.create(project, &writes, wallet, idempotency).await?)
+        let first = Wallet::open(project, id, info, new.balance_type.clone(), now, RandomIds.update_token());
+        for attempt in 0..NUMBER_DRAWS {
+            let wallet = first.renumbered(attempt);
+            let writes = [Write::NewWallet(wallet.clone())];
+            match self.engine.create(project, &writes, wallet, idempotency).await {
+                Err(EngineError::WriteRefused(Refused::NumberTaken)) => continue,
+                other => return Ok(other?),
+            }
+        }
+        Err(Fault::GaveUp(NUMBER_DRAWS as usize).into())
     }
 
-    /// The id of the wallet `text` names — a UUID is an id, anything else a foreign id (which
-    /// can never be a UUID) — reading only for a foreign id.
+    /// The id of the wallet `text` names (its id, `mars`, `man` or foreign id), reading only
+    /// for the last three.
     async fn wallet_id(&self, project: &ProjectId, text: &str) -> Result<BalanceId, WalletError> {
-        if let Ok(id) = BalanceId::parse(text) {
-            return Ok(id);
-        }
-        let Ok(foreign_id) = ForeignId::parse(text) else {
-            return Err(WalletError::NotFound("wallet"));
-        };
-        self.engine.store().wallet_by_foreign_id(project, &foreign_id).await?.ok_or(WalletError::NotFound("wallet"))
+        let name = WalletRef::parse(text).ok_or(WalletError::NotFound("wallet"))?;
+        self.engine.store().wallet_named(project, &name).await?.ok_or(WalletError::NotFound("wallet"))
     }
 
     /// One read by id, two by foreign id; a wallet whose credit has expired since its last
@@ -175,7 +183,7 @@ impl Wallets {
     /// The project's main wallet, as its first movement or listing creates it.
     fn main_wallet(project: &ProjectId, key_id: Option<&str>, now: Millis) -> Wallet {
         let id = BalanceId::new(main_wallet_uuid(project));
-        let info = WalletInfo::main(key_id.map(str::to_owned));
+        let info = WalletInfo::main(key_id.map(str::to_owned), WalletNumbers::of(id, 0));
         Wallet::open(project, id, info, BalanceType::xof(), now, RandomIds.update_token())
     }
 
@@ -187,10 +195,7 @@ impl Wallets {
             return Ok(());
         }
         let main = Self::main_wallet(project, key_id, self.engine.clock().now());
-        match self.engine.write(project, &[Write::NewWallet(main)]).await {
-            Ok(()) | Err(EngineError::WriteRefused(Refused::Exists)) => {}
-            Err(error) => return Err(error.into()),
-        }
+        self.engine.create_wallet_if_absent(project, &main).await.map_err(WalletError::from)?;
         if let Ok(mut known) = self.main_wallets.lock() {
             known.insert(project.clone());
         }

@@ -23,6 +23,9 @@ pub struct NewMovement {
     pub source: Option<String>,
     pub destination: Option<String>,
     pub amount: Amount,
+    /// The currency the amount was written in (`"10_000 XOF"`, `{"value", "currency"}`);
+    /// `None`: a plain number, in the wallets' own. Part of the idempotency fingerprint.
+    pub currency: Option<BalanceType>,
     pub foreign_id: Option<Reference>,
     pub expire: Option<Expire>,
 }
@@ -45,6 +48,8 @@ struct Record<'a> {
     /// `None`: the step creates the movement; otherwise it resolves it to this status, `at`.
     to: Option<(MovementStatus, Millis)>,
     project: &'a ProjectId,
+    /// The currency the request named, which must be the wallets' balance type.
+    currency: Option<&'a BalanceType>,
 }
 
 impl Record<'_> {
@@ -61,11 +66,15 @@ impl Job for Record<'_> {
     type Output = Movement;
     type Refusal = WalletError;
 
-    /// The wallets (the step locks only wallets) hold one balance type.
+    /// The wallets (the step locks only wallets) hold one balance type, the one the amount
+    /// was written in if it named one.
     fn prepare(&self, heads: &[HeadRecord]) -> Result<Vec<Write>, WalletError> {
         let balance_type = &heads.first().ok_or(WalletError::NotFound("wallet"))?.balance.balance_type;
         if heads.iter().any(|head| &head.balance.balance_type != balance_type) {
             return Err(WalletError::TypeMismatch);
+        }
+        if let Some(currency) = self.currency.filter(|currency| *currency != balance_type) {
+            return Err(WalletError::CurrencyMismatch { given: currency.clone(), wallets: balance_type.clone() });
         }
         let (project, movement) = (self.project.clone(), self.movement.clone());
         Ok(vec![match self.to {
@@ -122,7 +131,8 @@ impl Wallets {
             wallets: true,
             create: Some(Self::main_wallet(project, key_id, now)),
         };
-        Ok(self.engine.apply(&step, &Record { movement: &movement, to: None, project }, idempotency).await?)
+        let record = Record { movement: &movement, to: None, project, currency: new.currency.as_ref() };
+        Ok(self.engine.apply(&step, &record, idempotency).await?)
     }
 
     /// Receives / sends (`Complete`) or cancels a quasi-transfer or fund request. One that is
@@ -187,7 +197,8 @@ impl Wallets {
             self.engine.write(project, &[resolve]).await.map_err(EngineError::with_refusal)
         } else {
             let step = Step { project, legs, at: Some(now), wallets: true, create: None };
-            self.engine.apply(&step, &Record { movement, to: Some((to, now)), project }, None).await.map(|_| ())
+            let record = Record { movement, to: Some((to, now)), project, currency: None };
+            self.engine.apply(&step, &record, None).await.map(|_| ())
         };
         match result {
             Ok(()) => Ok(true),
