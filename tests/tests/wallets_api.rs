@@ -1013,15 +1013,29 @@ async fn listing_answers_pages_and_refuses_bad_queries_by_field() {
     }
     let first = app.send("GET", "/v1.0/wallets", None).await;
     assert_eq!(first.status, 200, "{}", first.body);
-    assert_eq!(keys(&first.body), set(&["items", "pagination"]), "{}", first.body);
+    assert_eq!(keys(&first.body), set(&["items", "pagination", "url"]), "{}", first.body);
     let items = first.body["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 25, "25 by default");
-    let next = first.body["pagination"]["nextPage"].as_str().expect("a next page").to_owned();
-    let second = app.send("GET", &format!("/v1.0/wallets?page={}", enc(&next)), None).await;
+    // FPay's collection: the next page is read by its queryString, as FPay's SDK does.
+    let pagination = &first.body["pagination"];
+    assert_eq!(
+        (pagination["currentPage"]["index"].as_u64(), pagination["nextPage"]["index"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert!(pagination.get("previousPage").is_none(), "the first page: {pagination}");
+    assert_eq!(
+        (pagination["nbItemsOnCurrentPage"].as_u64(), pagination["nbItemsPerPage"].as_u64()),
+        (Some(25), Some(25))
+    );
+    let next = pagination["nextPage"]["queryString"].as_str().expect("a next page").to_owned();
+    assert!(next.starts_with("?limit=25&page="), "{next}");
+    let second = app.send("GET", &format!("/v1.0/wallets{next}"), None).await;
     assert_eq!(second.status, 200, "{}", second.body);
     let rest = second.body["items"].as_array().unwrap().clone();
     assert_eq!(rest.len(), 6, "the 30 and the main wallet");
-    assert!(second.body["pagination"]["nextPage"].is_null(), "the last page: {}", second.body);
+    assert!(second.body["pagination"].get("nextPage").is_none(), "the last page: {}", second.body);
+    assert_eq!(second.body["pagination"]["previousPage"]["index"], 1, "{}", second.body);
+    assert_eq!(second.body["pagination"]["startedTime"], pagination["startedTime"], "{}", second.body);
     let listed: Vec<Value> = items.into_iter().chain(rest).collect();
     // No movement has needed the main wallet yet, and still the project has it: once.
     let mains: Vec<&Value> = listed.iter().filter(|w| w["isMain"] == json!(true)).collect();
@@ -1048,7 +1062,8 @@ async fn listing_answers_pages_and_refuses_bad_queries_by_field() {
     let names: Vec<&str> =
         filtered.body["items"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["Wallet 10", "Wallet 11", "Wallet 12"]);
-    let token = filtered.body["pagination"]["nextPage"].as_str().unwrap().to_owned();
+    let next = filtered.body["pagination"]["nextPage"]["queryString"].as_str().unwrap();
+    let token = next.rsplit_once("&page=").expect("a page token last").1.to_owned();
     let onward = app
         .send(
             "GET",

@@ -514,3 +514,114 @@ async fn a_page_token_only_goes_with_its_filter_and_sort() {
         assert_eq!(reply.body["error"]["field"], "page", "{filter:?} {sort:?}: {}", reply.text);
     }
 }
+
+/// FPay's SDK (finalse-sdk 1.0.3) pages only through `fetch_page(page)`: `GET /v1.0/wallets` +
+/// `page.queryString`, verbatim. Walked that way in every kind of order (the creation-time
+/// index read forwards and backwards, an order sorted in memory, a filter naming its ids),
+/// every wallet comes exactly once, the indexes count 1, 2, 3..., and from every page its
+/// `previousPage` reads exactly the page before it (whose `nextPage` comes back to it), its
+/// `currentPage` reads it again, and `startedTime` stays the walk's start while the clock runs.
+#[tokio::test]
+async fn following_the_pages_query_strings_as_fpays_sdk_does_walks_every_wallet_once_each_way() {
+    let api = Api::new().await;
+    let main = api.send("GET", "/v1.0/wallets?limit=1", None).await;
+    assert_eq!(main.status, 200, "{}", main.text);
+    let main = api.send("GET", &format!("/v1.0/wallets/{}", main.body["items"][0]["id"].as_str().unwrap()), None).await;
+    let mut wallets = vec![from_reply(&main)];
+    for i in 0..22 {
+        // Pairs share a creation time, and names repeat: ties on both keys.
+        if i % 2 == 0 {
+            api.advance_ms(60_000);
+        }
+        let mut body = json!({"name": NAMES[i % 5]});
+        if i % 3 == 0 {
+            body["foreignId"] = json!(format!("fpay-{i:02}"));
+        }
+        let created = api.send_json("POST", "/v1.0/wallets", &body).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        wallets.push(from_reply(&created));
+    }
+    let everyone: Vec<&W> = wallets.iter().collect();
+    let named: Vec<&W> = wallets.iter().step_by(3).collect();
+    let named_filter =
+        format!("id in {{{}}}", named.iter().map(|w| format!("'{}'", w.id)).collect::<Vec<_>>().join(", "));
+    let cases: Vec<(Option<&str>, Option<&str>, Vec<&W>)> = vec![
+        (None, None, everyone.clone()),
+        (None, Some("createdTime:ASC"), everyone.clone()),
+        (None, Some("name:ASC"), everyone.clone()),
+        (None, Some("name:DESC"), everyone.clone()),
+        (Some("foreignId isDefined or isMain = true"), Some("foreignId:ASC"), {
+            everyone.iter().copied().filter(|w| w.foreign_id.is_some() || w.is_main).collect()
+        }),
+        (Some(named_filter.as_str()), Some("name:DESC"), named.clone()),
+    ];
+    for (filter, sort, expected) in cases {
+        let expected = oracle_order(&expected, sort);
+        for limit in [4, 5, 100] {
+            let context = format!("filter {filter:?}, sortBy {sort:?}, limit {limit}");
+            let before = api.now_ms();
+            let pages = walk(&api, filter, sort, limit).await;
+            let listed: Vec<String> =
+                pages.iter().flat_map(|page| ids(page.body["items"].as_array().unwrap())).collect();
+            assert_same_order(&listed, &expected, &context);
+            assert_eq!(pages.len(), expected.len().div_ceil(limit).max(1), "{context}");
+            let last = &pages[pages.len() - 1].body["pagination"];
+            assert!(last.get("nextPage").is_none(), "{context}: a nextPage on the last page: {last}");
+            let started = pages[0].body["pagination"]["startedTime"].as_str().unwrap();
+            let started_ms = chrono::DateTime::parse_from_rfc3339(started).unwrap().timestamp_millis();
+            assert_eq!(started_ms, before, "{context}: startedTime is when the walk started");
+
+            // The query string repeats what the SDK's list() sent, in its order, then the token.
+            let first_query = pages[0].body["pagination"]["currentPage"]["queryString"].as_str().unwrap().to_owned();
+            let mut expected_query = String::from("?");
+            if let Some(filter) = filter {
+                expected_query.push_str(&format!("filter={}&", encode(filter)));
+            }
+            expected_query.push_str(&format!("limit={limit}&"));
+            if let Some(sort) = sort {
+                expected_query.push_str(&format!("sortBy={}&", encode(sort)));
+            }
+            assert!(first_query.starts_with(&format!("{expected_query}page=")), "{context}: {first_query}");
+
+            for (i, page) in pages.iter().enumerate() {
+                let index = i as u64 + 1;
+                let pagination = &page.body["pagination"];
+                // The clock runs during the walk: startedTime does not.
+                api.advance_ms(1_000);
+                let again_path = fetch_path(&pagination["currentPage"]);
+                let again = api.send("GET", &again_path, None).await;
+                assert_page(&again, &again_path, index, limit, Some(&pagination["startedTime"]));
+                assert_eq!(again.body["items"], page.body["items"], "{context}: page {index} read again");
+                let Some(previous) = pagination.get("previousPage") else { continue };
+                let back_path = fetch_path(previous);
+                let back = api.send("GET", &back_path, None).await;
+                assert_page(&back, &back_path, index - 1, limit, Some(&pagination["startedTime"]));
+                assert_eq!(back.body["items"], pages[i - 1].body["items"], "{context}: back from page {index}");
+                let forward_path = fetch_path(&back.body["pagination"]["nextPage"]);
+                let forward = api.send("GET", &forward_path, None).await;
+                assert_page(&forward, &forward_path, index, limit, Some(&pagination["startedTime"]));
+                assert_eq!(forward.body["items"], page.body["items"], "{context}: forward again to page {index}");
+                assert_eq!(
+                    forward.body["pagination"].get("nextPage").is_some(),
+                    pagination.get("nextPage").is_some(),
+                    "{context}: page {index}"
+                );
+            }
+        }
+    }
+
+    // A token is bound to its page: the index and start time are inside its tag.
+    let pages = walk(&api, None, Some("name:ASC"), 4).await;
+    let token = token_of(&pages[2].body["pagination"]["currentPage"]);
+    let (payload, tag) = token.split_once('.').expect("payload.tag");
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("text");
+    assert!(text.starts_with("3:"), "the third page's token: {text}");
+    for forged in [text.replacen('3', "4", 1), text.replacen('3', "1", 1), format!("{text} ")] {
+        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(&forged));
+        let reply = api.send("GET", &query(None, Some("name:ASC"), Some(4), Some(&forged)), None).await;
+        assert_eq!((reply.status, reply.error_code()), (400, Some("VALIDATION_ERROR")), "{}", reply.text);
+        assert_eq!(reply.body["error"]["field"], "page", "{}", reply.text);
+    }
+}

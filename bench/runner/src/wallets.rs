@@ -446,7 +446,9 @@ pub async fn run(bench: &Bench, sizes: &[u64]) -> Figure {
         let spec = bench.spec("list-wallets", &fixture.table, &proxy.url(), 1, &[]).timeout(TIMEOUT);
         let pool = FunctionPool::start(spec).await.expect("start list-wallets");
         let first = invoke(&pool, &payload(&fixture, &LISTINGS[0], None)).await;
-        let token = first.answer.as_ref().ok().and_then(|b| b["pagination"]["nextPage"].as_str()).map(str::to_owned);
+        // FPay's collection: the next page's token is the `page` that ends its queryString.
+        let token = first.answer.as_ref().ok().and_then(|b| b["pagination"]["nextPage"]["queryString"].as_str());
+        let token = token.and_then(|q| q.rsplit_once("page=")).map(|(_, token)| token.to_owned());
         // The newest page is in createdTime DESC order (besides holding the expected ids).
         let times: Vec<Option<i64>> = first
             .answer

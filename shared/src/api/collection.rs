@@ -142,7 +142,10 @@ mod tests {
         let page = listing(Some("https://host")).page(&link(2, "MjoxOmE6.x-Y_z"));
         let query = "?filter=foreignId%20%3D%20a%20or%20name%20%3D%20%22R%2BD%2F2%22&limit=1&sortBy=foreignId%3AASC\
                      &page=MjoxOmE6.x-Y_z";
-        assert_eq!(page, Page { index: 2, url: format!("https://host/v1.0/wallets{query}"), query_string: query.into() });
+        assert_eq!(
+            page,
+            Page { index: 2, url: format!("https://host/v1.0/wallets{query}"), query_string: query.into() }
+        );
         // Without a base URL (a direct invocation), the URL is relative.
         let relative = listing(None).page(&link(2, "t"));
         assert_eq!(relative.url, format!("/v1.0/wallets{}", relative.query_string));
@@ -167,10 +170,19 @@ mod tests {
         keys.sort_unstable();
         assert_eq!(keys, ["currentPage", "nbItemsOnCurrentPage", "nbItemsPerPage", "startedTime"]);
         assert_eq!(pagination["startedTime"], "2023-11-14T22:13:20.000Z");
-        assert_eq!((pagination["nbItemsOnCurrentPage"].as_u64(), pagination["nbItemsPerPage"].as_u64()), (Some(2), Some(25)));
+        assert_eq!(
+            (pagination["nbItemsOnCurrentPage"].as_u64(), pagination["nbItemsPerPage"].as_u64()),
+            (Some(2), Some(25))
+        );
 
-        let middle = PageLinks { current: link(2, "two"), previous: Some(link(1, "one")), next: Some(link(3, "three")), ..pages };
-        let json: serde_json::Value = serde_json::from_str(&to_json(&Collection::new(&listing(None), &middle, 1, vec![1u8]))).expect("JSON");
+        let middle = PageLinks {
+            current: link(2, "two"),
+            previous: Some(link(1, "one")),
+            next: Some(link(3, "three")),
+            ..pages
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&to_json(&Collection::new(&listing(None), &middle, 1, vec![1u8]))).expect("JSON");
         assert_eq!(json["pagination"]["previousPage"]["index"], 1);
         assert_eq!(json["pagination"]["nextPage"]["index"], 3);
         assert!(json["pagination"]["nextPage"]["queryString"].as_str().is_some_and(|q| q.ends_with("&page=three")));

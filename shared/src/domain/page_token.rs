@@ -299,11 +299,8 @@ mod tests {
     }
 
     fn arb_position() -> impl Strategy<Value = PagePosition> {
-        let reading = prop_oneof![
-            Just(Reading::First),
-            ".{0,40}".prop_map(Reading::After),
-            ".{0,40}".prop_map(Reading::Before),
-        ];
+        let reading =
+            prop_oneof![Just(Reading::First), ".{0,40}".prop_map(Reading::After), ".{0,40}".prop_map(Reading::Before),];
         (reading, 2u64..u64::MAX, any::<i64>()).prop_map(|(reading, index, started)| PagePosition {
             index: if reading == Reading::First { 1 } else { index },
             started_at: Millis::from_epoch_ms(started),
@@ -321,7 +318,8 @@ mod tests {
         let token = position.seal(&key(), &SCOPE);
         assert_eq!(PagePosition::open(&key(), &SCOPE, &token), Ok(position.clone()));
         let (_, tag) = token.split_once('.').expect("a tag");
-        for payload in ["4:1000:a:[\"t:Rent\",\"t:abc\"]", "3:999:a:[\"t:Rent\",\"t:abc\"]", "3:1000:b:[\"t:Rent\",\"t:abc\"]"]
+        for payload in
+            ["4:1000:a:[\"t:Rent\",\"t:abc\"]", "3:999:a:[\"t:Rent\",\"t:abc\"]", "3:1000:b:[\"t:Rent\",\"t:abc\"]"]
         {
             let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(payload));
             assert_eq!(PagePosition::open(&key(), &SCOPE, &forged), Err(BadToken), "{payload}");
@@ -335,7 +333,9 @@ mod tests {
     fn only_the_one_spelling_of_a_position_decodes() {
         assert!(PagePosition::decode("1:5:f:").is_ok());
         assert!(PagePosition::decode("2:-5:b:x:y").is_ok());
-        for text in ["", "1:5:f", "1:5:f:x", "2:5:f:", "1:5:a:x", "1:5:b:x", "0:5:a:x", "01:5:f:", "+2:5:a:x", "2:05:a:x"] {
+        for text in
+            ["", "1:5:f", "1:5:f:x", "2:5:f:", "1:5:a:x", "1:5:b:x", "0:5:a:x", "01:5:f:", "+2:5:a:x", "2:05:a:x"]
+        {
             assert_eq!(PagePosition::decode(text), Err(BadToken), "{text:?}");
         }
     }
