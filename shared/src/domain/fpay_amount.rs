@@ -19,11 +19,10 @@
 //! Whatever the form, the value then obeys [`Amount`]'s rules: above 0, at most 8 decimal
 //! places (trailing zeros do not count), below 10^15.
 
+use super::json::Members;
 use super::money::{Amount, AmountError};
 use super::names::BalanceType;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use std::fmt;
 
 /// A parsed `amount`: the value, and the currency when the form named one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,29 +164,6 @@ fn parse_object(text: &str) -> Result<FpayAmount, FpayAmountError> {
     let code: String = serde_json::from_str(currency_text).map_err(|_| FpayAmountError::CurrencyNotString)?;
     let currency = BalanceType::parse(&code).map_err(|_| FpayAmountError::Currency)?;
     Ok(FpayAmount { amount, currency: Some(currency) })
-}
-
-/// An object's members in order, values as raw JSON text (duplicates kept, to be refused).
-struct Members(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry::<String, Box<RawValue>>()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
 }
 
 #[cfg(test)]

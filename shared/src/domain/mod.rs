@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod customers;
 pub mod entry;
 pub mod fpay_amount;
+pub mod json;
 pub mod ledger;
 pub mod money;
 pub mod movements;

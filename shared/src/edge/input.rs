@@ -2,38 +2,15 @@
 //! error names its field and unknown fields are refused), and path/query parameters.
 
 use super::error::ApiError;
+use crate::domain::json::Members;
 use crate::domain::money::{self, NumberError};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
-use std::fmt;
 
 /// The members of a JSON object, in order, values still as raw JSON text (numbers stay
 /// exact: nothing goes through f64).
 pub struct Fields {
     members: Vec<(String, Box<RawValue>)>,
-}
-
-struct Members(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MembersVisitor;
-        impl<'de> Visitor<'de> for MembersVisitor {
-            type Value = Members;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry::<String, Box<RawValue>>()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-        deserializer.deserialize_map(MembersVisitor)
-    }
 }
 
 impl Fields {
