@@ -216,12 +216,7 @@ impl TestApp {
 
     pub async fn new_api_key(&self, project: &str, scopes: &[&str]) -> String {
         let key = generate_api_key();
-        let record = ApiKeyRecord {
-            key_id: unique("key"),
-            project_id: ProjectId::parse(project).expect("project id"),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            created_at: Millis::from_epoch_ms(0),
-        };
+        let record = key_record(project, scopes);
         self.store.insert_api_key(&hash_api_key(&key), &record).await.expect("store the API key");
         key
     }
@@ -230,12 +225,7 @@ impl TestApp {
     pub async fn new_signed_api_key(&self, project: &str, scopes: &[&str]) -> SignedKey {
         use pocketbook::edge::auth::{generate_signing_secret, seal_signing_secret};
         let key = generate_api_key();
-        let record = ApiKeyRecord {
-            key_id: unique("key"),
-            project_id: ProjectId::parse(project).expect("project id"),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            created_at: Millis::from_epoch_ms(0),
-        };
+        let record = key_record(project, scopes);
         let secret = generate_signing_secret();
         let secrets = pocketbook::domain::sealed::SecretsKey::from_passphrase(TEST_SECRETS_KEY.as_bytes());
         let sealed = seal_signing_secret(&secrets, &record.key_id, &secret);
@@ -365,6 +355,16 @@ impl TestApp {
     /// DynamoDB round trips the function reported for this answer.
     pub fn round_trips(&self, function: &str, answer: &Answer) -> u64 {
         self.request_log(function, &answer.request_id)["dynamodbCalls"].as_u64().expect("dynamodbCalls")
+    }
+}
+
+/// A new key's record in `project` with `scopes`, under a fresh key id.
+fn key_record(project: &str, scopes: &[&str]) -> ApiKeyRecord {
+    ApiKeyRecord {
+        key_id: unique("key"),
+        project_id: ProjectId::parse(project).expect("project id"),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        created_at: Millis::from_epoch_ms(0),
     }
 }
 

@@ -32,10 +32,10 @@ async fn fpays_python_sdk_runs_every_wallet_and_movement_call() {
         python.display()
     );
     let app = TestApp::spawn().await;
-    // TODO(signing): use a key that has a signing secret, and pass that secret, once TestApp can
-    // make one; a plain key (no secret) keeps working meanwhile, and the SDK still signs its calls
-    // (with the empty secret), which the server must then not check.
-    let (api_key, secret_key) = (app.api_key.as_str(), "");
+    // A key with a signing secret: every one of the SDK's calls is signed and verified, as a
+    // merchant's would be (tests/tests/request_signing.rs covers the refusals).
+    let signed = app.new_signed_api_key(&app.project, &["read", "write"]).await;
+    let (api_key, secret_key) = (signed.key.as_str(), signed.secret.as_str());
 
     let mut command = tokio::process::Command::new(&python);
     command
