@@ -4,6 +4,7 @@
 //! idempotency record stores the exact body an [`Answer`] renders.
 
 pub mod collection;
+pub mod movements;
 pub mod wallet_accounts;
 pub mod wallets;
 

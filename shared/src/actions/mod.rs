@@ -3,10 +3,12 @@
 mod create_balance;
 mod customers;
 mod execute_operation;
+mod fpay_records;
 mod get_balance;
 mod list_transactions;
 mod movements;
 mod orders;
+mod patch;
 mod payments;
 mod wallet_accounts;
 mod wallets;
@@ -14,10 +16,12 @@ mod wallets;
 pub use create_balance::CreateBalance;
 pub use customers::{CreateCustomer, GetCustomer, UpdateCustomer};
 pub use execute_operation::ExecuteOperation;
+pub use fpay_records::{GetAttempt, GetWalletTransaction, ListWalletTransactions, UpdateWalletTransaction};
 pub use get_balance::GetBalance;
 pub use list_transactions::ListTransactions;
 pub use movements::{
-    CreateDeposit, CreateFundRequest, CreateQuasiTransfer, CreateTransfer, FundRequestCommand, QuasiTransferCommand,
+    CreateDeposit, CreateFundRequest, CreateQuasiTransfer, CreateTransfer, FundRequestCommand, GetMovement,
+    ListMovements, QuasiTransferCommand, UpdateMovement,
 };
 pub use orders::{CreateOrder, ListOrderWallets, ListOrders, ListPaymentMethods, RefundOrder, UpdateOrder};
 pub use payments::{DirectDebit, GetOrder, ProviderCallback, SandboxTopUp};
@@ -55,7 +59,7 @@ const fn also<A: Action>(n: usize) -> Route {
     Route { function: A::NAME, method, path, public: A::PUBLIC, errors: A::ERRORS }
 }
 
-pub const ROUTES: [Route; 38] = [
+pub const ROUTES: [Route; 54] = [
     route::<CreateBalance>(),
     route::<GetBalance>(),
     route::<ExecuteOperation>(),
@@ -94,7 +98,27 @@ pub const ROUTES: [Route; 38] = [
     route::<QuasiTransferCommand>(),
     route::<CreateFundRequest>(),
     route::<FundRequestCommand>(),
+    route::<GetMovement>(),
+    also::<GetMovement>(0),
+    also::<GetMovement>(1),
+    also::<GetMovement>(2),
+    route::<ListMovements>(),
+    also::<ListMovements>(0),
+    also::<ListMovements>(1),
+    also::<ListMovements>(2),
+    route::<UpdateMovement>(),
+    also::<UpdateMovement>(0),
+    also::<UpdateMovement>(1),
+    also::<UpdateMovement>(2),
+    route::<GetAttempt>(),
+    route::<GetWalletTransaction>(),
+    route::<ListWalletTransactions>(),
+    route::<UpdateWalletTransaction>(),
 ];
+
+/// Page sizes of FPay's lists.
+const DEFAULT_LIMIT: u64 = 25;
+const MAX_LIMIT: u64 = 100;
 
 /// The function behind every request that matches no route ([`crate::edge::not_found`]).
 pub const NOT_FOUND_FUNCTION: &str = "not-found";

@@ -1,6 +1,7 @@
 //! The wallet actions (FPay's wallets): create, get, list, update.
 
-use super::parsed;
+use super::patch::Patch;
+use super::{parsed, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::api;
 use crate::api::collection::Listing;
 use crate::api::wallets::{WalletPage, WalletResponse};
@@ -12,12 +13,8 @@ use crate::domain::wallets::{Description, ForeignData, ForeignId, WalletName, Wa
 use crate::edge::auth::{Caller, Scope};
 use crate::edge::error::ApiError;
 use crate::edge::event::{idempotency, Request};
-use crate::edge::input::Fields;
 use crate::edge::{Action, Reply};
 use crate::services::{NewWallet, WalletListRequest, Wallets};
-
-const DEFAULT_LIMIT: u64 = 25;
-const MAX_LIMIT: u64 = 100;
 
 /// `POST /v1.0/wallets`
 pub struct CreateWallet;
@@ -112,7 +109,7 @@ impl Action for ListWallets {
     }
 }
 
-/// `PATCH /v1.0/wallets/{identifier}`: `{ "change": {...}, "remove": [...] }`.
+/// `PATCH /v1.0/wallets/{identifier}`: `{"id"?, "set": {...}, "remove": [...]}` (`change` for `set`).
 pub struct UpdateWallet;
 
 impl Action for UpdateWallet {
@@ -125,38 +122,18 @@ impl Action for UpdateWallet {
     async fn handle(service: &Wallets, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let identifier = request.params.required_text("identifier")?;
         let body = &mut request.body;
-        let mut patch = WalletPatch::default();
-        if let Some(mut change) =
-            body.optional("change", |raw| Fields::parse(raw.get()).map_err(|_| "must be an object".to_owned()))?
-        {
-            let nested = |e: ApiError| e.nested("change");
-            if change.is_null("name") {
-                return Err(ApiError::validation("change.name", "cannot be removed"));
-            }
-            patch.name = change.optional("name", parsed(WalletName::parse)).map_err(nested)?;
-            patch.description = change.optional("description", parsed(Description::parse)).map_err(nested)?.map(Some);
-            patch.foreign_data = change.optional("foreignData", parsed(ForeignData::parse)).map_err(nested)?.map(Some);
-            change.finish().map_err(nested)?;
-        }
-        let removals = body.optional("remove", |raw| {
-            serde_json::from_str::<Vec<String>>(raw.get()).map_err(|_| "must be an array of field names".to_owned())
-        })?;
-        for field in removals.unwrap_or_default() {
-            let changed = match field.as_str() {
-                "description" => patch.description.replace(None).is_some(),
-                "foreignData" => patch.foreign_data.replace(None).is_some(),
-                _ => {
-                    let message = format!("'{field}' cannot be removed (only description and foreignData can)");
-                    return Err(ApiError::validation("remove", message));
-                }
-            };
-            if changed {
-                return Err(ApiError::validation("remove", format!("'{field}' is both changed and removed")));
-            }
-        }
+        // FPay's SDK sends the whole form, the id it took the path from included.
+        body.echo("id", &identifier)?;
+        let mut set = Patch::take(body)?;
+        let patch = WalletPatch {
+            name: set.set_only("name", parsed(WalletName::parse))?,
+            description: set.field("description", parsed(Description::parse))?,
+            foreign_data: set.field("foreignData", parsed(ForeignData::parse))?,
+        };
+        set.finish(&["description", "foreignData"])?;
         request.body.finish()?;
         if patch.is_empty() {
-            return Err(ApiError::validation("change", "nothing to change: give fields to change or to remove"));
+            return Err(ApiError::validation("set", "nothing to change: give fields to set or to remove"));
         }
         let wallet = service.update_wallet(&caller.project, &identifier, &patch).await?;
         Ok(Reply::json(200, &WalletResponse::new(&wallet, request.base_url.as_deref())))

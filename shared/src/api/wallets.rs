@@ -1,9 +1,9 @@
-//! The JSON answers of the wallet API (FPay's shapes, camelCase): wallets, pages of them, and
-//! movements (deposits, transfers, quasi-transfers, fund requests).
+//! The JSON answers of the wallet API (FPay's shapes, camelCase): wallets and pages of them,
+//! and the pieces every FPay object shares (times, creators, pockets). Movements, attempts and
+//! transactions are in [`super::movements`].
 
 use super::collection::Collection;
 use super::JsonDecimal;
-use crate::domain::movements::Movement;
 use crate::domain::time::Millis;
 use crate::domain::wallets::{Wallet, CREATOR_TYPE};
 use serde::Serialize;
@@ -129,44 +129,3 @@ impl WalletResponse {
 
 /// A page of wallets: FPay's collection of Wallets (`url`, `items`, `pagination`).
 pub type WalletPage = Collection<WalletResponse>;
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MovementResponse {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    pub destination: String,
-    pub amount: JsonDecimal,
-    pub balance_type: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub foreign_id: Option<String>,
-    pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expire: Option<Time>,
-    pub created_time: Time,
-    pub updated_time: Time,
-}
-
-impl MovementResponse {
-    pub fn new(movement: &Movement) -> Self {
-        Self {
-            id: movement.id.to_string(),
-            kind: movement.kind.as_str(),
-            source: movement.source.map(|id| id.to_string()),
-            destination: movement.destination.to_string(),
-            amount: JsonDecimal(movement.amount.value()),
-            balance_type: movement.balance_type.to_string(),
-            foreign_id: movement.foreign_id.as_ref().map(ToString::to_string),
-            status: movement.status.as_str(),
-            reason: movement.status.reason().map(|r| r.as_str()),
-            expire: movement.expires_at.map(Time::new),
-            created_time: Time::new(movement.created_at),
-            updated_time: Time::new(movement.updated_at),
-        }
-    }
-}

@@ -348,6 +348,16 @@ impl From<WalletError> for ApiError {
             WalletError::AlreadyResolved(status) => {
                 ApiError::new(409, "ALREADY_RESOLVED", format!("it is already resolved: {status}"))
             }
+            WalletError::CounterpartMissing => {
+                ApiError::validation("using", "is required: name the wallet that receives or pays")
+            }
+            WalletError::CounterpartDiffers => {
+                ApiError::validation("using", "must be the wallet named when it was created, or left out")
+            }
+            WalletError::AmbiguousReference(count) => ApiError::conflict(
+                "AMBIGUOUS_FOREIGN_ID",
+                format!("{count} movements have this foreignId: name one by its id"),
+            ),
             WalletError::ExpireInPast => ApiError::validation("expire", "must be in the future"),
             WalletError::BadPage => ApiError::validation("page", error.to_string()),
             WalletError::KeyReused => ApiError::key_reused(),

@@ -111,6 +111,8 @@ pub struct Request {
     pub headers: http::HeaderMap,
     /// `https://host` of the API as the caller reached it, for URLs in answers (HTTP only).
     pub base_url: Option<String>,
+    /// The route template it came by, among the action's (a direct invocation: the first).
+    pub route: &'static str,
 }
 
 fn is_form(headers: &http::HeaderMap) -> bool {
@@ -156,6 +158,11 @@ pub fn idempotency<'a, T>(
 }
 
 impl Request {
+    /// Refuses whatever member of the body nobody took, and keeps the rest of the request.
+    pub fn finish_body(&mut self) -> Result<(), ApiError> {
+        std::mem::replace(&mut self.body, Fields::empty()).finish()
+    }
+
     /// `templates`: the action's route paths, its main one first. A parameter one of them
     /// lacks is simply absent (`/order/status` carries the order id in the query).
     pub fn from_http(
@@ -191,10 +198,18 @@ impl Request {
             .iter()
             .filter_map(|name| event.path_parameters.get(*name).map(|value| ((*name).to_owned(), value.clone())))
             .collect();
+        let raw_path = event.raw_path.as_deref().unwrap_or_default();
+        let route_path = event.route_key.as_deref().and_then(|key| key.split_once(' ')).map(|(_, path)| path);
+        let route = templates
+            .iter()
+            .copied()
+            .find(|template| Some(*template) == route_path)
+            .or_else(|| templates.iter().copied().find(|template| match_path(template, raw_path).is_some()))
+            .or_else(|| templates.first().copied())
+            .unwrap_or_default();
         let found = match given.is_empty() && !names.is_empty() {
             // Not from API Gateway's route match: the raw path against each template in turn.
             true => {
-                let raw_path = event.raw_path.as_deref().unwrap_or_default();
                 templates.iter().find_map(|t| match_path(t, raw_path)).ok_or_else(|| ApiError::not_found("route"))?
             }
             false => given,
@@ -249,6 +264,7 @@ impl Request {
             raw_body: body,
             headers: event.headers.clone(),
             base_url: base_url(event),
+            route,
         })
     }
 
@@ -276,6 +292,7 @@ impl Request {
             raw_body: String::new(),
             headers: http::HeaderMap::new(),
             base_url: None,
+            route: path_template,
         };
         Ok((project, request))
     }

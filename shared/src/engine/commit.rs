@@ -58,6 +58,12 @@ pub trait Job: Sync {
         Ok(Vec::new())
     }
 
+    /// Writes that record what the legs became (a movement's transactions, with each wallet
+    /// before and after), committed with the step: at most one item per leg with an operation.
+    fn records(&self, _heads: &[HeadRecord], _done: &[Done]) -> Result<Vec<Write>, Fault> {
+        Ok(Vec::new())
+    }
+
     /// The answer, from what each leg became (in leg order).
     fn output(&self, done: &[Done]) -> Result<Self::Output, Fault>;
 }
@@ -209,7 +215,7 @@ impl Engine {
     ) -> Result<J::Output, Failure<J::Output, J::Refusal>> {
         let (project, legs, heads) = (step.project, &step.legs, locks.heads);
         let now = step.at.unwrap_or_else(|| self.clock.now());
-        let writes = match job.prepare(heads) {
+        let mut writes = match job.prepare(heads) {
             Ok(writes) => writes,
             Err(refusal) => {
                 self.release(locks, &[]).await;
@@ -221,8 +227,9 @@ impl Engine {
         let joint = idempotency.is_some() || !writes.is_empty() || legs.iter().any(Leg::acts);
         let joint_items = usize::from(idempotency.is_some()) + writes.iter().map(Write::items).sum::<usize>();
         let entries = legs.iter().filter(|leg| leg.operation.is_some()).count();
-        // Only one leg of a step ever takes from credits (a DEC), so it may use all the room.
-        let lot_budget = MAX_TRANSACTION_ITEMS.saturating_sub(joint_items + legs.len() + entries).max(1);
+        // Only one leg of a step ever takes from credits (a DEC), so it may use all the room
+        // left by the heads, the entries and the records (one per entry at most).
+        let lot_budget = MAX_TRANSACTION_ITEMS.saturating_sub(joint_items + legs.len() + 2 * entries).max(1);
         let mut plans = Vec::with_capacity(legs.len());
         let mut rejection = None;
         for (leg, head) in legs.iter().zip(heads) {
@@ -251,6 +258,13 @@ impl Engine {
             return Err(Failure::Refused(EngineError::Rejected(rejection)));
         }
         let done: Vec<Done> = plans.iter().zip(heads).map(|(plan, head)| done(plan, &head.balance)).collect();
+        match job.records(heads, &done) {
+            Ok(records) => writes.extend(records),
+            Err(fault) => {
+                self.release(locks, &[]).await;
+                return Err(fault.into());
+            }
+        }
         let output = match job.output(&done) {
             Ok(output) => output,
             Err(fault) => {

@@ -14,4 +14,7 @@ pub use wallet_accounts::{
     CallbackError, Command, CustomerError, DirectDebitError, DirectDebitRequest, OrderError, OrderRequest,
     WalletAccountError, WalletAccounts,
 };
-pub use wallets::{NewMovement, NewWallet, Swept, WalletError, WalletList, WalletListRequest, Wallets};
+pub use wallets::{
+    MovementCommand, NewMovement, NewWallet, RecordList, RecordListRequest, Swept, TransactionRecord, WalletError,
+    WalletList, WalletListRequest, Wallets,
+};

@@ -151,6 +151,30 @@ pub(super) const REASON: &str = "reason";
 pub(super) const EXPIRES_ON: &str = "expiresOn";
 /// The expiry schedule.
 pub(super) const MOVEMENT_ID: &str = "movementId";
+/// A deposit's account outside Pocketbook (`CI MtnMoney +225...`).
+pub(super) const ORIGIN: &str = "origin";
+pub(super) const LOCKS_IN: &str = "locksIn";
+pub(super) const H1_FR: &str = "h1Fr";
+pub(super) const H1_EN: &str = "h1En";
+pub(super) const DESCRIPTION: &str = "description";
+pub(super) const FOREIGN_DATA: &str = "foreignData";
+pub(super) const CREATOR_KEY_ID: &str = "creatorKeyId";
+pub(super) const COMPLETED_AT: &str = "completedAt";
+
+/// Transactions (beside KIND, SOURCE, DESTINATION, AMOUNT, ...): the number within the
+/// movement, the wallet's side, and its pocket before and after.
+pub(super) const NUMBER: &str = "n";
+pub(super) const DC: &str = "dc";
+pub(super) const BEFORE_AVAILABLE: &str = "beforeAvailable";
+pub(super) const BEFORE_LOCKED_IN: &str = "beforeLockedIn";
+pub(super) const BEFORE_LOCKED_OUT: &str = "beforeLockedOut";
+pub(super) const BEFORE_VOLUME_INPUT: &str = "beforeVolumeInput";
+pub(super) const BEFORE_VOLUME_OUTPUT: &str = "beforeVolumeOutput";
+pub(super) const AFTER_AVAILABLE: &str = "afterAvailable";
+pub(super) const AFTER_LOCKED_IN: &str = "afterLockedIn";
+pub(super) const AFTER_LOCKED_OUT: &str = "afterLockedOut";
+pub(super) const AFTER_VOLUME_INPUT: &str = "afterVolumeInput";
+pub(super) const AFTER_VOLUME_OUTPUT: &str = "afterVolumeOutput";
 
 #[cfg(test)]
 mod tests {
@@ -228,6 +252,26 @@ mod tests {
         DETAILS,
         REFUNDS,
         REFUND_ID,
+        ORIGIN,
+        LOCKS_IN,
+        H1_FR,
+        H1_EN,
+        DESCRIPTION,
+        FOREIGN_DATA,
+        CREATOR_KEY_ID,
+        COMPLETED_AT,
+        NUMBER,
+        DC,
+        BEFORE_AVAILABLE,
+        BEFORE_LOCKED_IN,
+        BEFORE_LOCKED_OUT,
+        BEFORE_VOLUME_INPUT,
+        BEFORE_VOLUME_OUTPUT,
+        AFTER_AVAILABLE,
+        AFTER_LOCKED_IN,
+        AFTER_LOCKED_OUT,
+        AFTER_VOLUME_INPUT,
+        AFTER_VOLUME_OUTPUT,
         REQUEST_ID,
         OBJECT_REFERENCE_ID,
         MOBILE_COUNTRY_CODE,

@@ -11,7 +11,9 @@
 //! caller, so another project's ids simply address items that do not exist.
 
 use crate::domain::balance::Lot;
+use crate::domain::movements::{MovementKind, Reference};
 use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId};
+use crate::domain::transactions::TransactionId;
 use crate::domain::wallet_accounts::{CustomerId, Gateway, OrderId, TxnId, WalletAccountId};
 use crate::domain::wallet_numbers::{Man, Mars};
 use crate::domain::wallets::ForeignId;
@@ -149,6 +151,30 @@ pub fn movement_pk(project: &ProjectId, movement: uuid::Uuid) -> String {
 }
 
 pub const MOVEMENT_SK: &str = "M";
+
+/// A project's movements of one kind, oldest first: `<created ms, 16 digits>#<id>`.
+pub fn movement_list_pk(project: &ProjectId, kind: MovementKind) -> String {
+    format!("P#{project}#ML#{}", kind.as_str())
+}
+
+/// The movements of one kind with one foreign id (which need not be unique), oldest first:
+/// `<created ms, 16 digits>#<id>`.
+pub fn movement_reference_pk(project: &ProjectId, kind: MovementKind, reference: &Reference) -> String {
+    format!("P#{project}#MR#{}#{reference}", kind.as_str())
+}
+
+pub fn movement_list_sk(created_ms: i64, movement: uuid::Uuid) -> String {
+    format!("{:016}#{movement}", created_ms.max(0))
+}
+
+/// A project's transactions, in commit order; each item is a transaction.
+pub fn transaction_list_pk(project: &ProjectId) -> String {
+    format!("P#{project}#TL")
+}
+
+pub fn transaction_sk(id: &TransactionId) -> String {
+    format!("{:016}#{}#{:03}", id.at.epoch_ms().max(0), id.movement, id.n)
+}
 
 /// Pending movements with an expiry, soonest first, for the sweeper that expires them: spread
 /// over a few partitions so that no one partition takes every creation's write.

@@ -10,23 +10,20 @@
 //!   order, either way, whatever the project's size.
 //! - `P#<project>#F#<foreignId>` holds the wallet id: "unique per project" is its
 //!   `attribute_not_exists` in the creating transaction.
-//! - `P#<project>#M#<id>` is a movement's record; its status changes only from `Processing`,
-//!   with a condition, so a quasi-transfer resolves once.
+//! - Movements' records are in [`super::movements`]; their expiry schedule is here.
 
 use super::attribute_names::{
-    AMOUNT, BALANCE_NAME, BALANCE_TYPE, CREATED_AT, DESTINATION, EXPIRES_ON, FOREIGN_ID, IN_PROGRESS, KIND,
-    LOCK_EXPIRES_AT, LOCK_OWNER, MOVEMENT_ID, PROJECT_ID, REASON, SOURCE, STATUS, UPDATED_AT, WALLET_ID, WALLET_NAME,
+    BALANCE_NAME, CREATED_AT, EXPIRES_ON, IN_PROGRESS, LOCK_EXPIRES_AT, LOCK_OWNER, MOVEMENT_ID, PROJECT_ID, WALLET_ID,
+    WALLET_NAME,
 };
-use super::attributes::{boolean, built, decimal, key, n, s, Item, Reader, Update};
+use super::attributes::{boolean, built, key, n, s, Item, Reader, Update};
 use super::balances::{new_head_item, wallet_attributes, wallet_info, HeadRecord};
 use super::keys::{self, HEAD_SK, PK, SK};
 use super::{Store, StoreError};
-use crate::domain::money::Amount;
-use crate::domain::movements::{Movement, MovementKind, MovementStatus, Reference};
-use crate::domain::names::{BalanceId, BalanceType, ProjectId};
+use crate::domain::names::{BalanceId, ProjectId};
 use crate::domain::time::Millis;
 use crate::domain::wallets::{Wallet, WalletInfo, WalletRef};
-use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update as UpdateItem};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put, TransactWriteItem, Update as UpdateItem};
 use futures_util::{StreamExt, TryStreamExt};
 use std::time::Duration;
 use uuid::Uuid;
@@ -209,42 +206,8 @@ impl Store {
     /// The heads of these balances (strongly consistent), in any order; missing ones are
     /// left out. One BatchGetItem per 100 ids, plus retries of what DynamoDB left unprocessed.
     pub async fn read_heads(&self, project: &ProjectId, ids: &[BalanceId]) -> Result<Vec<HeadRecord>, StoreError> {
-        // A listing over a whole large project reads many chunks: a few at a time, not one by one.
-        let mut reads = Vec::new();
-        for chunk in ids.chunks(BATCH_GET_KEYS) {
-            reads.push(self.read_heads_chunk(project, chunk));
-        }
-        let read: Vec<Vec<HeadRecord>> =
-            futures_util::stream::iter(reads).buffered(BATCH_GETS_IN_FLIGHT).try_collect().await?;
-        Ok(read.into_iter().flatten().collect())
-    }
-
-    /// Up to 100 heads: one BatchGetItem, and again for what DynamoDB left unprocessed.
-    async fn read_heads_chunk(&self, project: &ProjectId, ids: &[BalanceId]) -> Result<Vec<HeadRecord>, StoreError> {
-        let mut heads = Vec::with_capacity(ids.len());
         let keys: Vec<Item> = ids.iter().map(|id| key(keys::balance_pk(project, *id), HEAD_SK)).collect();
-        let mut request = Some(built(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build())?);
-        for round in 0..BATCH_GET_ROUNDS {
-            let Some(keys) = request.take() else { break };
-            if round > 0 {
-                tokio::time::sleep(Duration::from_millis(5 << round)).await;
-            }
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
-            for item in output.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
-                heads.push(HeadRecord::from_item(item)?);
-            }
-            request = output.unprocessed_keys().and_then(|u| u.get(&self.table)).cloned();
-        }
-        match request {
-            Some(_) => Err(StoreError::Corrupt("BatchGetItem left keys unprocessed after retries".into())),
-            None => Ok(heads),
-        }
+        batch_get(self, keys).await?.iter().map(HeadRecord::from_item).collect()
     }
 
     /// Up to `limit` scheduled expiries due at `now`, soonest first within each shard.
@@ -292,19 +255,6 @@ impl Store {
             .map_err(|e| StoreError::sdk("DeleteItem", e))?;
         Ok(())
     }
-
-    pub async fn read_movement(&self, project: &ProjectId, id: Uuid) -> Result<Option<Movement>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::movement_pk(project, id), keys::MOVEMENT_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("GetItem", e))?;
-        output.item.as_ref().map(|item| movement_from_item(id, item)).transpose()
-    }
 }
 
 /// A new wallet's items: its head, its index item, the items that make its `mars`, its `man`
@@ -329,96 +279,39 @@ pub(super) fn new_item(table: &str, item: Item) -> Result<TransactWriteItem, Sto
     Ok(TransactWriteItem::builder().put(built(put.build())?).build())
 }
 
-/// A new movement's record and, when it expires, its place in the expiry schedule.
-pub(super) fn new_movement_items(
-    table: &str,
-    project: &ProjectId,
-    movement: &Movement,
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let mut item = key(keys::movement_pk(project, movement.id), keys::MOVEMENT_SK);
-    item.insert(KIND.into(), s(movement.kind.as_str()));
-    if let Some(source) = movement.source {
-        item.insert(SOURCE.into(), s(source.to_string()));
-    }
-    item.insert(DESTINATION.into(), s(movement.destination.to_string()));
-    item.insert(AMOUNT.into(), decimal(movement.amount.value()));
-    item.insert(BALANCE_TYPE.into(), s(movement.balance_type.as_str()));
-    if let Some(foreign_id) = &movement.foreign_id {
-        item.insert(FOREIGN_ID.into(), s(foreign_id.as_str()));
-    }
-    item.insert(STATUS.into(), s(movement.status.as_str()));
-    if let Some(reason) = movement.status.reason() {
-        item.insert(REASON.into(), s(reason.as_str()));
-    }
-    // Not `expiresAt`: that is the table's TTL attribute, and a record must outlive its expiry.
-    if let Some(at) = movement.expires_at {
-        item.insert(EXPIRES_ON.into(), n(at.epoch_ms()));
-    }
-    item.insert(CREATED_AT.into(), n(movement.created_at.epoch_ms()));
-    item.insert(UPDATED_AT.into(), n(movement.updated_at.epoch_ms()));
-    let mut items = vec![new_item(table, item)?];
-    if let Some(at) = movement.expires_at {
-        let shard = keys::expiry_shard(movement.id);
-        let mut entry = key(keys::expiry_pk(shard), keys::expiry_sk(at.epoch_ms(), project, movement.id));
-        entry.insert(PROJECT_ID.into(), s(project.as_str()));
-        entry.insert(MOVEMENT_ID.into(), s(movement.id.to_string()));
-        entry.insert(EXPIRES_ON.into(), n(at.epoch_ms()));
-        let put = Put::builder().table_name(table).set_item(Some(entry));
-        items.push(TransactWriteItem::builder().put(built(put.build())?).build());
-    }
-    Ok(items)
+/// The items at these keys (strongly consistent), in any order; missing ones are left out.
+/// One BatchGetItem per 100 keys, a few in flight at once.
+pub(super) async fn batch_get(store: &Store, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    let chunks: Vec<Vec<Item>> = keys.chunks(BATCH_GET_KEYS).map(<[Item]>::to_vec).collect();
+    let reads = chunks.into_iter().map(|chunk| batch_get_chunk(store, chunk));
+    let read: Vec<Vec<Item>> = futures_util::stream::iter(reads).buffered(BATCH_GETS_IN_FLIGHT).try_collect().await?;
+    Ok(read.into_iter().flatten().collect())
 }
 
-/// The writes that resolve a pending movement: its status, and its place in the expiry
-/// schedule given up. The first fails its condition when it is no longer pending.
-pub(super) fn movement_resolution(
-    table: &str,
-    project: &ProjectId,
-    movement: &Movement,
-    to: MovementStatus,
-    now: Millis,
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let update = UpdateItem::builder()
-        .table_name(table)
-        .set_key(Some(key(keys::movement_pk(project, movement.id), keys::MOVEMENT_SK)))
-        // `status` is a reserved word: it needs a placeholder.
-        .update_expression(match to.reason() {
-            Some(_) => format!("SET #status = :to, {UPDATED_AT} = :now, {REASON} = :reason"),
-            None => format!("SET #status = :to, {UPDATED_AT} = :now"),
-        })
-        .condition_expression("#status = :processing")
-        .expression_attribute_names("#status", STATUS)
-        .expression_attribute_values(":to", s(to.as_str()))
-        .expression_attribute_values(":now", n(now.epoch_ms()))
-        .expression_attribute_values(":processing", s(MovementStatus::Processing.as_str()));
-    let update = match to.reason() {
-        Some(reason) => update.expression_attribute_values(":reason", s(reason.as_str())),
-        None => update,
-    };
-    let mut items = vec![TransactWriteItem::builder().update(built(update.build())?).build()];
-    if let Some(at) = movement.expires_at {
-        let delete = Delete::builder().table_name(table).set_key(Some(key(
-            keys::expiry_pk(keys::expiry_shard(movement.id)),
-            keys::expiry_sk(at.epoch_ms(), project, movement.id),
-        )));
-        items.push(TransactWriteItem::builder().delete(built(delete.build())?).build());
+/// Up to 100 keys: one BatchGetItem, and again for what DynamoDB left unprocessed.
+async fn batch_get_chunk(store: &Store, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(items)
-}
-
-fn movement_from_item(id: Uuid, item: &Item) -> Result<Movement, StoreError> {
-    let r = Reader::new(item, "movement");
-    Ok(Movement {
-        id,
-        kind: r.parsed(KIND, |k| MovementKind::parse(k).ok_or(()))?,
-        source: r.opt_str(SOURCE)?.map(BalanceId::parse).transpose().map_err(|_| corrupt(SOURCE))?,
-        destination: r.parsed(DESTINATION, BalanceId::parse)?,
-        amount: Amount::new(r.decimal(AMOUNT)?).map_err(|_| corrupt(AMOUNT))?,
-        balance_type: r.parsed(BALANCE_TYPE, BalanceType::parse)?,
-        foreign_id: r.opt_str(FOREIGN_ID)?.map(Reference::parse).transpose().map_err(|_| corrupt(FOREIGN_ID))?,
-        status: MovementStatus::parse(r.str(STATUS)?, r.opt_str(REASON)?).ok_or_else(|| corrupt(STATUS))?,
-        expires_at: r.opt_number(EXPIRES_ON)?.map(Millis::from_epoch_ms),
-        created_at: Millis::from_epoch_ms(r.number(CREATED_AT)?),
-        updated_at: Millis::from_epoch_ms(r.number(UPDATED_AT)?),
-    })
+    let mut items = Vec::with_capacity(keys.len());
+    let mut request = Some(built(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build())?);
+    for round in 0..BATCH_GET_ROUNDS {
+        let Some(keys) = request.take() else { break };
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(5 << round)).await;
+        }
+        let output = store
+            .client
+            .batch_get_item()
+            .request_items(&store.table, keys)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("BatchGetItem", e))?;
+        items.extend(output.responses().and_then(|r| r.get(&store.table)).into_iter().flatten().cloned());
+        request = output.unprocessed_keys().and_then(|u| u.get(&store.table)).cloned();
+    }
+    match request {
+        Some(_) => Err(StoreError::Corrupt("BatchGetItem left keys unprocessed after retries".into())),
+        None => Ok(items),
+    }
 }

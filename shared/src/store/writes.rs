@@ -5,14 +5,16 @@
 
 use super::balances::new_head_item;
 use super::customer_wallets::{claim_items, Claim, ClaimRefused};
+use super::movements::{movement_resolution, new_movement_item_count, new_movement_items, new_transaction_item};
 use super::orders::{new_order_items, order_change, order_from_item, order_transition};
-use super::wallets::{movement_resolution, new_item, new_movement_items, new_wallet_items};
+use super::wallets::{new_item, new_wallet_items};
 use super::StoreError;
 use crate::domain::balance::Balance;
-use crate::domain::movements::{Movement, MovementStatus};
+use crate::domain::movements::Movement;
 use crate::domain::names::ProjectId;
 use crate::domain::orders::Order;
 use crate::domain::time::Millis;
+use crate::domain::transactions::Transaction;
 use crate::domain::wallet_accounts::PaymentStatus;
 use crate::domain::wallets::Wallet;
 use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
@@ -32,10 +34,12 @@ pub enum Write {
     OrderChange { order: Order, read_version: u64 },
     /// An order moving on from `from`, if it is still there (a pending one only in its time).
     OrderTransition { order: Order, from: PaymentStatus, now: Millis },
-    /// A new movement's record, and its place in the expiry schedule.
+    /// A new movement's record, its places in its lists, and in the expiry schedule.
     NewMovement { project: ProjectId, movement: Movement },
-    /// A pending movement resolved to `to`, leaving the expiry schedule.
-    ResolveMovement { project: ProjectId, movement: Movement, to: MovementStatus, now: Millis },
+    /// A pending movement resolved as `resolved` says, leaving the expiry schedule.
+    ResolveMovement { project: ProjectId, resolved: Movement },
+    /// One wallet's side of a movement's step.
+    NewTransaction { project: ProjectId, transaction: Transaction },
 }
 
 /// Which condition of a write failed. Nothing of its commit was written.
@@ -59,13 +63,15 @@ impl Write {
     /// The items it writes, out of a transaction's 100.
     pub fn items(&self) -> usize {
         match self {
-            Write::NewBalance(_) | Write::OrderTransition { .. } | Write::OrderChange { .. } => 1,
+            Write::NewBalance(_)
+            | Write::OrderTransition { .. }
+            | Write::OrderChange { .. }
+            | Write::NewTransaction { .. } => 1,
             Write::NewWallet(wallet) => 4 + usize::from(wallet.info.foreign_id.is_some()),
             Write::NewOrder(_) => 2,
             Write::Claim(claim) => 4 + usize::from(claim.read_version.is_none()),
-            Write::NewMovement { movement, .. } | Write::ResolveMovement { movement, .. } => {
-                1 + usize::from(movement.expires_at.is_some())
-            }
+            Write::NewMovement { movement, .. } => new_movement_item_count(movement),
+            Write::ResolveMovement { resolved, .. } => 1 + usize::from(resolved.expires_at.is_some()),
         }
     }
 
@@ -78,8 +84,9 @@ impl Write {
             Write::OrderChange { order, read_version } => Ok(vec![order_change(table, order, *read_version)?]),
             Write::OrderTransition { order, from, now } => Ok(vec![order_transition(table, order, *from, *now)?]),
             Write::NewMovement { project, movement } => new_movement_items(table, project, movement),
-            Write::ResolveMovement { project, movement, to, now } => {
-                movement_resolution(table, project, movement, *to, *now)
+            Write::ResolveMovement { project, resolved } => movement_resolution(table, project, resolved),
+            Write::NewTransaction { project, transaction } => {
+                Ok(vec![new_transaction_item(table, project, transaction)?])
             }
         }
     }
@@ -88,7 +95,9 @@ impl Write {
     pub(super) fn refused(&self, reasons: &[CancellationReason]) -> Result<Option<Refused>, StoreError> {
         let failed = |index: usize| reasons.get(index).is_some_and(|r| r.code() == Some("ConditionalCheckFailed"));
         Ok(match self {
-            Write::NewBalance(_) | Write::NewMovement { .. } => failed(0).then_some(Refused::Exists),
+            Write::NewBalance(_) | Write::NewMovement { .. } | Write::NewTransaction { .. } => {
+                failed(0).then_some(Refused::Exists)
+            }
             Write::NewWallet(_) if failed(0) || failed(1) => Some(Refused::Exists),
             Write::NewWallet(_) if failed(2) || failed(3) => Some(Refused::NumberTaken),
             Write::NewWallet(_) => failed(4).then_some(Refused::ForeignIdTaken),
@@ -161,14 +170,19 @@ mod tests {
             id: Uuid::from_u128(3),
             kind: MovementKind::QuasiTransfer,
             source: Some(balance.id),
-            destination: BalanceId::new(Uuid::from_u128(4)),
+            destination: Some(BalanceId::new(Uuid::from_u128(4))),
+            origin: None,
+            locks_in: true,
             amount: Amount::new(Decimal::ONE).unwrap(),
             balance_type: BalanceType::xof(),
             foreign_id: None,
+            notes: Default::default(),
+            creator_key_id: None,
             status: MovementStatus::Processing,
             expires_at: None,
             created_at: now,
             updated_at: now,
+            completed_at: None,
         };
         let mut writes = vec![
             Write::NewBalance(balance.clone()),
@@ -192,11 +206,12 @@ mod tests {
             }),
             Write::OrderTransition { order, from: PaymentStatus::PendingVbv, now },
         ];
-        for expires_at in [None, Some(now)] {
+        for (expires_at, reference) in [(None, None), (Some(now), Some("order-1"))] {
             movement.expires_at = expires_at;
+            movement.foreign_id = reference.map(|r| crate::domain::movements::Reference::parse(r).unwrap());
             writes.push(Write::NewMovement { project: project.clone(), movement: movement.clone() });
-            let to = MovementStatus::Successful;
-            writes.push(Write::ResolveMovement { project: project.clone(), movement: movement.clone(), to, now });
+            let resolved = Movement { status: MovementStatus::Successful, ..movement.clone() };
+            writes.push(Write::ResolveMovement { project: project.clone(), resolved });
         }
         for write in writes {
             assert_eq!(write.transact_items("t").unwrap().len(), write.items(), "{write:?}");

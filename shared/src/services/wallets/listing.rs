@@ -223,7 +223,7 @@ impl Wallets {
     }
 
     /// The wallets among these ids (plain balances and unknown ids left out).
-    async fn wallets(&self, project: &ProjectId, ids: &[BalanceId]) -> Result<Vec<Wallet>, WalletError> {
+    pub(super) async fn wallets(&self, project: &ProjectId, ids: &[BalanceId]) -> Result<Vec<Wallet>, WalletError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }

@@ -3,9 +3,11 @@
 
 mod listing;
 mod movements;
+mod records;
 
 pub use listing::{WalletList, WalletListRequest};
-pub use movements::{NewMovement, Swept};
+pub use movements::{MovementCommand, NewMovement, Swept};
+pub use records::{RecordList, RecordListRequest, TransactionRecord};
 
 use crate::domain::ledger::Ids;
 use crate::domain::movements::MovementStatus;
@@ -51,6 +53,15 @@ pub enum WalletError {
     Rejected(Rejection),
     #[error("already resolved: {0}")]
     AlreadyResolved(MovementStatus),
+    /// Receiving / sending names no wallet, and creation named none.
+    #[error("no wallet named to complete it with")]
+    CounterpartMissing,
+    /// Receiving / sending names another wallet than the one creation named.
+    #[error("it was created for another wallet")]
+    CounterpartDiffers,
+    /// A foreign id several movements share names none of them.
+    #[error("{0} movements have this foreignId")]
+    AmbiguousReference(usize),
     #[error("the expire time has passed")]
     ExpireInPast,
     #[error("the page token is malformed, altered, or from another listing")]
