@@ -4,7 +4,7 @@
 //! expiring credits (from the balance API) are gone from what reads it once they expire.
 
 use pocketbook::domain::money::Amount;
-use pocketbook::domain::movements::{MovementKind, MovementStatus, Resolution};
+use pocketbook::domain::movements::{MovementKind, MovementStatus};
 use pocketbook::domain::names::{BalanceId, BalanceType};
 use pocketbook::domain::operation::{Operation, TtlSeconds};
 use pocketbook::domain::wallet_query::filter::Filter;
@@ -12,7 +12,7 @@ use pocketbook::domain::wallet_query::sort::SortBy;
 use pocketbook::domain::wallets::{Expire, Wallet, WalletName};
 use pocketbook::edge::sweeper;
 use pocketbook::engine::Outcome;
-use pocketbook::services::{NewMovement, NewWallet, OperationInput, WalletError, WalletListRequest};
+use pocketbook::services::{MovementCommand, NewMovement, NewWallet, OperationInput, WalletError, WalletListRequest};
 use pocketbook_tests::in_process::LocalLedger;
 use rust_decimal::Decimal;
 use std::time::{Duration, SystemTime};
@@ -39,8 +39,10 @@ async fn movement(local: &LocalLedger, kind: MovementKind, source: &str, destina
         source: (kind != MovementKind::Deposit).then(|| source.to_owned()),
         destination: Some(destination.to_owned()),
         amount: Amount::new(Decimal::from(amount)).unwrap(),
+        origin: None,
         currency: None,
         foreign_id: None,
+        notes: Default::default(),
         expire: Some(Expire::parse("after 1h").unwrap()),
     };
     match local.wallets.create_movement(&local.project, Some("key"), &new, None).await.unwrap() {
@@ -87,7 +89,7 @@ async fn the_sweeper_expires_an_untouched_quasi_transfer_and_returns_the_money()
     assert_eq!((again.expired, again.resolved_meanwhile), (0, 0), "nothing left scheduled");
 
     let receive =
-        local.wallets.resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, Resolution::Complete);
+        local.wallets.resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, MovementCommand::Complete(None));
     match receive.await {
         Err(WalletError::AlreadyResolved(status)) => assert_eq!(status.to_string(), "Failure (Expired)"),
         other => panic!("expected ALREADY_RESOLVED, got {other:?}"),
@@ -101,7 +103,7 @@ async fn a_command_after_the_time_expires_it_first() {
     movement(&local, MovementKind::Deposit, "", &a, 100).await;
     let quasi = movement(&local, MovementKind::QuasiTransfer, &a, &b, 30).await;
     local.clock.advance_ms(HOUR_MS);
-    let cancel = local.wallets.resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, Resolution::Cancel);
+    let cancel = local.wallets.resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, MovementCommand::Cancel);
     assert!(matches!(cancel.await, Err(WalletError::AlreadyResolved(MovementStatus::Failure(_)))));
     assert_eq!(pockets(&local, &a).await, (d(100), d(0), d(0)));
     let swept = sweeper::sweep(&local.wallets, "t", in_a_minute()).await.unwrap();
@@ -117,7 +119,7 @@ async fn a_fund_request_expires_without_moving_money_and_can_no_longer_be_sent()
     assert_eq!(pockets(&local, &a).await, (d(100), d(0), d(0)), "asking moves nothing");
     local.clock.advance_ms(HOUR_MS);
     assert_eq!(sweeper::sweep(&local.wallets, "t", in_a_minute()).await.unwrap().expired, 1);
-    let send = local.wallets.resolve_movement(&local.project, MovementKind::FundRequest, request, Resolution::Complete);
+    let send = local.wallets.resolve_movement(&local.project, MovementKind::FundRequest, request, MovementCommand::Complete(None));
     assert!(matches!(send.await, Err(WalletError::AlreadyResolved(MovementStatus::Failure(_)))));
     assert_eq!(pockets(&local, &a).await, (d(100), d(0), d(0)));
     assert_eq!(pockets(&local, &b).await, (d(0), d(0), d(0)));
@@ -131,7 +133,7 @@ async fn one_resolved_in_time_is_not_scheduled_any_more() {
     let quasi = movement(&local, MovementKind::QuasiTransfer, &a, &b, 30).await;
     let received = local
         .wallets
-        .resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, Resolution::Complete)
+        .resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, MovementCommand::Complete(None))
         .await
         .unwrap();
     assert_eq!(received.status, MovementStatus::Successful);
@@ -196,8 +198,10 @@ async fn a_transfer_writes_an_expired_credit_off_in_its_own_transaction() {
         source: Some(a.clone()),
         destination: Some(b.clone()),
         amount: Amount::new(d(30)).unwrap(),
+        origin: None,
         currency: None,
         foreign_id: None,
+        notes: Default::default(),
         expire: None,
     };
     local.wallets.create_movement(&local.project, Some("key"), &new, None).await.unwrap();
