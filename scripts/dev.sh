@@ -14,6 +14,11 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 export AWS_EC2_METADATA_DISABLED=true
 export TABLE_NAME="${TABLE_NAME:-pocketbook}"
 export POCKETBOOK_PAGE_TOKEN_KEY="${POCKETBOOK_PAGE_TOKEN_KEY:-local-development-page-token-key}"
+# Seals API keys' signing secrets (shared/src/domain/sealed.rs): the functions open them with
+# it and pocketbook-admin seals them with it, so both must get the same one (exported for the
+# admin tool, passed to `cargo lambda watch` below). The default is the value both fall back to
+# when it is unset (shared/src/config.rs), so a key sealed by an admin run without it opens too.
+export POCKETBOOK_SECRETS_KEY="${POCKETBOOK_SECRETS_KEY:-pocketbook-development-secrets-key}"
 export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p .dev
 
@@ -58,10 +63,15 @@ Try:
   curl -s http://127.0.0.1:9000/balances/<balanceId> -H "Authorization: Bearer \$POCKETBOOK_KEY"
   curl -s http://127.0.0.1:9000/balances/<balanceId>/transactions -H "Authorization: Bearer \$POCKETBOOK_KEY"
 
-The admin tool works against the same database from another shell:
+  curl -s -X POST http://127.0.0.1:9000/v1.0/wallets -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
+       -H 'content-type: application/json' -d '{"name": "Savings"}'
+
+The admin tool works against the same database from another shell (with the same
+POCKETBOOK_SECRETS_KEY, so that a key made with --signing-secret opens here):
 
   AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB TABLE_NAME=$TABLE_NAME AWS_REGION=$AWS_REGION \\
-  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local cargo run -q -p pocketbook-admin -- --help
+  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local POCKETBOOK_SECRETS_KEY=$POCKETBOOK_SECRETS_KEY \\
+  cargo run -q -p pocketbook-admin -- --help
 
 MSG
 
@@ -79,5 +89,6 @@ cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
   --env-var "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" \
   --env-var "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" \
   --env-var "POCKETBOOK_PAGE_TOKEN_KEY=$POCKETBOOK_PAGE_TOKEN_KEY" \
+  --env-var "POCKETBOOK_SECRETS_KEY=$POCKETBOOK_SECRETS_KEY" \
   --env-var "AWS_EC2_METADATA_DISABLED=true" \
   "${provider_env[@]}"

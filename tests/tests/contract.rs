@@ -498,13 +498,20 @@ async fn wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_yaml_too(
 
 #[tokio::test]
 async fn pocket_wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_yaml_too() {
-    // Money moved, commands on resolved movements, business refusals, replays and pages need
-    // state that generated requests do not reach.
+    // Money moved, commands on resolved movements, business refusals, replays, pages, and the
+    // records movements leave (attempts, transactions) need state that generated requests do
+    // not reach. The bodies are FPay's forms, as its SDK sends them (tests/clients/FPAY_WIRE.md).
     let app = TestApp::spawn().await;
     let (wallets, wallet, deposits, transfers) =
         ("/v1.0/wallets", "/v1.0/wallets/{identifier}", "/v1.0/deposits/initiate", "/v1.0/transfers/initiate");
-    let (quasi, quasi_command) = ("/v1.0/quasi-transfers/initiate", "/v1.0/quasi-transfers/{id}/{command}");
-    let (requests, request_command) = ("/v1.0/fund-requests", "/v1.0/fund-requests/{id}/{command}");
+    let (quasi, quasi_command) = ("/v1.0/quasi-transfers/initiate", "/v1.0/quasi-transfers/{identifier}/{command}");
+    let (requests, request_command) = ("/v1.0/fund-requests", "/v1.0/fund-requests/{identifier}/{command}");
+    let (deposit_list, deposit_one) = ("/v1.0/deposits", "/v1.0/deposits/{identifier}");
+    let (transfer_list, transfer_one) = ("/v1.0/transfers", "/v1.0/transfers/{identifier}");
+    let (quasi_list, quasi_one) = ("/v1.0/quasi-transfers", "/v1.0/quasi-transfers/{identifier}");
+    let request_one = "/v1.0/fund-requests/{identifier}";
+    let (attempt, transactions, transaction) =
+        ("/v1.0/attempts/{identifier}", "/v1.0/transactions", "/v1.0/transactions/{identifier}");
     let mut answers = Vec::new();
     let mut record = |method: &str, template: &str, answer: &Answer, status: u16| {
         assert_eq!(answer.status, status, "{method} {template}: {}", answer.body);
@@ -515,6 +522,7 @@ async fn pocket_wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_ya
         let (app, auth) = (&app, auth.clone());
         async move { app.send_as("POST", path, Some(&body), &[("authorization", &auth), ("idempotency-key", key)]).await }
     };
+    let id_of = |answer: &Answer| answer.body["id"].as_str().expect("an id").to_owned();
 
     let created = app
         .send(
@@ -524,27 +532,48 @@ async fn pocket_wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_ya
         )
         .await;
     record("POST", wallets, &created, 201);
-    let a = created.body["id"].as_str().expect("an id").to_owned();
+    let a = id_of(&created);
     record("POST", wallets, &app.send("POST", wallets, Some(&json!({"name": "Again", "foreignId": "c-1"}))).await, 409);
+    let shop = app.send("POST", wallets, Some(&json!({"name": "Shop", "foreignId": "shop-1"}))).await;
+    record("POST", wallets, &shop, 201);
+    let b = id_of(&shop);
     let euro = app.send("POST", wallets, Some(&json!({"name": "Euros", "balanceType": "EUR"}))).await;
     record("POST", wallets, &euro, 201);
-    let euro = euro.body["id"].as_str().expect("an id").to_owned();
+    let euro = id_of(&euro);
 
-    record("POST", deposits, &keyed(deposits, json!({"amount": 100, "foreignId": "dep-1"}), "d-1").await, 201);
+    // Deposits: into the main wallet (replayed, then the key reused), from a mobile-money
+    // account as FPay's SDK writes it, and two that share a foreignId.
+    let first = keyed(deposits, json!({"amount": 100, "foreignId": "dep-1"}), "d-1").await;
+    record("POST", deposits, &first, 201);
+    let deposit = id_of(&first);
     record("POST", deposits, &keyed(deposits, json!({"amount": 100, "foreignId": "dep-1"}), "d-1").await, 201);
     record("POST", deposits, &keyed(deposits, json!({"amount": 5}), "d-1").await, 409);
+    let mobile = json!({"amount": "10_000 XOF", "source": "CI MtnMoney +2250500000000", "destination": "shop-1",
+                        "h1": "Premier dépôt via l'API", "foreignId": "dep-2", "feesPayer": "Me"});
+    let from_mobile = app.send("POST", deposits, Some(&mobile)).await;
+    assert_eq!(from_mobile.body["source"]["account"]["provider"]["key"], "MtnMoney");
+    record("POST", deposits, &from_mobile, 201);
+    let again = json!({"amount": {"value": 1, "currency": "XOF"}, "destination": b, "foreignId": "dep-2",
+                       "h1": {"fr": "Dépôt", "en": "Deposit"}});
+    record("POST", deposits, &app.send("POST", deposits, Some(&again)).await, 201);
     record(
         "POST",
         deposits,
         &app.send("POST", deposits, Some(&json!({"destination": "nobody", "amount": 1}))).await,
         404,
     );
+    let euros = json!({"destination": euro, "amount": "1 XOF"});
+    record("POST", deposits, &app.send("POST", deposits, Some(&euros)).await, 400);
 
-    record("POST", transfers, &app.send("POST", transfers, Some(&json!({"destination": a, "amount": 30}))).await, 201);
+    let paid = app.send("POST", transfers, Some(&json!({"destination": a, "amount": 30, "h1": "Loyer"}))).await;
+    record("POST", transfers, &paid, 201);
+    let transfer = id_of(&paid);
+    let unitary = json!({"_type": "Unitary", "origin": "shop-1", "destination": a, "amount": "1 XOF"});
+    record("POST", transfers, &app.send("POST", transfers, Some(&unitary)).await, 201);
     record(
         "POST",
         transfers,
-        &app.send("POST", transfers, Some(&json!({"destination": a, "amount": 1000}))).await,
+        &app.send("POST", transfers, Some(&json!({"destination": a, "amount": 100_000}))).await,
         422,
     );
     record(
@@ -559,30 +588,126 @@ async fn pocket_wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_ya
         &app.send("POST", transfers, Some(&json!({"source": a, "destination": a, "amount": 1}))).await,
         400,
     );
+    let both = json!({"source": a, "origin": a, "destination": b, "amount": 1});
+    record("POST", transfers, &app.send("POST", transfers, Some(&both)).await, 400);
 
-    let made = app.send("POST", quasi, Some(&json!({"source": a, "amount": 10, "expire": "after 2h"}))).await;
+    // A quasi-transfer the sender reserves (`using`), received by a wallet named then.
+    let made =
+        app.send("POST", quasi, Some(&json!({"using": a, "amount": 10, "expire": "after 2h", "h1": "Cadeau"}))).await;
     record("POST", quasi, &made, 201);
-    let path = format!("/v1.0/quasi-transfers/{}", made.body["id"].as_str().expect("an id"));
-    record("POST", quasi_command, &app.send("POST", &format!("{path}/receive"), None).await, 200);
-    record("POST", quasi_command, &app.send("POST", &format!("{path}/receive"), None).await, 200);
+    let qt = id_of(&made);
+    let path = format!("/v1.0/quasi-transfers/{qt}");
+    record("POST", quasi_command, &app.send("POST", &format!("{path}/receive"), None).await, 400);
+    let receive = json!({"id": qt, "using": b});
+    let received = app.send("POST", &format!("{path}/receive"), Some(&receive)).await;
+    assert_eq!(received.body["parentType"], "QuasiTransfer", "receiving answers the Attempt");
+    record("POST", quasi_command, &received, 200);
+    record("POST", quasi_command, &app.send("POST", &format!("{path}/receive"), Some(&receive)).await, 200);
     record("POST", quasi_command, &app.send("POST", &format!("{path}/cancel"), None).await, 409);
     record("POST", quasi_command, &app.send("POST", &format!("{path}/keep"), None).await, 400);
     let unknown = format!("/v1.0/quasi-transfers/{}/cancel", uuid::Uuid::new_v4());
     record("POST", quasi_command, &app.send("POST", &unknown, None).await, 404);
-    let past = json!({"source": a, "amount": 1, "expire": "on 2000-01-01T00:00:00Z"});
+    let into_euros = app.send("POST", quasi, Some(&json!({"source": a, "amount": 1}))).await;
+    record("POST", quasi, &into_euros, 201);
+    let into_euros = format!("/v1.0/quasi-transfers/{}", id_of(&into_euros));
+    record(
+        "POST",
+        quasi_command,
+        &app.send("POST", &format!("{into_euros}/receive"), Some(&json!({"using": euro}))).await,
+        422,
+    );
+    let cancelled = app.send("POST", &format!("{into_euros}/cancel"), None).await;
+    assert_eq!(cancelled.body["status"]["cancelled"]["afterTimeout"], false);
+    record("POST", quasi_command, &cancelled, 200);
+    let past = json!({"using": a, "amount": 1, "expire": "on 2000-01-01T00:00:00Z"});
     record("POST", quasi, &app.send("POST", quasi, Some(&past)).await, 400);
 
-    let asked = app.send("POST", requests, Some(&json!({"source": a, "amount": 500}))).await;
+    // Fund requests the asker creates (`using`): one too big for the payer, cancelled; one sent.
+    let asked = app.send("POST", requests, Some(&json!({"using": b, "amount": 500}))).await;
     record("POST", requests, &asked, 201);
-    let path = format!("/v1.0/fund-requests/{}", asked.body["id"].as_str().expect("an id"));
-    record("POST", request_command, &app.send("POST", &format!("{path}/send"), None).await, 422);
+    let path = format!("/v1.0/fund-requests/{}", id_of(&asked));
+    record("POST", request_command, &app.send("POST", &format!("{path}/send"), Some(&json!({"using": a}))).await, 422);
     record("POST", request_command, &app.send("POST", &format!("{path}/cancel"), None).await, 200);
-    record("POST", request_command, &app.send("POST", &format!("{path}/send"), None).await, 409);
+    record("POST", request_command, &app.send("POST", &format!("{path}/send"), Some(&json!({"using": a}))).await, 409);
+    let small =
+        app.send("POST", requests, Some(&json!({"using": "shop-1", "amount": "5 XOF", "expire": "after 7d"}))).await;
+    record("POST", requests, &small, 201);
+    let fund_request = id_of(&small);
+    let sent = app
+        .send(
+            "POST",
+            &format!("/v1.0/fund-requests/{fund_request}/send"),
+            Some(&json!({"id": fund_request, "using": a})),
+        )
+        .await;
+    assert_eq!(sent.body["parentType"], "FundRequest", "sending answers the Attempt");
+    record("POST", request_command, &sent, 200);
+
+    // Reading, listing and annotating the movements.
+    record("GET", deposit_one, &app.send("GET", &format!("/v1.0/deposits/{deposit}"), None).await, 200);
+    record("GET", deposit_one, &app.send("GET", "/v1.0/deposits/dep-1", None).await, 200);
+    record("GET", deposit_one, &app.send("GET", "/v1.0/deposits/dep-2", None).await, 409);
+    record("GET", deposit_one, &app.send("GET", "/v1.0/deposits/dep-404", None).await, 404);
+    record("GET", deposit_one, &app.send("GET", &format!("/v1.0/deposits/{transfer}"), None).await, 404);
+    let notes = json!({"id": deposit, "set": {"description": "first cash-in", "h1": {"fr": "Dépôt", "en": "Deposit"}},
+                       "remove": ["foreignData"]});
+    let patched = app.send("PATCH", &format!("/v1.0/deposits/{deposit}"), Some(&notes)).await;
+    assert_eq!(patched.body["description"], "first cash-in");
+    record("PATCH", deposit_one, &patched, 200);
+    let wrong_id = json!({"id": transfer, "set": {"description": "x"}});
+    record("PATCH", deposit_one, &app.send("PATCH", &format!("/v1.0/deposits/{deposit}"), Some(&wrong_id)).await, 400);
+    record(
+        "PATCH",
+        deposit_one,
+        &app.send("PATCH", "/v1.0/deposits/dep-2", Some(&json!({"remove": ["h1"]}))).await,
+        409,
+    );
+    let page = app.send("GET", "/v1.0/deposits?limit=1", None).await;
+    record("GET", deposit_list, &page, 200);
+    let next = page.body["pagination"]["nextPage"]["queryString"].as_str().expect("a next page").to_owned();
+    record("GET", deposit_list, &app.send("GET", &format!("/v1.0/deposits{next}"), None).await, 200);
+    record("GET", deposit_list, &app.send("GET", "/v1.0/deposits?filter=foreignId%20%3D%20dep-1", None).await, 400);
+    record("GET", deposit_list, &app.send("GET", "/v1.0/deposits?sortBy=foreignId:ASC", None).await, 400);
+    record("GET", transfer_one, &app.send("GET", &format!("/v1.0/transfers/{transfer}"), None).await, 200);
+    record("GET", transfer_list, &app.send("GET", "/v1.0/transfers?sortBy=createdTime:DESC", None).await, 200);
+    record("GET", quasi_one, &app.send("GET", &format!("/v1.0/quasi-transfers/{qt}"), None).await, 200);
+    record("GET", quasi_list, &app.send("GET", "/v1.0/quasi-transfers", None).await, 200);
+    record("GET", request_one, &app.send("GET", &format!("/v1.0/fund-requests/{fund_request}"), None).await, 200);
+    record("GET", requests, &app.send("GET", "/v1.0/fund-requests?limit=100", None).await, 200);
+    let described = json!({"set": {"foreignData": "{\"invoice\": 12}"}});
+    let path = format!("/v1.0/fund-requests/{fund_request}");
+    record("PATCH", request_one, &app.send("PATCH", &path, Some(&described)).await, 200);
+
+    // The attempts and transactions the movements left.
+    let attempt_id = first.body["attempt"]["id"].as_str().expect("an attempt").to_owned();
+    record("GET", attempt, &app.send("GET", &format!("/v1.0/attempts/{attempt_id}"), None).await, 200);
+    record("GET", attempt, &app.send("GET", &format!("/v1.0/attempts/a-{}", uuid::Uuid::new_v4()), None).await, 404);
+    let listed = app.send("GET", "/v1.0/transactions?limit=100", None).await;
+    record("GET", transactions, &listed, 200);
+    let items = listed.body["items"].as_array().expect("items").clone();
+    assert!(items.iter().any(|t| t["details"]["_type"] == "MobileMoneyTransfer"), "the mobile-money deposit's");
+    let first_transaction = items[0]["id"].as_str().expect("a transaction").to_owned();
+    let path = format!("/v1.0/transactions/{first_transaction}");
+    record("GET", transaction, &app.send("GET", &path, None).await, 200);
+    let set = json!({"id": first_transaction, "set": {"description": "reconciled"}});
+    record("PATCH", transaction, &app.send("PATCH", &path, Some(&set)).await, 200);
+    // A transaction always has a title (FPay's Transaction requires it): set, never removed.
+    record("PATCH", transaction, &app.send("PATCH", &path, Some(&json!({"remove": ["h1"]}))).await, 400);
+    record("GET", transaction, &app.send("GET", &path, None).await, 200);
+    record("GET", transaction, &app.send("GET", "/v1.0/transactions/not-a-transaction", None).await, 404);
+    record(
+        "GET",
+        transactions,
+        &app.send("GET", "/v1.0/transactions?sortBy=createdTime:DESC&limit=2", None).await,
+        200,
+    );
 
     record("GET", wallet, &app.send("GET", "/v1.0/wallets/c-1", None).await, 200);
     record("GET", wallet, &app.send("GET", "/v1.0/wallets/c-404", None).await, 404);
-    let patch = json!({"change": {"name": "Holidays"}, "remove": ["description", "foreignData"]});
+    let patch = json!({"id": a, "set": {"name": "Holidays"}, "remove": ["description", "foreignData"]});
     record("PATCH", wallet, &app.send("PATCH", &format!("/v1.0/wallets/{a}"), Some(&patch)).await, 200);
+    let older = json!({"change": {"description": "older word"}});
+    record("PATCH", wallet, &app.send("PATCH", &format!("/v1.0/wallets/{a}"), Some(&older)).await, 200);
     record(
         "PATCH",
         wallet,

@@ -23,6 +23,12 @@ async fn new_wallet(app: &TestApp, name: &str, balance_type: &str) -> String {
     id(&answer.body)
 }
 
+/// The wallet a movement's `source` or `destination` (FPay's `Single`) names.
+fn wallet_of(side: &Value) -> String {
+    assert_eq!(side["_type"], "Single", "{side}");
+    side["account"]["identifier"]["value"].as_str().unwrap_or_else(|| panic!("no wallet in {side}")).to_owned()
+}
+
 fn id(value: &Value) -> String {
     value["id"].as_str().unwrap_or_else(|| panic!("no id in {value}")).to_owned()
 }
@@ -57,8 +63,11 @@ async fn a_grouped_string_amount_credits_exactly_its_value() {
 
     let deposit = post(&app, "/v1.0/deposits/initiate", json!({"amount": "10_000 XOF", "destination": alice})).await;
     assert_eq!(deposit.status, 201, "{}", deposit.body);
-    assert_eq!((deposit.body["amount"].clone(), deposit.body["balanceType"].clone()), (json!(10000), json!("XOF")));
-    assert_eq!(deposit.body["status"], "Successful", "{}", deposit.body);
+    assert_eq!(
+        (deposit.body["amount"].clone(), deposit.body["balanceType"].clone()),
+        (json!({"value": 10000, "currency": {"code": "XOF", "unit": "FCFA"}}), json!("XOF"))
+    );
+    assert_eq!(deposit.body["status"]["_type"], "Successful", "{}", deposit.body);
     assert_eq!(balance(&app, &alice).await, json!({"available": 10000, "lockedIn": 0, "lockedOut": 0}));
     assert_available_written(&app, &alice, "10000").await;
 
@@ -71,7 +80,7 @@ async fn a_grouped_string_amount_credits_exactly_its_value() {
     // Into the project's main wallet (XOF), as FPay's own example does it.
     let to_main = post(&app, "/v1.0/deposits/initiate", json!({"amount": "10_000 XOF"})).await;
     assert_eq!(to_main.status, 201, "{}", to_main.body);
-    let main = to_main.body["destination"].as_str().expect("the main wallet's id").to_owned();
+    let main = wallet_of(&to_main.body["destination"]);
     assert_eq!(balance(&app, &main).await["available"], json!(10000));
 }
 
@@ -90,7 +99,7 @@ async fn every_movement_takes_the_string_and_the_object_forms() {
     )
     .await;
     assert_eq!(transfer.status, 201, "{}", transfer.body);
-    assert_eq!(transfer.body["amount"], json!(2500));
+    assert_eq!(transfer.body["amount"]["value"], json!(2500));
     assert_eq!(balance(&app, &alice).await, json!({"available": 7500, "lockedIn": 0, "lockedOut": 0}));
     assert_eq!(balance(&app, &bob).await, json!({"available": 2500, "lockedIn": 0, "lockedOut": 0}));
 
@@ -110,7 +119,7 @@ async fn every_movement_takes_the_string_and_the_object_forms() {
     )
     .await;
     assert_eq!(quasi.status, 201, "{}", quasi.body);
-    assert_eq!(quasi.body["amount"], json!(1500));
+    assert_eq!(quasi.body["amount"]["value"], json!(1500));
     assert_eq!(balance(&app, &alice).await, json!({"available": 6000, "lockedIn": 0, "lockedOut": 1500}));
 
     let request = post(
@@ -120,7 +129,7 @@ async fn every_movement_takes_the_string_and_the_object_forms() {
     )
     .await;
     assert_eq!(request.status, 201, "{}", request.body);
-    assert_eq!(request.body["amount"], json!(700));
+    assert_eq!(request.body["amount"]["value"], json!(700));
 }
 
 #[tokio::test]
@@ -169,6 +178,7 @@ async fn another_currency_than_the_wallets_is_refused_and_moves_nothing() {
     let in_euros = post(&app, "/v1.0/deposits/initiate", json!({"amount": "5 EUR", "destination": euros})).await;
     assert_eq!(in_euros.status, 201, "the wallet's own currency: {}", in_euros.body);
     assert_eq!(in_euros.body["balanceType"], "EUR");
+    assert_eq!(in_euros.body["amount"], json!({"value": 5, "currency": {"code": "EUR", "unit": "EUR"}}));
     assert_eq!(balance(&app, &euros).await["available"], json!(5));
 }
 

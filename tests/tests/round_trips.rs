@@ -151,6 +151,90 @@ async fn wallet_actions_cost_what_the_readme_says() {
     assert_eq!(calls(&app, "fund-request-command", &cancelled), 2, "read, one transaction");
 }
 
+/// FPay's forms of the movements (`using`, a mobile-money source) cost what Pocketbook's own
+/// do; reading movements, attempts and transactions costs a read per kind of record.
+#[tokio::test]
+async fn fpay_movements_and_their_records_cost_a_read_per_kind_of_record() {
+    let app = TestApp::spawn().await;
+    let create = |name: &str| json!({"name": name});
+    let a = app.send("POST", "/v1.0/wallets", Some(&create("a"))).await.body["id"].as_str().expect("an id").to_owned();
+    let b = app.send("POST", "/v1.0/wallets", Some(&create("b"))).await.body["id"].as_str().expect("an id").to_owned();
+    let id =
+        |answer: &Answer| answer.body["id"].as_str().unwrap_or_else(|| panic!("no id: {}", answer.body)).to_owned();
+    // Warm every function this test measures.
+    let mobile =
+        json!({"amount": "100 XOF", "source": "CI MtnMoney +2250500000000", "destination": a, "foreignId": "rt-d"});
+    let warm_deposit = id(&app.send("POST", "/v1.0/deposits/initiate", Some(&mobile)).await);
+    let warm_quasi = app.send("POST", "/v1.0/quasi-transfers/initiate", Some(&json!({"using": a, "amount": 1}))).await;
+    app.send("POST", &format!("/v1.0/quasi-transfers/{}/receive", id(&warm_quasi)), Some(&json!({"using": b}))).await;
+    let warm_request = app.send("POST", "/v1.0/fund-requests", Some(&json!({"using": b, "amount": 1}))).await;
+    app.send("POST", &format!("/v1.0/fund-requests/{}/send", id(&warm_request)), Some(&json!({"using": a}))).await;
+    app.send("GET", &format!("/v1.0/deposits/{warm_deposit}"), None).await;
+    app.send("GET", "/v1.0/deposits", None).await;
+    let notes = json!({"set": {"description": "warm"}});
+    app.send("PATCH", &format!("/v1.0/deposits/{warm_deposit}"), Some(&notes)).await;
+    app.send("GET", &format!("/v1.0/attempts/a-{warm_deposit}"), None).await;
+    let listed = app.send("GET", "/v1.0/transactions", None).await;
+    let transaction = listed.body["items"][0]["id"].as_str().expect("a transaction").to_owned();
+    app.send("GET", &format!("/v1.0/transactions/{transaction}"), None).await;
+    app.send("PATCH", &format!("/v1.0/transactions/{transaction}"), Some(&notes)).await;
+
+    let deposit = app.send("POST", "/v1.0/deposits/initiate", Some(&mobile)).await;
+    assert_eq!(calls(&app, "create-deposit", &deposit), 2, "lock, commit (the transaction rides in it)");
+    let deposit = id(&deposit);
+    let quasi = app.send("POST", "/v1.0/quasi-transfers/initiate", Some(&json!({"using": a, "amount": 5}))).await;
+    assert_eq!(calls(&app, "create-quasi-transfer", &quasi), 2, "no destination yet: one lock, one commit");
+    let path = format!("/v1.0/quasi-transfers/{}/receive", id(&quasi));
+    let received = app.send("POST", &path, Some(&json!({"id": id(&quasi), "using": b}))).await;
+    assert_eq!(calls(&app, "quasi-transfer-command", &received), 4, "read, two locks, one commit");
+    let request = app.send("POST", "/v1.0/fund-requests", Some(&json!({"using": b, "amount": 5}))).await;
+    assert_eq!(calls(&app, "create-fund-request", &request), 2, "no payer yet: one lock, one commit");
+    let path = format!("/v1.0/fund-requests/{}/send", id(&request));
+    let sent = app.send("POST", &path, Some(&json!({"id": id(&request), "using": a}))).await;
+    assert_eq!(calls(&app, "fund-request-command", &sent), 4, "read, two locks, one commit");
+    let open = app.send("POST", "/v1.0/quasi-transfers/initiate", Some(&json!({"using": a, "amount": 1}))).await;
+    let cancelled = app.send("POST", &format!("/v1.0/quasi-transfers/{}/cancel", id(&open)), None).await;
+    assert_eq!(calls(&app, "quasi-transfer-command", &cancelled), 3, "read, the source's lock, one commit");
+
+    let by_id = app.send("GET", &format!("/v1.0/deposits/{deposit}"), None).await;
+    assert_eq!(calls(&app, "get-movement", &by_id), 1, "GetItem");
+    let by_foreign_id = app.send("GET", "/v1.0/deposits/rt-d", None).await;
+    assert_eq!(by_foreign_id.status, 409, "two deposits share rt-d: {}", by_foreign_id.body);
+    let unique = json!({"amount": 1, "destination": a, "foreignId": "rt-once"});
+    app.send("POST", "/v1.0/deposits/initiate", Some(&unique)).await;
+    let by_foreign_id = app.send("GET", "/v1.0/deposits/rt-once", None).await;
+    assert_eq!(calls(&app, "get-movement", &by_foreign_id), 2, "its foreign id's Query, GetItem");
+    let page = app.send("GET", "/v1.0/deposits?limit=2", None).await;
+    assert_eq!(page.body["items"].as_array().map(Vec::len), Some(2), "{}", page.body);
+    assert_eq!(calls(&app, "list-movements", &page), 2, "one list Query, one BatchGetItem");
+    let next = page.body["pagination"]["nextPage"]["queryString"].as_str().expect("a next page");
+    let next = app.send("GET", &format!("/v1.0/deposits{next}"), None).await;
+    assert_eq!(calls(&app, "list-movements", &next), 2, "the next page the same");
+    let patched = app.send("PATCH", &format!("/v1.0/deposits/{deposit}"), Some(&notes)).await;
+    assert_eq!(calls(&app, "update-movement", &patched), 2, "GetItem, UpdateItem");
+    let patched = app.send("PATCH", "/v1.0/deposits/rt-once", Some(&notes)).await;
+    assert_eq!(calls(&app, "update-movement", &patched), 3, "Query, GetItem, UpdateItem");
+    let attempt = app.send("GET", &format!("/v1.0/attempts/a-{deposit}"), None).await;
+    assert_eq!(calls(&app, "get-attempt", &attempt), 1, "the movement's GetItem");
+
+    let transactions = app.send("GET", "/v1.0/transactions?limit=3", None).await;
+    assert_eq!(transactions.body["items"].as_array().map(Vec::len), Some(3), "{}", transactions.body);
+    assert_eq!(
+        calls(&app, "list-wallet-transactions", &transactions),
+        3,
+        "Query, the wallets' and the movements' BatchGetItems"
+    );
+    let transaction = transactions.body["items"][2]["id"].as_str().expect("a transaction").to_owned();
+    let one = app.send("GET", &format!("/v1.0/transactions/{transaction}"), None).await;
+    assert_eq!(
+        calls(&app, "get-wallet-transaction", &one),
+        3,
+        "GetItem, its wallet's and its movement's BatchGetItems"
+    );
+    let patched = app.send("PATCH", &format!("/v1.0/transactions/{transaction}"), Some(&notes)).await;
+    assert_eq!(calls(&app, "update-wallet-transaction", &patched), 3, "UpdateItem, the same two BatchGetItems");
+}
+
 /// A filter that thins the index out reads it in Queries that double in size (100, 200, ...
 /// up to 2,000 items), so one that matches nothing costs about what reading the whole index
 /// costs, not one Query per 100 wallets.

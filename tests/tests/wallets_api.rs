@@ -104,6 +104,41 @@ async fn command(app: &TestApp, kind: &str, movement: &str, command: &str) -> An
     app.send("POST", &format!("/v1.0/{kind}/{movement}/{command}"), None).await
 }
 
+/// A movement as `GET /v1.0/<kind>/<id>` answers it.
+async fn movement(app: &TestApp, kind: &str, id: &str) -> Value {
+    let answer = app.send("GET", &format!("/v1.0/{kind}/{id}"), None).await;
+    assert_eq!(answer.status, 200, "GET /v1.0/{kind}/{id}: {}", answer.body);
+    answer.body
+}
+
+/// The wallet a movement's `source` or `destination` (FPay's `Single`, of the movement's
+/// amount) names; `None` when it has none.
+fn side(movement: &Value, key: &str) -> Option<String> {
+    let side = movement.get(key)?;
+    assert_eq!(side["_type"], "Single", "{key}: {movement}");
+    assert_eq!(side["amount"], movement["amount"], "{key}: {movement}");
+    let value = side["account"]["identifier"]["value"].as_str();
+    Some(value.unwrap_or_else(|| panic!("no identifier in {key}: {movement}")).to_owned())
+}
+
+/// A movement's amount, `{value, currency}`: its value.
+fn value(movement: &Value) -> Value {
+    assert_eq!(movement["amount"]["currency"]["code"], movement["balanceType"], "{movement}");
+    movement["amount"]["value"].clone()
+}
+
+/// The Attempt a receive or send answers, for `movement` of `kind` (FPay's `parentType`).
+fn assert_attempt(attempt: &Value, kind: &str, movement: &str) {
+    let expected = set(&["id", "url", "createdTime", "parentType", "parentId", "status", "validations"]);
+    assert_eq!(keys(attempt), expected, "{attempt}");
+    assert_eq!(attempt["id"], format!("a-{movement}"), "{attempt}");
+    assert!(attempt["url"].as_str().unwrap().ends_with(&format!("/v1.0/attempts/a-{movement}")), "{attempt}");
+    assert_eq!((attempt["parentType"].as_str(), attempt["parentId"].as_str()), (Some(kind), Some(movement)));
+    assert_eq!(attempt["status"], json!({"_type": "Successful"}), "{attempt}");
+    assert_eq!(attempt["validations"], json!([]), "{attempt}");
+    time_object(&attempt["createdTime"], "createdTime");
+}
+
 fn assert_error(answer: &Answer, status: u16, code: &str, context: &str) {
     assert_eq!((answer.status, answer.error_code()), (status, Some(code)), "{context}: {}", answer.body);
     assert!(answer.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{context}: {}", answer.body);
@@ -166,18 +201,77 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-/// Checks a Movement's shape; the keys it must have beyond the ones every movement has.
+/// Checks a Movement's shape (FPay's Deposit, Transfer, QuasiTransfer or FundRequest); the
+/// keys it must have beyond the ones its kind and status always have.
 fn assert_movement(movement: &Value, kind: &str, status: &str, extra: &[&str]) {
-    let mut expected =
-        set(&["id", "type", "destination", "amount", "balanceType", "status", "createdTime", "updatedTime"]);
+    let mut expected = set(&[
+        "id",
+        "type",
+        "url",
+        "creator",
+        "createdTime",
+        "updatedTime",
+        "fees",
+        "amount",
+        "balanceType",
+        "sending",
+        "status",
+    ]);
+    let pending_kind = matches!(kind, "QuasiTransfer" | "FundRequest");
+    expected.extend(
+        match kind {
+            "QuasiTransfer" => &["source", "securePay"][..],
+            "FundRequest" => &["destination", "securePay"][..],
+            _ => &["source", "destination", "attempt"][..],
+        }
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    if status != "Processing" {
+        expected.insert("completedTime".into());
+    }
     expected.extend(extra.iter().map(|s| s.to_string()));
     assert_eq!(keys(movement), expected, "{movement}");
-    assert!(uuid::Uuid::parse_str(movement["id"].as_str().unwrap()).is_ok(), "{movement}");
+    let id = movement["id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{movement}");
     assert_eq!(movement["type"], kind);
-    assert_eq!(movement["status"], status);
+    assert_eq!(movement["status"]["_type"], status, "{movement}");
+    let path = match kind {
+        "Deposit" => "deposits",
+        "Transfer" => "transfers",
+        "QuasiTransfer" => "quasi-transfers",
+        _ => "fund-requests",
+    };
+    assert!(movement["url"].as_str().unwrap().ends_with(&format!("/v1.0/{path}/{id}")), "{movement}");
+    assert_eq!(movement["creator"]["_type"], "Api", "{movement}");
+    let currency = movement["amount"]["currency"].clone();
+    assert_eq!(
+        movement["fees"],
+        json!({"value": {"fixe": 0, "percent": 0}, "amount": {"value": 0, "currency": currency}})
+    );
+    let sending = if status == "Successful" { "TotallyDone" } else { "NotYetDone" };
+    assert_eq!(movement["sending"], sending, "{movement}");
+    match status {
+        "Processing" => assert!(movement["status"]["reason"]["en"].is_string(), "{movement}"),
+        "Failure" => assert!(movement["status"]["cancelled"]["afterTimeout"].is_boolean(), "{movement}"),
+        _ => assert_eq!(keys(&movement["status"]), set(&["_type"]), "{movement}"),
+    }
+    if pending_kind {
+        let (purpose, command) = if kind == "QuasiTransfer" { ("Receive", "receive") } else { ("Send", "send") };
+        let secure = &movement["securePay"];
+        assert_eq!(secure["purpose"], json!({"_type": purpose}), "{movement}");
+        assert!(secure["link"].as_str().unwrap().ends_with(&format!("/v1.0/{path}/{id}/{command}")), "{movement}");
+        assert_eq!(secure["qrCode"]["src"], secure["link"], "{movement}");
+    } else {
+        assert_eq!(movement["attempt"], json!({"id": format!("a-{id}")}), "{movement}");
+    }
     let created = time_object(&movement["createdTime"], "createdTime");
     let updated = time_object(&movement["updatedTime"], "updatedTime");
     assert!(updated >= created, "{movement}");
+    if let Some(completed) = movement.get("completedTime") {
+        let completed = time_object(completed, "completedTime");
+        assert!((created..=updated).contains(&completed), "{movement}");
+    }
 }
 
 #[tokio::test]
@@ -254,7 +348,7 @@ async fn a_created_wallet_has_exactly_the_contract_shape() {
 
     // The short names name it as a movement's source or destination too.
     let by_man = app.send("POST", "/v1.0/deposits/initiate", Some(&json!({"destination": man, "amount": 5}))).await;
-    assert_eq!((by_man.status, by_man.body["destination"].clone()), (201, json!(wallet_id)), "{}", by_man.body);
+    assert_eq!((by_man.status, side(&by_man.body, "destination")), (201, Some(wallet_id.clone())), "{}", by_man.body);
     let moved = json!({"source": mars, "destination": "customer-42", "amount": 5});
     assert_eq!(app.send("POST", "/v1.0/transfers/initiate", Some(&moved)).await.status, 400, "the same wallet twice");
 }
@@ -447,10 +541,25 @@ async fn patch_changes_and_removes_fields_and_refuses_anything_else() {
     assert!(without_field.is_empty(), "every 400 names its field; these do not:\n{}", without_field.join("\n"));
 }
 
-/// One request per route, for the authentication checks.
-fn every_route(wallet_id: &str) -> Vec<(&'static str, String, Option<Value>)> {
+/// One request per route, for the authentication checks: the reads name what exists (a
+/// wallet, a deposit to it and that deposit's transaction), so that a key that may read them
+/// gets a 200.
+fn every_route(wallet_id: &str, deposit: &str, transaction: &str) -> Vec<(&'static str, String, Option<Value>)> {
     let movement = uuid::Uuid::new_v4();
+    let notes = json!({"set": {"description": "not for this key"}});
     vec![
+        ("GET", format!("/v1.0/deposits/{deposit}"), None),
+        ("PATCH", format!("/v1.0/deposits/{deposit}"), Some(notes.clone())),
+        ("GET", "/v1.0/deposits".to_owned(), None),
+        ("GET", "/v1.0/transfers".to_owned(), None),
+        ("GET", "/v1.0/quasi-transfers".to_owned(), None),
+        ("GET", "/v1.0/fund-requests".to_owned(), None),
+        ("GET", format!("/v1.0/attempts/a-{deposit}"), None),
+        ("GET", "/v1.0/transactions".to_owned(), None),
+        ("GET", format!("/v1.0/transactions/{transaction}"), None),
+        ("PATCH", format!("/v1.0/transactions/{transaction}"), Some(notes)),
+        ("POST", format!("/v1.0/quasi-transfers/{movement}/cancel"), None),
+        ("POST", format!("/v1.0/fund-requests/{movement}/cancel"), None),
         ("POST", "/v1.0/wallets".to_owned(), Some(json!({"name": "x"}))),
         ("GET", format!("/v1.0/wallets/{wallet_id}"), None),
         ("GET", "/v1.0/wallets".to_owned(), None),
@@ -468,10 +577,13 @@ fn every_route(wallet_id: &str) -> Vec<(&'static str, String, Option<Value>)> {
 async fn every_route_wants_a_key_and_writes_want_the_write_scope() {
     let app = TestApp::spawn().await;
     let wallet_id = new_wallet(&app, "Guarded").await;
-    deposit(&app, &wallet_id, d("5.0")).await;
+    let deposited = id(&deposit(&app, &wallet_id, d("5.0")).await);
+    let transactions = app.send("GET", "/v1.0/transactions", None).await;
+    assert_eq!(transactions.body["items"].as_array().map(Vec::len), Some(1), "{}", transactions.body);
+    let transaction = id(&transactions.body["items"][0]);
     let read_only = app.new_api_key(&app.project, &["read"]).await;
     let write_only = app.new_api_key(&app.project, &["write"]).await;
-    for (method, path, body) in every_route(&wallet_id) {
+    for (method, path, body) in every_route(&wallet_id, &deposited, &transaction) {
         let context = format!("{method} {path}");
         let none = app.send_as(method, &path, body.as_ref(), &[]).await;
         assert_error(&none, 401, "UNAUTHORIZED", &format!("{context} without a key"));
@@ -497,6 +609,9 @@ async fn every_route_wants_a_key_and_writes_want_the_write_scope() {
     assert_eq!(got["mainPocket"], pocket(d("5.0"), d("0.0"), d("0.0"), d("5.0"), d("0.0")));
     let listed = app.send("GET", &format!("/v1.0/wallets?filter={}", enc("isMain = false")), None).await;
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1), "{}", listed.body);
+    assert!(movement(&app, "deposits", &deposited).await.get("description").is_none(), "no refused PATCH wrote");
+    let read = app.send("GET", &format!("/v1.0/transactions/{transaction}"), None).await;
+    assert!(read.body.get("description").is_none(), "{}", read.body);
 }
 
 #[tokio::test]
@@ -510,14 +625,25 @@ async fn deposits_credit_the_destination_and_a_wallet_is_a_balance() {
             .await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_movement(&first.body, "Deposit", "Successful", &["foreignId"]);
-    assert!(first.body.get("source").is_none(), "a deposit has no source: {}", first.body);
-    assert_eq!(first.body["destination"], till.as_str());
-    assert_eq!(first.body["amount"], json!(10.5));
+    // From outside Pocketbook, an account the request did not name.
+    let outside = &first.body["source"]["account"];
+    assert_eq!(
+        (outside["provider"]["key"].as_str(), outside["identifier"]["value"].as_str()),
+        (Some("Outside"), Some("unspecified"))
+    );
+    assert_eq!(side(&first.body, "destination").as_deref(), Some(till.as_str()));
+    assert_eq!(first.body["destination"]["account"]["balanceType"], "AvailableBalance");
+    assert_eq!(first.body["destination"]["account"]["provider"]["key"], "Pocketbook");
+    assert_eq!(first.body["amount"], json!({"value": 10.5, "currency": {"code": "XOF", "unit": "FCFA"}}));
     assert_eq!(first.body["balanceType"], "XOF");
     assert_eq!(first.body["foreignId"], "order-77");
 
     let by_foreign_id = deposit(&app, "till-1", d("2.0")).await;
-    assert_eq!(by_foreign_id["destination"], till.as_str(), "the answer names the wallet by id");
+    assert_eq!(
+        side(&by_foreign_id, "destination").as_deref(),
+        Some(till.as_str()),
+        "the answer names the wallet by id"
+    );
     let again =
         post(&app, "/v1.0/deposits/initiate", json!({"destination": till, "amount": 0.25, "foreignId": "order-77"}))
             .await;
@@ -573,12 +699,12 @@ async fn deposits_credit_the_destination_and_a_wallet_is_a_balance() {
     // Without a destination: the project's main wallet, made on first need.
     let to_main = post(&app, "/v1.0/deposits/initiate", json!({"amount": 3})).await;
     assert_eq!(to_main.status, 201, "{}", to_main.body);
-    let main = wallet(&app, to_main.body["destination"].as_str().unwrap()).await;
+    let main = wallet(&app, &side(&to_main.body, "destination").unwrap()).await;
     assert_eq!((main["name"].as_str(), main["isMain"].as_bool()), (Some("Main wallet"), Some(true)), "{main}");
     assert_eq!(main["balanceType"], "XOF");
     assert_eq!(main["mainPocket"], pocket(d("3.0"), d("0.0"), d("0.0"), d("3.0"), d("0.0")));
     let second = post(&app, "/v1.0/deposits/initiate", json!({"amount": 4})).await;
-    assert_eq!(second.body["destination"], main["id"], "the same main wallet");
+    assert_eq!(second.body["destination"]["account"]["identifier"]["value"], main["id"], "the same main wallet");
     assert_eq!(wallet(&app, &till).await["isMain"], false);
 }
 
@@ -598,16 +724,19 @@ async fn transfers_move_money_atomically_and_refuse_what_they_must() {
     )
     .await;
     assert_eq!(moved.status, 201, "{}", moved.body);
-    assert_movement(&moved.body, "Transfer", "Successful", &["source", "foreignId"]);
-    assert_eq!((moved.body["source"].as_str(), moved.body["destination"].as_str()), (Some(&*alice), Some(&*bob)));
-    assert_eq!(moved.body["amount"], json!(7.25));
+    assert_movement(&moved.body, "Transfer", "Successful", &["foreignId"]);
+    assert_eq!(
+        (side(&moved.body, "source"), side(&moved.body, "destination")),
+        (Some(alice.clone()), Some(bob.clone()))
+    );
+    assert_eq!(value(&moved.body), json!(7.25));
     assert_eq!(pockets(&app, &alice).await, pocket(d("12.75"), d("0.0"), d("0.0"), d("20.0"), d("7.25")));
     assert_eq!(pockets(&app, &bob).await, pocket(d("7.25"), d("0.0"), d("0.0"), d("7.25"), d("0.0")));
 
     let by_foreign_id =
         post(&app, "/v1.0/transfers/initiate", json!({"source": "alice", "destination": bob, "amount": 0.75})).await;
     assert_eq!(by_foreign_id.status, 201, "{}", by_foreign_id.body);
-    assert_eq!(by_foreign_id.body["source"], alice.as_str(), "named by id in the answer");
+    assert_eq!(side(&by_foreign_id.body, "source"), Some(alice.clone()), "named by id in the answer");
     let all_of_it =
         post(&app, "/v1.0/transfers/initiate", json!({"source": alice, "destination": bob, "amount": 12})).await;
     assert_eq!(all_of_it.status, 201, "down to exactly zero: {}", all_of_it.body);
@@ -652,10 +781,10 @@ async fn transfers_move_money_atomically_and_refuse_what_they_must() {
     // Omitted source or destination: the main wallet.
     let to_main = post(&app, "/v1.0/transfers/initiate", json!({"source": bob, "amount": 5})).await;
     assert_eq!(to_main.status, 201, "{}", to_main.body);
-    let main = to_main.body["destination"].as_str().unwrap().to_owned();
+    let main = side(&to_main.body, "destination").unwrap();
     assert_eq!(wallet(&app, &main).await["isMain"], true);
     let from_main = post(&app, "/v1.0/transfers/initiate", json!({"destination": alice, "amount": 2})).await;
-    assert_eq!((from_main.status, from_main.body["source"].as_str()), (201, Some(&*main)), "{}", from_main.body);
+    assert_eq!((from_main.status, side(&from_main.body, "source")), (201, Some(main.clone())), "{}", from_main.body);
     assert_eq!(pockets(&app, &main).await, pocket(d("3.0"), d("0.0"), d("0.0"), d("5.0"), d("2.0")));
     let main_to_main = post(&app, "/v1.0/transfers/initiate", json!({"amount": 1})).await;
     assert_validation(&main_to_main, "destination", "the main wallet to itself");
@@ -733,26 +862,43 @@ async fn quasi_transfers_reserve_then_receive_or_cancel_once() {
     )
     .await;
     assert_eq!(created.status, 201, "{}", created.body);
-    assert_movement(&created.body, "QuasiTransfer", "Processing", &["source", "foreignId", "expire"]);
+    assert_movement(&created.body, "QuasiTransfer", "Processing", &["destination", "foreignId", "expire"]);
+    assert_eq!(
+        (side(&created.body, "source"), side(&created.body, "destination")),
+        (Some(alice.clone()), Some(bob.clone()))
+    );
     let created_ms = time_object(&created.body["createdTime"], "createdTime");
-    assert_eq!(time_object(&created.body["expire"], "expire"), created_ms + 2 * 3_600_000, "after 2h");
+    assert_eq!(time_object(&created.body["expire"]["time"], "expire"), created_ms + 2 * 3_600_000, "after 2h");
+    let delay = &created.body["expire"]["delay"];
+    assert_eq!(
+        delay,
+        &json!({
+            "iso8601": "PT2H",
+            "seconds": 7200,
+            "milliseconds": 7_200_000,
+            "part": {"w": 0, "d": 0, "h": 2, "m": 0, "s": 0, "ms": 0},
+        })
+    );
     let qt = id(&created.body);
     assert_eq!(pockets(&app, &alice).await, pocket(d("70.0"), d("0.0"), d("30.0"), d("100.0"), d("30.0")), "reserved");
     assert_eq!(pockets(&app, &bob).await, pocket(d("0.0"), d("30.0"), d("0.0"), d("0.0"), d("0.0")));
 
+    // Receiving answers the Attempt that did it; the quasi-transfer is Successful since.
     let received = command(&app, "quasi-transfers", &qt, "receive").await;
     assert_eq!(received.status, 200, "{}", received.body);
-    assert_movement(&received.body, "QuasiTransfer", "Successful", &["source", "foreignId", "expire"]);
-    assert_eq!(received.body["id"], qt.as_str());
-    assert_eq!(received.body["createdTime"], created.body["createdTime"]);
+    assert_attempt(&received.body, "QuasiTransfer", &qt);
+    let now = movement(&app, "quasi-transfers", &qt).await;
+    assert_movement(&now, "QuasiTransfer", "Successful", &["destination", "foreignId", "expire"]);
+    assert_eq!(now["createdTime"], created.body["createdTime"]);
+    assert_eq!(now["completedTime"], received.body["createdTime"], "completed by that attempt");
+    assert_eq!(side(&now, "destination"), Some(bob.clone()));
     assert_eq!(pockets(&app, &alice).await, pocket(d("70.0"), d("0.0"), d("0.0"), d("100.0"), d("30.0")));
     assert_eq!(pockets(&app, &bob).await, pocket(d("30.0"), d("0.0"), d("0.0"), d("30.0"), d("0.0")));
 
     // Receive again: the same record, no money. Cancel now: 409, saying how it ended.
     let repeated = command(&app, "quasi-transfers", &qt, "receive").await;
     assert_eq!(repeated.status, 200, "{}", repeated.body);
-    assert_eq!(repeated.body["status"], "Successful");
-    assert_eq!(repeated.body["id"], qt.as_str());
+    assert_eq!(repeated.body, received.body, "the same attempt");
     let late_cancel = command(&app, "quasi-transfers", &qt, "cancel").await;
     assert_error(&late_cancel, 409, "ALREADY_RESOLVED", "cancel after receive");
     assert!(late_cancel.body["error"]["message"].as_str().unwrap().contains("Successful"), "{}", late_cancel.body);
@@ -762,8 +908,9 @@ async fn quasi_transfers_reserve_then_receive_or_cancel_once() {
     assert_eq!(pockets(&app, &alice).await, pocket(d("50.0"), d("0.0"), d("20.0"), d("100.0"), d("50.0")));
     let cancelled = command(&app, "quasi-transfers", &second, "cancel").await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
-    assert_movement(&cancelled.body, "QuasiTransfer", "Failure", &["source", "reason"]);
-    assert_eq!(cancelled.body["reason"], "Cancelled");
+    assert_movement(&cancelled.body, "QuasiTransfer", "Failure", &["destination"]);
+    assert_eq!(cancelled.body["status"]["reason"], json!({"fr": "Annulé", "en": "Cancelled"}));
+    assert_eq!(cancelled.body["status"]["cancelled"], json!({"afterTimeout": false}));
     assert_eq!(
         pockets(&app, &alice).await,
         pocket(d("70.0"), d("0.0"), d("0.0"), d("120.0"), d("50.0")),
@@ -771,7 +918,7 @@ async fn quasi_transfers_reserve_then_receive_or_cancel_once() {
     );
     assert_eq!(pockets(&app, &bob).await, pocket(d("30.0"), d("0.0"), d("0.0"), d("30.0"), d("0.0")));
     let again = command(&app, "quasi-transfers", &second, "cancel").await;
-    assert_eq!((again.status, again.body["reason"].as_str()), (200, Some("Cancelled")), "{}", again.body);
+    assert_eq!((again.status, &again.body), (200, &cancelled.body), "the same cancelled quasi-transfer");
     let late_receive = command(&app, "quasi-transfers", &second, "receive").await;
     assert_error(&late_receive, 409, "ALREADY_RESOLVED", "receive after cancel");
     assert!(late_receive.body["error"]["message"].as_str().unwrap().contains("Failure"), "{}", late_receive.body);
@@ -825,7 +972,9 @@ async fn quasi_transfer_requests_and_commands_are_validated() {
         assert_eq!(answer.status, 201, "{expire}: {}", answer.body);
         let created = time_object(&answer.body["createdTime"], "createdTime");
         let expected = offset.map_or(on_ms, |offset| created + offset);
-        assert_eq!(time_object(&answer.body["expire"], "expire"), expected, "{expire}");
+        assert_eq!(time_object(&answer.body["expire"]["time"], "expire"), expected, "{expire}");
+        let delay = answer.body["expire"]["delay"]["milliseconds"].as_i64();
+        assert_eq!(delay, Some(expected - created), "{expire}");
     }
     let no_expire =
         post(&app, "/v1.0/quasi-transfers/initiate", json!({"source": alice, "destination": bob, "amount": 0.5})).await;
@@ -915,9 +1064,19 @@ async fn an_expired_quasi_transfer_or_fund_request_is_resolved_by_the_next_comma
     assert_eq!(pockets(&app, &bob).await, pocket(d("0.0"), d("0.0"), d("0.0"), d("0.0"), d("0.0")));
     let cancel = command(&app, "quasi-transfers", &id(&qt.body), "cancel").await;
     assert_error(&cancel, 409, "ALREADY_RESOLVED", "cancel of an expired quasi-transfer");
+    // Expired: a Failure cancelled after its timeout.
+    let expired = movement(&app, "quasi-transfers", &id(&qt.body)).await;
+    assert_movement(&expired, "QuasiTransfer", "Failure", &["destination", "expire"]);
+    assert_eq!(
+        expired["status"],
+        json!({"_type": "Failure", "reason": {"fr": "Expiré", "en": "Expired"}, "cancelled": {"afterTimeout": true}})
+    );
 
     let send = command(&app, "fund-requests", &id(&fr.body), "send").await;
     assert_error(&send, 409, "ALREADY_RESOLVED", "send after the expire time");
+    let expired = movement(&app, "fund-requests", &id(&fr.body)).await;
+    assert_movement(&expired, "FundRequest", "Failure", &["source", "expire"]);
+    assert_eq!(expired["status"]["cancelled"], json!({"afterTimeout": true}), "{expired}");
     assert_eq!(
         pockets(&app, &alice).await,
         pocket(d("10.0"), d("0.0"), d("0.0"), d("14.0"), d("4.0")),
@@ -941,7 +1100,11 @@ async fn fund_requests_move_money_only_when_sent() {
     .await;
     assert_eq!(asked.status, 201, "{}", asked.body);
     assert_movement(&asked.body, "FundRequest", "Processing", &["source", "foreignId"]);
-    assert_eq!(asked.body["source"], payer.as_str());
+    assert_eq!(
+        (side(&asked.body, "source"), side(&asked.body, "destination")),
+        (Some(payer.clone()), Some(payee.clone()))
+    );
+    assert_eq!(asked.body["status"]["reason"], json!({"fr": "En attente du payeur", "en": "Waiting for the payer"}));
     assert_eq!(
         pockets(&app, &payer).await,
         pocket(d("10.0"), d("0.0"), d("0.0"), d("10.0"), d("0.0")),
@@ -956,11 +1119,14 @@ async fn fund_requests_move_money_only_when_sent() {
     deposit(&app, &payer, d("10.0")).await;
     let sent = command(&app, "fund-requests", &fr, "send").await;
     assert_eq!(sent.status, 200, "still Processing after the refusal, so it can be sent: {}", sent.body);
-    assert_movement(&sent.body, "FundRequest", "Successful", &["source", "foreignId"]);
+    assert_attempt(&sent.body, "FundRequest", &fr);
+    let now = movement(&app, "fund-requests", &fr).await;
+    assert_movement(&now, "FundRequest", "Successful", &["source", "foreignId"]);
+    assert_eq!(side(&now, "source"), Some(payer.clone()));
     assert_eq!(pockets(&app, &payer).await, pocket(d("5.0"), d("0.0"), d("0.0"), d("20.0"), d("15.0")));
     assert_eq!(pockets(&app, &payee).await, pocket(d("15.0"), d("0.0"), d("0.0"), d("15.0"), d("0.0")));
     let resent = command(&app, "fund-requests", &fr, "send").await;
-    assert_eq!((resent.status, resent.body["status"].as_str()), (200, Some("Successful")), "{}", resent.body);
+    assert_eq!((resent.status, &resent.body), (200, &sent.body), "the same attempt");
     let cancel = command(&app, "fund-requests", &fr, "cancel").await;
     assert_error(&cancel, 409, "ALREADY_RESOLVED", "cancel after send");
     assert!(cancel.body["error"]["message"].as_str().unwrap().contains("Successful"), "{}", cancel.body);
@@ -971,8 +1137,8 @@ async fn fund_requests_move_money_only_when_sent() {
     let second = id(&second.body);
     let cancelled = command(&app, "fund-requests", &second, "cancel").await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
-    assert_movement(&cancelled.body, "FundRequest", "Failure", &["source", "reason"]);
-    assert_eq!(cancelled.body["reason"], "Cancelled");
+    assert_movement(&cancelled.body, "FundRequest", "Failure", &["source"]);
+    assert_eq!(cancelled.body["status"]["cancelled"], json!({"afterTimeout": false}), "{}", cancelled.body);
     let recancelled = command(&app, "fund-requests", &second, "cancel").await;
     assert_eq!(recancelled.status, 200, "{}", recancelled.body);
     let send = command(&app, "fund-requests", &second, "send").await;
@@ -998,10 +1164,19 @@ async fn fund_requests_move_money_only_when_sent() {
             assert!(answer.body["error"]["field"].is_string(), "{body}: {}", answer.body);
         }
     }
-    // Without a source the main wallet is asked to pay.
-    let from_main = post(&app, "/v1.0/fund-requests", json!({"destination": payee, "amount": 1})).await;
-    assert_eq!(from_main.status, 201, "{}", from_main.body);
-    assert_eq!(wallet(&app, from_main.body["source"].as_str().unwrap()).await["isMain"], true);
+    // Without a source nobody is asked yet: whoever sends it pays, named by `using`.
+    let open = post(&app, "/v1.0/fund-requests", json!({"destination": payee, "amount": 1})).await;
+    assert_eq!(open.status, 201, "{}", open.body);
+    assert_movement(&open.body, "FundRequest", "Processing", &[]);
+    let open = id(&open.body);
+    let unnamed = command(&app, "fund-requests", &open, "send").await;
+    assert_validation(&unnamed, "using", "send naming no payer");
+    let path = format!("/v1.0/fund-requests/{open}/send");
+    let paid = app.send("POST", &path, Some(&json!({"id": open, "using": "payer"}))).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert_attempt(&paid.body, "FundRequest", &open);
+    assert_eq!(side(&movement(&app, "fund-requests", &open).await, "source"), Some(payer.clone()));
+    assert_eq!(pockets(&app, &payer).await, pocket(d("4.0"), d("0.0"), d("0.0"), d("20.0"), d("16.0")));
 }
 
 #[tokio::test]
@@ -1131,8 +1306,8 @@ async fn sixteen_concurrent_first_deposits_make_exactly_one_main_wallet() {
     let mut mains = BTreeSet::new();
     for answer in &answers {
         assert_eq!(answer.status, 201, "{}", answer.body);
-        assert_eq!(answer.body["status"], "Successful");
-        mains.insert(answer.body["destination"].as_str().unwrap().to_owned());
+        assert_eq!(answer.body["status"]["_type"], "Successful");
+        mains.insert(side(&answer.body, "destination").unwrap());
     }
     assert_eq!(mains.len(), 1, "every deposit credited the same wallet: {mains:?}");
     let main = mains.into_iter().next().unwrap();
@@ -1166,7 +1341,7 @@ async fn sixteen_concurrent_first_listings_show_one_and_the_same_main_wallet() {
     assert_eq!(mains.len(), 1, "{mains:?}");
     let main = mains.into_iter().next().unwrap();
     let deposit = post(&app, "/v1.0/deposits/initiate", json!({"amount": 7})).await;
-    assert_eq!(deposit.body["destination"].as_str(), Some(main.as_str()), "deposits go to that one");
+    assert_eq!(side(&deposit.body, "destination"), Some(main), "deposits go to that one");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1204,13 +1379,13 @@ async fn receive_racing_cancel_has_exactly_one_winner() {
             other => panic!("round {round}: nobody won, got {other:?}: {} / {}", receive.body, cancel.body),
         };
         if receive_won {
-            assert_eq!(receive.body["status"], "Successful");
+            assert_attempt(&receive.body, "QuasiTransfer", &qt);
             bob_available += amount;
             bob_in += amount;
             winners.insert("receive");
         } else {
             assert_eq!(
-                (cancel.body["status"].as_str(), cancel.body["reason"].as_str()),
+                (cancel.body["status"]["_type"].as_str(), cancel.body["status"]["reason"]["en"].as_str()),
                 (Some("Failure"), Some("Cancelled"))
             );
             alice_available += amount;
@@ -1246,7 +1421,7 @@ async fn receive_racing_cancel_has_exactly_one_winner() {
         command(&app, "quasi-transfers", &qt, "receive")
     );
     for answer in [&a, &b] {
-        if (answer.status, answer.body["status"].as_str()) != (200, Some("Successful")) {
+        if (answer.status, answer.body["status"]["_type"].as_str()) != (200, Some("Successful")) {
             let logs = app.function("quasi-transfer-command").log_lines_containing(&answer.request_id).join("\n");
             losers.push(format!("two receives at once: one answered {} {}\n{logs}", answer.status, answer.body));
         }

@@ -59,7 +59,12 @@ async fn a_transfer_killed_between_lock_and_commit_moves_nothing_and_can_be_retr
 
     tokio::time::sleep(Duration::from_millis(900)).await;
     let retried = transfer(&app, &a, &b, "crash-1").await;
-    assert_eq!((retried.status, retried.body["status"].clone()), (201, json!("Successful")), "{}", retried.body);
+    assert_eq!(
+        (retried.status, retried.body["status"]["_type"].clone()),
+        (201, json!("Successful")),
+        "{}",
+        retried.body
+    );
     let again = transfer(&app, &a, &b, "crash-1").await;
     assert_eq!((again.status, &again.body), (201, &retried.body), "the same answer");
     assert_eq!(pockets(&app, &a).await, (json!(60), json!(0), json!(0)));
@@ -81,7 +86,12 @@ async fn a_transfer_killed_after_its_commit_is_answered_from_its_record_on_retry
 
     // The crashed call was a direct invocation: the same key and body, through HTTP.
     let retried = transfer(&app, &a, &b, "crash-2").await;
-    assert_eq!((retried.status, retried.body["status"].clone()), (201, json!("Successful")), "{}", retried.body);
+    assert_eq!(
+        (retried.status, retried.body["status"]["_type"].clone()),
+        (201, json!("Successful")),
+        "{}",
+        retried.body
+    );
     assert_eq!(pockets(&app, &a).await.0, json!(60), "moved once");
     assert_eq!(pockets(&app, &b).await.0, json!(40));
     assert_eq!((entries(&app, &a).await, entries(&app, &b).await), (2, 1));
@@ -97,7 +107,7 @@ async fn lost_commit_answers_are_recognised_and_each_step_happens_once() {
         proxy.add_fault(FaultRule::once(app.table.clone(), "TransactWriteItems", fault.clone()));
         let answer = transfer(&app, &a, &b, &format!("lost-{i}")).await;
         assert_eq!(
-            (answer.status, answer.body["status"].clone()),
+            (answer.status, answer.body["status"]["_type"].clone()),
             (201, json!("Successful")),
             "{fault:?}: {}",
             answer.body
@@ -115,7 +125,16 @@ async fn lost_commit_answers_are_recognised_and_each_step_happens_once() {
     let id = quasi.body["id"].as_str().expect("an id");
     proxy.add_fault(FaultRule::once(app.table.clone(), "TransactWriteItems", Fault::DropResponse));
     let received = app.send("POST", &format!("/v1.0/quasi-transfers/{id}/receive"), None).await;
-    assert_eq!((received.status, received.body["status"].clone()), (200, json!("Successful")), "{}", received.body);
+    assert_eq!(
+        (received.status, received.body["status"]["_type"].clone()),
+        (200, json!("Successful")),
+        "{}",
+        received.body
+    );
+    assert_eq!(
+        (received.body["parentType"].as_str(), received.body["parentId"].as_str()),
+        (Some("QuasiTransfer"), Some(id))
+    );
     assert_eq!(pockets(&app, &a).await, (json!(50), json!(0), json!(0)));
     assert_eq!(pockets(&app, &b).await, (json!(50), json!(0), json!(0)));
 }

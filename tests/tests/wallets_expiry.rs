@@ -88,8 +88,12 @@ async fn the_sweeper_expires_an_untouched_quasi_transfer_and_returns_the_money()
     let again = sweeper::sweep(&local.wallets, "t3", in_a_minute()).await.unwrap();
     assert_eq!((again.expired, again.resolved_meanwhile), (0, 0), "nothing left scheduled");
 
-    let receive =
-        local.wallets.resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, MovementCommand::Complete(None));
+    let receive = local.wallets.resolve_movement(
+        &local.project,
+        MovementKind::QuasiTransfer,
+        quasi,
+        MovementCommand::Complete(None),
+    );
     match receive.await {
         Err(WalletError::AlreadyResolved(status)) => assert_eq!(status.to_string(), "Failure (Expired)"),
         other => panic!("expected ALREADY_RESOLVED, got {other:?}"),
@@ -103,7 +107,8 @@ async fn a_command_after_the_time_expires_it_first() {
     movement(&local, MovementKind::Deposit, "", &a, 100).await;
     let quasi = movement(&local, MovementKind::QuasiTransfer, &a, &b, 30).await;
     local.clock.advance_ms(HOUR_MS);
-    let cancel = local.wallets.resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, MovementCommand::Cancel);
+    let cancel =
+        local.wallets.resolve_movement(&local.project, MovementKind::QuasiTransfer, quasi, MovementCommand::Cancel);
     assert!(matches!(cancel.await, Err(WalletError::AlreadyResolved(MovementStatus::Failure(_)))));
     assert_eq!(pockets(&local, &a).await, (d(100), d(0), d(0)));
     let swept = sweeper::sweep(&local.wallets, "t", in_a_minute()).await.unwrap();
@@ -119,7 +124,12 @@ async fn a_fund_request_expires_without_moving_money_and_can_no_longer_be_sent()
     assert_eq!(pockets(&local, &a).await, (d(100), d(0), d(0)), "asking moves nothing");
     local.clock.advance_ms(HOUR_MS);
     assert_eq!(sweeper::sweep(&local.wallets, "t", in_a_minute()).await.unwrap().expired, 1);
-    let send = local.wallets.resolve_movement(&local.project, MovementKind::FundRequest, request, MovementCommand::Complete(None));
+    let send = local.wallets.resolve_movement(
+        &local.project,
+        MovementKind::FundRequest,
+        request,
+        MovementCommand::Complete(None),
+    );
     assert!(matches!(send.await, Err(WalletError::AlreadyResolved(MovementStatus::Failure(_)))));
     assert_eq!(pockets(&local, &a).await, (d(100), d(0), d(0)));
     assert_eq!(pockets(&local, &b).await, (d(0), d(0), d(0)));

@@ -76,6 +76,10 @@ struct Movement {
     amount: Decimal,
     expires_at: Option<i64>,
     resolved: Option<Resolution>,
+    /// Whether creation named the wallet that completes it (a quasi-transfer's destination, a
+    /// fund request's source): if not, receiving / sending names it with `using`, and a
+    /// quasi-transfer's destination holds nothing in `lockedIn` meanwhile.
+    named: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -116,7 +120,8 @@ impl Run {
         // The first deposit without a destination makes the main wallet.
         let first = run.api.send("POST", "/v1.0/deposits/initiate", Some(r#"{"amount": 100}"#)).await;
         run.expect(&first, 201, None, "the first deposit");
-        let main = first.body["destination"].as_str().expect("the main wallet").to_owned();
+        let main = first.body["destination"]["account"]["identifier"]["value"].as_str().expect("the main wallet");
+        let main = main.to_owned();
         run.wallets.push(Wallet {
             id: main,
             foreign_id: None,
@@ -233,7 +238,7 @@ impl Run {
         let headers: Vec<(&str, &str)> = if keyed { vec![("idempotency-key", key.as_str())] } else { vec![] };
         let reply = self.api.send_with("POST", "/v1.0/deposits/initiate", Some(&body), &headers).await;
         self.expect(&reply, 201, None, "a deposit");
-        self.check_movement(&reply, "Deposit", "Successful", None, to, amount);
+        self.check_movement(&reply, "Deposit", "Successful", None, Some(to), amount);
         let wallet = &mut self.wallets[to].model;
         wallet.available += amount;
         wallet.input += amount;
@@ -275,7 +280,7 @@ impl Run {
             self.refused += 1;
         } else {
             self.expect(&reply, 201, None, "a transfer");
-            self.check_movement(&reply, "Transfer", "Successful", Some(from), to, amount);
+            self.check_movement(&reply, "Transfer", "Successful", Some(from), Some(to), amount);
             self.move_money(from, to, amount);
         }
     }
@@ -303,6 +308,10 @@ impl Run {
             _ => None,
         };
         let (source, destination) = (self.name_of(from), self.name_of(to));
+        let named = match kind {
+            Kind::Quasi => destination.is_some(),
+            Kind::Fund => source.is_some(),
+        };
         let body = self
             .body(&[("source", source), ("destination", destination), ("expire", expire.map(str::to_owned))], amount);
         self.log.push(format!("create {kind:?} {amount} {from} -> {to} ({body})"));
@@ -313,21 +322,30 @@ impl Run {
             return;
         }
         self.expect(&reply, 201, None, "a quasi-transfer or fund request");
-        self.check_movement(&reply, kind.type_name(), "Processing", Some(from), to, amount);
+        let (source, destination) = match kind {
+            Kind::Quasi => (Some(from), named.then_some(to)),
+            Kind::Fund => (named.then_some(from), Some(to)),
+        };
+        self.check_movement(&reply, kind.type_name(), "Processing", source, destination, amount);
         let created_ms = reply.body["createdTime"]["timestamp"]["milliseconds"].as_i64().expect("createdTime");
         assert_eq!(created_ms, self.api.now_ms(), "created now, by the clock\n{}", self.trace());
         let expires_at = expire.map(|e| created_ms + if e == "after 1h" { HOUR_MS } else { 2 * HOUR_MS });
-        let expire_ms = reply.body["expire"]["timestamp"]["milliseconds"].as_i64();
+        let expire_ms = reply.body["expire"]["time"]["timestamp"]["milliseconds"].as_i64();
         assert_eq!(expire_ms, expires_at, "{}\n{}", reply.text, self.trace());
+        let delay_ms = reply.body["expire"]["delay"]["milliseconds"].as_i64();
+        assert_eq!(delay_ms, expires_at.map(|at| at - created_ms), "{}\n{}", reply.text, self.trace());
         if kind == Kind::Quasi {
             let source = &mut self.wallets[from].model;
             source.available -= amount;
             source.locked_out += amount;
             source.output += amount;
-            self.wallets[to].model.locked_in += amount;
+            if named {
+                self.wallets[to].model.locked_in += amount;
+            }
         }
         let id = reply.body["id"].as_str().unwrap().to_owned();
-        self.movements.push(Movement { id, kind, source: from, destination: to, amount, expires_at, resolved: None });
+        let movement = Movement { id, kind, source: from, destination: to, amount, expires_at, resolved: None, named };
+        self.movements.push(movement);
     }
 
     /// A command on one of the movements of `kind`, mostly on unresolved ones.
@@ -355,10 +373,28 @@ impl Run {
             "{command} {:?} #{index} ({} at {now}, {:?})",
             movement.kind, movement.amount, movement.resolved
         ));
-        let reply = self
-            .api
-            .send("POST", &format!("/v1.0/{}/{}/{command}", movement.kind.path(), encode(&movement.id)), None)
-            .await;
+        // Completing names the wallet that completes it when creation did not (and sometimes
+        // when it did: the same one is fine); FPay's SDK also echoes the path's id.
+        let counterpart = match movement.kind {
+            Kind::Quasi => movement.destination,
+            Kind::Fund => movement.source,
+        };
+        let mut body = serde_json::Map::new();
+        if complete && (!movement.named || self.rng.random_bool(0.3)) {
+            let wallet = &self.wallets[counterpart];
+            let using = match &wallet.foreign_id {
+                Some(foreign_id) if self.rng.random_bool(0.5) => foreign_id.clone(),
+                _ => wallet.id.clone(),
+            };
+            body.insert("using".into(), json!(using));
+        }
+        if self.rng.random_bool(0.3) {
+            body.insert("id".into(), json!(movement.id));
+        }
+        let body = (!body.is_empty()).then(|| Value::Object(body).to_string());
+        self.log.push(format!("  body {body:?}"));
+        let path = format!("/v1.0/{}/{}/{command}", movement.kind.path(), encode(&movement.id));
+        let reply = self.api.send("POST", &path, body.as_deref()).await;
         let expired_now = movement.resolved.is_none() && movement.expires_at.is_some_and(|at| now > at);
         match (movement.resolved, expired_now) {
             (None, true) => {
@@ -375,21 +411,21 @@ impl Run {
                     return;
                 }
                 self.expect(&reply, 200, None, "completing an open movement");
-                self.check_status(&reply, &movement, "Successful", None);
+                self.check_attempt(&reply, &movement).await;
                 self.resolve(index, Resolution::Successful);
             }
             (None, false) => {
                 self.expect(&reply, 200, None, "cancelling an open movement");
-                self.check_status(&reply, &movement, "Failure", Some("Cancelled"));
+                self.check_cancelled(&reply, &movement);
                 self.resolve(index, Resolution::Cancelled);
             }
             (Some(Resolution::Successful), _) if complete => {
                 self.expect(&reply, 200, None, "repeating the command that completed it");
-                self.check_status(&reply, &movement, "Successful", None);
+                self.check_attempt(&reply, &movement).await;
             }
             (Some(Resolution::Cancelled), _) if !complete => {
                 self.expect(&reply, 200, None, "repeating the cancel");
-                self.check_status(&reply, &movement, "Failure", Some("Cancelled"));
+                self.check_cancelled(&reply, &movement);
             }
             (Some(resolution), _) => {
                 self.expect(&reply, 409, Some("ALREADY_RESOLVED"), "the other command on a resolved movement");
@@ -403,11 +439,44 @@ impl Run {
         assert!(message.contains(status), "the 409 says the status {status}: {message}\n{}", self.trace());
     }
 
-    fn check_status(&self, reply: &Reply, movement: &Movement, status: &str, reason: Option<&str>) {
-        assert_eq!(reply.body["id"], movement.id.as_str(), "{}", self.trace());
-        assert_eq!(reply.body["status"], status, "{}\n{}", reply.text, self.trace());
-        assert_eq!(reply.body["reason"].as_str(), reason, "{}\n{}", reply.text, self.trace());
-        assert_eq!(dec(&reply.exact["amount"]), movement.amount, "{}", self.trace());
+    /// A cancel's answer: the movement, `Failure` and cancelled by a call.
+    fn check_cancelled(&self, reply: &Reply, movement: &Movement) {
+        let body = &reply.body;
+        assert_eq!(body["id"], movement.id.as_str(), "{}", self.trace());
+        assert_eq!(body["type"], movement.kind.type_name(), "{}\n{}", reply.text, self.trace());
+        assert_eq!(body["status"]["_type"], "Failure", "{}\n{}", reply.text, self.trace());
+        assert_eq!(body["status"]["reason"]["en"], "Cancelled", "{}\n{}", reply.text, self.trace());
+        assert_eq!(body["status"]["cancelled"], json!({"afterTimeout": false}), "{}\n{}", reply.text, self.trace());
+        assert_eq!(body["sending"], "NotYetDone", "{}\n{}", reply.text, self.trace());
+        assert_eq!(dec(&reply.exact["amount"]["value"]), movement.amount, "{}", self.trace());
+    }
+
+    /// A receive's or send's answer: the Attempt that completed it. And the movement, read
+    /// back, is `Successful` with both its wallets.
+    async fn check_attempt(&self, reply: &Reply, movement: &Movement) {
+        let body = &reply.body;
+        assert_eq!(body["id"], format!("a-{}", movement.id), "{}\n{}", reply.text, self.trace());
+        assert_eq!(body["parentId"], movement.id.as_str(), "{}\n{}", reply.text, self.trace());
+        assert_eq!(body["parentType"], movement.kind.type_name(), "{}\n{}", reply.text, self.trace());
+        assert_eq!(body["status"], json!({"_type": "Successful"}), "{}\n{}", reply.text, self.trace());
+        let path = format!("/v1.0/{}/{}", movement.kind.path(), movement.id);
+        let read = self.api.send("GET", &path, None).await;
+        self.expect(&read, 200, None, "GET the completed movement");
+        let kind = movement.kind.type_name();
+        let (source, destination) = (Some(movement.source), Some(movement.destination));
+        self.check_movement(&read, kind, "Successful", source, destination, movement.amount);
+        assert_eq!(read.body["sending"], "TotallyDone", "{}\n{}", read.text, self.trace());
+        let completed = read.body["completedTime"]["timestamp"]["milliseconds"].as_i64();
+        assert!(completed.is_some(), "{}\n{}", read.text, self.trace());
+    }
+
+    /// The wallet a movement's `source` or `destination` names, checked to be FPay's
+    /// `Single` of the movement's amount; `None` when it has none.
+    fn side(&self, reply: &Reply, key: &str, amount: Decimal) -> Option<String> {
+        let side = reply.body.get(key)?;
+        assert_eq!(side["_type"], "Single", "{key}: {}\n{}", reply.text, self.trace());
+        assert_eq!(dec(&reply.exact[key]["amount"]["value"]), amount, "{key}: {}\n{}", reply.text, self.trace());
+        Some(side["account"]["identifier"]["value"].as_str().expect("an identifier").to_owned())
     }
 
     fn resolve(&mut self, index: usize, resolution: Resolution) {
@@ -418,7 +487,9 @@ impl Run {
             (Kind::Quasi, Resolution::Successful) => {
                 self.wallets[movement.source].model.locked_out -= amount;
                 let destination = &mut self.wallets[movement.destination].model;
-                destination.locked_in -= amount;
+                if movement.named {
+                    destination.locked_in -= amount;
+                }
                 destination.available += amount;
                 destination.input += amount;
             }
@@ -427,7 +498,9 @@ impl Run {
                 source.locked_out -= amount;
                 source.available += amount;
                 source.input += amount;
-                self.wallets[movement.destination].model.locked_in -= amount;
+                if movement.named {
+                    self.wallets[movement.destination].model.locked_in -= amount;
+                }
             }
             (Kind::Fund, Resolution::Successful) => self.move_money(movement.source, movement.destination, amount),
             (Kind::Fund, Resolution::Cancelled | Resolution::Expired) => {}
@@ -470,21 +543,21 @@ impl Run {
         kind: &str,
         status: &str,
         source: Option<usize>,
-        destination: usize,
+        destination: Option<usize>,
         amount: Decimal,
     ) {
         let body = &reply.body;
         assert_eq!(body["type"], kind, "{}\n{}", reply.text, self.trace());
-        assert_eq!(body["status"], status, "{}\n{}", reply.text, self.trace());
-        assert_eq!(
-            body["source"].as_str(),
-            source.map(|s| self.wallets[s].id.as_str()),
-            "{}\n{}",
-            reply.text,
-            self.trace()
-        );
-        assert_eq!(body["destination"], self.wallets[destination].id.as_str(), "{}\n{}", reply.text, self.trace());
-        assert_eq!(dec(&reply.exact["amount"]), amount, "{}\n{}", reply.text, self.trace());
+        assert_eq!(body["status"]["_type"], status, "{}\n{}", reply.text, self.trace());
+        let wallet = |i: Option<usize>| i.map(|i| self.wallets[i].id.clone());
+        if kind == "Deposit" {
+            // From outside Pocketbook: the request named no mobile-money account.
+            assert_eq!(body["source"]["account"]["provider"]["key"], "Outside", "{}\n{}", reply.text, self.trace());
+        } else {
+            assert_eq!(self.side(reply, "source", amount), wallet(source), "{}\n{}", reply.text, self.trace());
+        }
+        assert_eq!(self.side(reply, "destination", amount), wallet(destination), "{}\n{}", reply.text, self.trace());
+        assert_eq!(dec(&reply.exact["amount"]["value"]), amount, "{}\n{}", reply.text, self.trace());
         assert_eq!(body["balanceType"], "XOF");
     }
 
@@ -528,10 +601,17 @@ impl Run {
             "after {after}: sum of available + lockedOut is what was deposited\n{}",
             self.trace()
         );
+        // What a quasi-transfer naming no destination reserves is locked in nowhere yet.
+        let unnamed: Decimal = self
+            .movements
+            .iter()
+            .filter(|m| m.kind == Kind::Quasi && !m.named && m.resolved.is_none())
+            .map(|m| m.amount)
+            .sum();
         assert_eq!(
-            locked_in,
+            locked_in + unnamed,
             locked_out,
-            "after {after}: every reserved amount is locked in somewhere\n{}",
+            "after {after}: every reserved amount is locked in somewhere, or waits for its receiver\n{}",
             self.trace()
         );
     }
@@ -566,6 +646,73 @@ impl Run {
     }
 }
 
+/// A transaction's wallet pocket (`before` or `after`) from an `exact` body.
+fn pocket_at(at: &Value) -> Pockets {
+    let pockets = Pockets {
+        available: dec(&at["balance"]["available"]),
+        locked_in: dec(&at["balance"]["lockedIn"]),
+        locked_out: dec(&at["balance"]["lockedOut"]),
+        input: dec(&at["volume"]["input"]),
+        output: dec(&at["volume"]["output"]),
+    };
+    assert_eq!(dec(&at["volume"]["total"]), pockets.input + pockets.output, "total = input + output: {at}");
+    pockets
+}
+
+impl Run {
+    /// Every transaction of the project (`GET /v1.0/transactions`, page after page): one per
+    /// ledger entry of its wallet, each moving `available` and the volume by its amount its
+    /// way, and per wallet they chain (each one's `before` is the previous one's `after`)
+    /// from an empty wallet to the wallet as it is.
+    async fn check_transactions(&self) {
+        let mut all = Vec::new();
+        let mut query = "?limit=100".to_owned();
+        loop {
+            let reply = self.api.send("GET", &format!("/v1.0/transactions{query}"), None).await;
+            self.expect(&reply, 200, None, "a page of transactions");
+            all.extend(reply.exact["items"].as_array().cloned().unwrap_or_default());
+            match reply.body["pagination"]["nextPage"]["queryString"].as_str() {
+                Some(next) => query = next.to_owned(),
+                None => break,
+            }
+        }
+        let ids: std::collections::BTreeSet<&str> = all.iter().map(|t| t["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), all.len(), "no transaction twice");
+        for (i, wallet) in self.wallets.iter().enumerate() {
+            let mut mine: Vec<(Pockets, Pockets, &Value)> = all
+                .iter()
+                .filter(|t| t["wallet"]["id"] == wallet.id.as_str())
+                .map(|t| (pocket_at(&t["wallet"]["before"]), pocket_at(&t["wallet"]["after"]), t))
+                .collect();
+            let history = self.api.all_transactions(&wallet.id, 100).await;
+            assert_eq!(mine.len(), history.len(), "wallet {i}: one transaction per ledger entry");
+            // Each moves the volume up by its amount: their order by volume is their order.
+            mine.sort_by_key(|(before, _, _)| before.input + before.output);
+            let mut at = Pockets::default();
+            for (before, after, transaction) in &mine {
+                let amount = dec(&transaction["amount"]["value"]);
+                let context = format!("wallet {i}: {transaction}");
+                assert_eq!(
+                    (before.available, before.input, before.output),
+                    (at.available, at.input, at.output),
+                    "{context}"
+                );
+                let (available, input, output) = match transaction["dc"].as_str() {
+                    Some("Credit") => (amount, amount, Decimal::ZERO),
+                    Some("Debit") => (-amount, Decimal::ZERO, amount),
+                    other => panic!("{context}: dc {other:?}"),
+                };
+                assert_eq!(after.available - before.available, available, "{context}");
+                assert_eq!((after.input - before.input, after.output - before.output), (input, output), "{context}");
+                assert_eq!(transaction["parent"]["_type"], transaction["parent"]["type"], "{context}");
+                at = *after;
+            }
+            let now = &wallet.model;
+            assert_eq!((at.available, at.input, at.output), (now.available, now.input, now.output), "wallet {i}");
+        }
+    }
+}
+
 async fn random_sequence(seed: u64, steps: usize) {
     let mut run = Run::start(seed).await;
     for step in 0..steps {
@@ -580,6 +727,7 @@ async fn random_sequence(seed: u64, steps: usize) {
         run.check("settling").await;
     }
     run.check_volumes().await;
+    run.check_transactions().await;
     assert!(run.refused >= 10, "seed {seed}: the sequence should include refusals, had {}", run.refused);
     let resolutions: Vec<(Kind, Option<Resolution>)> = run.movements.iter().map(|m| (m.kind, m.resolved)).collect();
     for wanted in [Resolution::Successful, Resolution::Cancelled, Resolution::Expired] {

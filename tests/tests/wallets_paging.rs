@@ -282,7 +282,7 @@ async fn fixture() -> Fixture {
 
     let main = api.send_json("POST", "/v1.0/deposits/initiate", &json!({"amount": 500})).await;
     assert_eq!(main.status, 201, "{}", main.text);
-    let main_id = main.body["destination"].as_str().unwrap().to_owned();
+    let main_id = main.body["destination"]["account"]["identifier"]["value"].as_str().unwrap().to_owned();
     let main = api.send("GET", &format!("/v1.0/wallets/{main_id}"), None).await;
     assert_eq!(main.status, 200, "{}", main.text);
     let mut wallets = vec![from_reply(&main)];

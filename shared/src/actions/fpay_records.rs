@@ -82,6 +82,10 @@ impl Action for UpdateWalletTransaction {
     async fn handle(service: &Wallets, caller: &Caller, mut request: Request) -> Result<Reply, ApiError> {
         let identifier = request.params.required_text("identifier")?;
         let patch = notes_patch(&mut request.body, &identifier)?;
+        // FPay's Transaction always has an h1 (its item is unreadable without one).
+        if matches!(patch.h1, Some(None)) {
+            return Err(ApiError::validation("remove", "'h1' cannot be removed from a transaction: set another"));
+        }
         request.finish_body()?;
         let record = service.update_transaction(&caller.project, &identifier, &patch).await?;
         Ok(Reply::json(200, &render(&record, &request)))

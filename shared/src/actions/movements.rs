@@ -9,7 +9,7 @@ use crate::api::movements::{kind_path, AttemptResponse, MovementResponse};
 use crate::api::{self};
 use crate::domain::fpay_amount;
 use crate::domain::money_accounts::MobileMoneyAccount;
-use crate::domain::movements::{Movement, MovementKind, MovementNotes, NotesPatch, Reference, H1};
+use crate::domain::movements::{self, Movement, MovementKind, MovementNotes, NotesPatch, Reference, H1};
 use crate::domain::names::ProjectId;
 use crate::domain::transactions::Attempt;
 use crate::domain::wallets::{Description, Expire, ForeignData};
@@ -118,7 +118,7 @@ async fn create(
 /// Any text that is not one of our ids names nothing: 404, as another project's would.
 fn movement_id(params: &Params, kind: MovementKind) -> Result<Uuid, ApiError> {
     let id = params.required_text("identifier")?;
-    Uuid::parse_str(&id).map_err(|_| ApiError::not_found(kind.what()))
+    movements::movement_id(&id).ok_or_else(|| ApiError::not_found(kind.what()))
 }
 
 /// Reads `/{identifier}/{command}`: receiving / sending answers the Attempt that completed

@@ -2,12 +2,12 @@
 //! shape with the parts each kind has), Attempt and Transaction, exactly as finalse-sdk
 //! parses them (tests/clients/FPAY_WIRE.md §6): optional keys are left out, never `null`.
 
-use super::wallets::{Creator, PocketBalance, Time, Volume, WalletResponse};
+use super::wallets::{Creator, Pocket, Time, WalletResponse};
 use super::JsonDecimal;
 use crate::domain::money_accounts::PocketKind;
 use crate::domain::movements::{Account, FailureReason, Movement, MovementKind, MovementStatus, H1};
 use crate::domain::names::{BalanceType, ProjectId};
-use crate::domain::transactions::{attempt_id, Attempt, AttemptStatus, PocketState, Transaction};
+use crate::domain::transactions::{attempt_id, Attempt, AttemptStatus, Transaction};
 use crate::domain::wallets::{Wallet, CREATOR_TYPE};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -68,7 +68,8 @@ impl CountryResponse {
     fn of(country: &celes::Country) -> Self {
         Self {
             code: CountryCode { alpha2: country.alpha2, alpha3: country.alpha3, numeric: country.value },
-            name: country.long_name,
+            // celes 2.8 spells Côte d'Ivoire "Coted Ivoire"; FPay's home country is named right.
+            name: if country.alpha2 == "CI" { "Côte d'Ivoire" } else { country.long_name },
         }
     }
 
@@ -249,33 +250,24 @@ impl DurationResponse {
         let (m, rest) = (rest / 60_000, rest % 60_000);
         let (s, milli) = (rest / 1000, rest % 1000);
         let days = w * 7 + d;
-        let mut iso = String::from("P");
-        if days > 0 {
-            iso.push_str(&format!("{days}D"));
+        let mut time: String = [(h, "H"), (m, "M")]
+            .into_iter()
+            .filter(|(value, _)| *value > 0)
+            .map(|(value, suffix)| format!("{value}{suffix}"))
+            .collect();
+        if milli > 0 {
+            time.push_str(&format!("{s}.{milli:03}S"));
+        } else if s > 0 || (days == 0 && time.is_empty()) {
+            time.push_str(&format!("{s}S"));
         }
-        let time = match (h, m, s, milli) {
-            (0, 0, 0, 0) if days > 0 => String::new(),
-            (_, _, _, 0) => format!(
-                "{}{}{}",
-                unit(h, "H"),
-                unit(m, "M"),
-                if s > 0 || (h, m) == (0, 0) { format!("{s}S") } else { String::new() }
-            ),
-            _ => format!("{}{}{s}.{milli:03}S", unit(h, "H"), unit(m, "M")),
-        };
-        if !time.is_empty() {
-            iso.push('T');
-            iso.push_str(&time);
+        let days = if days > 0 { format!("{days}D") } else { String::new() };
+        let time = if time.is_empty() { time } else { format!("T{time}") };
+        Self {
+            iso8601: format!("P{days}{time}"),
+            seconds: ms / 1000,
+            milliseconds: ms,
+            part: DurationParts { w, d, h, m, s, ms: milli },
         }
-        Self { iso8601: iso, seconds: ms / 1000, milliseconds: ms, part: DurationParts { w, d, h, m, s, ms: milli } }
-    }
-}
-
-fn unit(value: i64, suffix: &str) -> String {
-    if value > 0 {
-        format!("{value}{suffix}")
-    } else {
-        String::new()
     }
 }
 
@@ -434,36 +426,13 @@ impl AttemptResponse {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct PocketAt {
-    pub balance: PocketBalance,
-    pub volume: Volume,
-}
-
-impl PocketAt {
-    fn of(state: &PocketState) -> Self {
-        Self {
-            balance: PocketBalance {
-                available: JsonDecimal(state.available),
-                locked_in: JsonDecimal(state.locked_in),
-                locked_out: JsonDecimal(state.locked_out),
-            },
-            volume: Volume {
-                input: JsonDecimal(state.volume_input),
-                output: JsonDecimal(state.volume_output),
-                total: JsonDecimal(state.volume_input + state.volume_output),
-            },
-        }
-    }
-}
-
 /// The transaction's wallet as it is now, and its pocket around the transaction.
 #[derive(Debug, Clone, Serialize)]
 pub struct TransactionWallet {
     #[serde(flatten)]
     pub wallet: WalletResponse,
-    pub before: PocketAt,
-    pub after: PocketAt,
+    pub before: Pocket,
+    pub after: Pocket,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -523,8 +492,8 @@ impl TransactionResponse {
             status: Purpose { kind: "Successful" },
             wallet: TransactionWallet {
                 wallet: WalletResponse::new(wallet, base_url),
-                before: PocketAt::of(&transaction.before),
-                after: PocketAt::of(&transaction.after),
+                before: Pocket::of(&transaction.before),
+                after: Pocket::of(&transaction.after),
             },
             description: transaction.description.as_ref().map(ToString::to_string),
             foreign_data: transaction.foreign_data.as_ref().map(ToString::to_string),

@@ -5,6 +5,7 @@
 use super::collection::Collection;
 use super::JsonDecimal;
 use crate::domain::time::Millis;
+use crate::domain::transactions::PocketState;
 use crate::domain::wallets::{Wallet, CREATOR_TYPE};
 use serde::Serialize;
 
@@ -67,6 +68,23 @@ pub struct Pocket {
     pub volume: Volume,
 }
 
+impl Pocket {
+    pub fn of(state: &PocketState) -> Self {
+        Self {
+            balance: PocketBalance {
+                available: JsonDecimal(state.available),
+                locked_in: JsonDecimal(state.locked_in),
+                locked_out: JsonDecimal(state.locked_out),
+            },
+            volume: Volume {
+                input: JsonDecimal(state.volume_input),
+                output: JsonDecimal(state.volume_output),
+                total: JsonDecimal(state.volume_input + state.volume_output),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WalletResponse {
@@ -93,7 +111,6 @@ impl WalletResponse {
     /// `base_url`: the API's address as the request reached it (none for direct invocations).
     pub fn new(wallet: &Wallet, base_url: Option<&str>) -> Self {
         let (info, balance) = (&wallet.info, &wallet.balance);
-        let pockets = &balance.pockets;
         Self {
             id: balance.id.to_string(),
             url: base_url.map(|base| format!("{base}/v1.0/wallets/{}", balance.id)),
@@ -110,18 +127,7 @@ impl WalletResponse {
                 auth_access_id: info.creator_key_id.clone(),
             },
             created_time: Time::new(balance.created_at),
-            main_pocket: Pocket {
-                balance: PocketBalance {
-                    available: JsonDecimal(balance.amount),
-                    locked_in: JsonDecimal(pockets.locked_in),
-                    locked_out: JsonDecimal(pockets.locked_out),
-                },
-                volume: Volume {
-                    input: JsonDecimal(pockets.volume_input),
-                    output: JsonDecimal(pockets.volume_output),
-                    total: JsonDecimal(pockets.volume_input + pockets.volume_output),
-                },
-            },
+            main_pocket: Pocket::of(&PocketState::of(balance)),
             balance_type: balance.balance_type.to_string(),
         }
     }

@@ -20,11 +20,28 @@ string_newtype!(
 );
 
 impl Reference {
+    /// Not a UUID in any spelling (wherever a movement is named, a UUID is its id), and not
+    /// `initiate` (`GET /v1.0/deposits/initiate` reaches no movement under `make dev`).
     pub fn parse(text: &str) -> Result<Self, NameError> {
         let len = text.chars().count();
         let ok = (1..=100).contains(&len) && !text.chars().any(char::is_control);
-        ok.then(|| Self(text.to_owned())).ok_or(NameError("must be 1-100 characters without control characters"))
+        if !ok {
+            return Err(NameError("must be 1-100 characters without control characters"));
+        }
+        if Uuid::try_parse(text).is_ok() {
+            return Err(NameError("must not be a UUID (a UUID names a movement by its id)"));
+        }
+        if text == "initiate" {
+            return Err(NameError("must not be 'initiate' (the path that creates movements)"));
+        }
+        Ok(Self(text.to_owned()))
     }
+}
+
+/// A movement's id as a path names it: a UUID in hyphenated form only, so that one movement
+/// does not answer to four spellings of its id (as balances do not).
+pub fn movement_id(text: &str) -> Option<Uuid> {
+    Uuid::try_parse(text).ok().filter(|_| text.len() == 36)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -578,7 +595,13 @@ mod tests {
         assert_eq!(quasi.resolved(Resolution::Complete(Some(a)), now), Err(Unmovable::SameWallet));
         let received = quasi.resolved(Resolution::Complete(Some(b)), now).expect("received");
         let legs: Vec<Leg> = quasi.legs(Step::Create).into_iter().chain(received.legs(Step::Complete)).collect();
-        assert_eq!(held(&legs), Decimal::new(25, 1), "the receiver got it all");
+        assert_eq!(held(&legs), Decimal::ZERO, "nothing made or lost");
+        let credited: Vec<BalanceId> = legs
+            .iter()
+            .filter(|leg| matches!(leg.operation.as_ref().map(|r| r.operation), Some(Operation::Inc { .. })))
+            .map(|leg| leg.balance)
+            .collect();
+        assert_eq!(credited, vec![b], "the receiver got it");
         assert_eq!(legs.iter().map(|l| l.locked_out).sum::<Decimal>(), Decimal::ZERO);
         assert_eq!(legs.iter().map(|l| l.locked_in).sum::<Decimal>(), Decimal::ZERO);
         let named = open(Parties { destination: Some(b), ..parties }).expect("a quasi-transfer");
@@ -587,6 +610,20 @@ mod tests {
         let sides = received.sides(Step::Complete);
         let numbers: Vec<u8> = sides.iter().filter_map(|s| s.transaction.as_ref().map(|t| t.n)).collect();
         assert_eq!(numbers, vec![3]);
+    }
+
+    #[test]
+    fn a_reference_is_never_read_as_an_id() {
+        let id = Uuid::from_u128(7);
+        for text in
+            [id.hyphenated().to_string(), id.simple().to_string(), id.braced().to_string(), id.urn().to_string()]
+        {
+            assert!(Reference::parse(&text).is_err(), "{text}");
+        }
+        assert!(Reference::parse("initiate").is_err());
+        assert!(Reference::parse("order-7").is_ok());
+        assert_eq!(movement_id(&id.hyphenated().to_string()), Some(id));
+        assert_eq!(movement_id(&id.simple().to_string()), None);
     }
 
     #[test]

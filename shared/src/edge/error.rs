@@ -354,9 +354,12 @@ impl From<WalletError> for ApiError {
             WalletError::CounterpartDiffers => {
                 ApiError::validation("using", "must be the wallet named when it was created, or left out")
             }
-            WalletError::AmbiguousReference(count) => ApiError::conflict(
+            WalletError::CounterpartIsOtherSide => {
+                ApiError::validation("using", "must be another wallet than the one on the movement's other side")
+            }
+            WalletError::AmbiguousReference => ApiError::conflict(
                 "AMBIGUOUS_FOREIGN_ID",
-                format!("{count} movements have this foreignId: name one by its id"),
+                "several movements of this kind have this foreignId: name one by its id",
             ),
             WalletError::ExpireInPast => ApiError::validation("expire", "must be in the future"),
             WalletError::BadPage => ApiError::validation("page", error.to_string()),

@@ -226,12 +226,21 @@ async fn http<A: Action>(
 }
 
 /// A payload from a trusted AWS caller (IAM let it invoke us): it names its project.
+/// A function with several routes (`get-movement` reads each kind at its own path) is told
+/// which one by the payload's `route`, a path template of its own; by default its first.
 async fn direct<A: Action>(
     app: &App<A::Service>,
-    payload: input::Fields,
+    mut payload: input::Fields,
     default_key: Option<&str>,
 ) -> Result<Reply, ApiError> {
-    let (project, request) = Request::from_direct(payload, A::PATH, A::QUERY, default_key)?;
+    let route = match payload.optional("route", input::string)? {
+        None => A::PATH,
+        Some(route) => std::iter::once(A::PATH)
+            .chain(A::ALSO.iter().map(|(_, path)| *path))
+            .find(|path| *path == route)
+            .ok_or_else(|| ApiError::validation("route", format!("must be one of {}'s routes", A::NAME)))?,
+    };
+    let (project, request) = Request::from_direct(payload, route, A::QUERY, default_key)?;
     let project = crate::domain::names::ProjectId::parse(&project)
         .map_err(|e| ApiError::validation("projectId", e.to_string()))?;
     A::handle(&app.service, &Caller::trusted(project), request).await

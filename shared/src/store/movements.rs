@@ -371,8 +371,10 @@ impl Store {
         project: &ProjectId,
         id: Uuid,
         patch: &NotesPatch,
+        now: Millis,
     ) -> Result<Option<Movement>, StoreError> {
-        let item = self.update_notes(key(keys::movement_pk(project, id), keys::MOVEMENT_SK), patch).await?;
+        let update = notes_update(patch).set(UPDATED_AT, n(now.epoch_ms()));
+        let item = self.update_notes(key(keys::movement_pk(project, id), keys::MOVEMENT_SK), update).await?;
         item.map(|item| movement_from_item(id, &item)).transpose()
     }
 
@@ -415,7 +417,8 @@ impl Store {
         id: &TransactionId,
         patch: &NotesPatch,
     ) -> Result<Option<Transaction>, StoreError> {
-        let item = self.update_notes(key(keys::transaction_list_pk(project), keys::transaction_sk(id)), patch).await?;
+        let item_key = key(keys::transaction_list_pk(project), keys::transaction_sk(id));
+        let item = self.update_notes(item_key, notes_update(patch)).await?;
         item.as_ref().map(transaction_from_item).transpose()
     }
 
@@ -442,9 +445,8 @@ impl Store {
         Ok((items, more))
     }
 
-    /// Applies `patch` to the item at `key` if it exists, and returns it as it is then.
-    async fn update_notes(&self, item_key: Item, patch: &NotesPatch) -> Result<Option<Item>, StoreError> {
-        let mut update = notes_update(patch);
+    /// Applies `update` to the item at `key` if it exists, and returns it as it is then.
+    async fn update_notes(&self, item_key: Item, mut update: Update) -> Result<Option<Item>, StoreError> {
         let pk = update.name(PK);
         let result = self
             .client

@@ -10,7 +10,8 @@
 use lambda_runtime::{Context, LambdaEvent};
 use pocketbook::actions::{
     CreateDeposit, CreateFundRequest, CreateQuasiTransfer, CreateTransfer, CreateWallet, FundRequestCommand,
-    GetBalance, GetWallet, ListTransactions, ListWallets, QuasiTransferCommand, UpdateWallet,
+    GetAttempt, GetBalance, GetMovement, GetWallet, GetWalletTransaction, ListMovements, ListTransactions,
+    ListWalletTransactions, ListWallets, QuasiTransferCommand, UpdateMovement, UpdateWallet, UpdateWalletTransaction,
 };
 use pocketbook::domain::names::ProjectId;
 use pocketbook::domain::time::Millis;
@@ -159,8 +160,14 @@ impl Api {
         macro_rules! dispatch {
             ($($app:ident: $action:ty),* $(,)?) => {{
                 $(
-                    if method == <$action as Action>::METHOD {
-                        if let Some(parameters) = match_template(<$action as Action>::PATH, raw_path) {
+                    // The action's main route, then its others (one function, several routes).
+                    let routes = std::iter::once((<$action as Action>::METHOD, <$action as Action>::PATH))
+                        .chain(<$action as Action>::ALSO.iter().copied());
+                    for (route_method, template) in routes {
+                        if method != route_method {
+                            continue;
+                        }
+                        if let Some(parameters) = match_template(template, raw_path) {
                             // Boxed, as the functions' runtime loop boxes it: a dozen actions'
                             // futures inline would overflow a test thread's stack.
                             let answer = Box::pin(handle::<$action>(&self.$app, build(parameters)))
@@ -184,6 +191,13 @@ impl Api {
             wallets: QuasiTransferCommand,
             wallets: CreateFundRequest,
             wallets: FundRequestCommand,
+            wallets: GetMovement,
+            wallets: ListMovements,
+            wallets: UpdateMovement,
+            wallets: GetAttempt,
+            wallets: GetWalletTransaction,
+            wallets: ListWalletTransactions,
+            wallets: UpdateWalletTransaction,
             balances: GetBalance,
             balances: ListTransactions,
         )

@@ -59,9 +59,12 @@ pub enum WalletError {
     /// Receiving / sending names another wallet than the one creation named.
     #[error("it was created for another wallet")]
     CounterpartDiffers,
+    /// Receiving / sending names the wallet on the movement's other side.
+    #[error("the wallet that completes it is the one on its other side")]
+    CounterpartIsOtherSide,
     /// A foreign id several movements share names none of them.
-    #[error("{0} movements have this foreignId")]
-    AmbiguousReference(usize),
+    #[error("several movements have this foreignId")]
+    AmbiguousReference,
     #[error("the expire time has passed")]
     ExpireInPast,
     #[error("the page token is malformed, altered, or from another listing")]

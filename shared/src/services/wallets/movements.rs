@@ -224,7 +224,10 @@ impl Wallets {
             movement = read().await?;
         }
         if movement.status == MovementStatus::Processing {
-            let resolved = movement.resolved(resolution, now).map_err(unmovable)?;
+            let resolved = movement.resolved(resolution, now).map_err(|refused| match refused {
+                Unmovable::SameWallet => WalletError::CounterpartIsOtherSide,
+                other => unmovable(other),
+            })?;
             let step = match resolution {
                 Resolution::Complete(_) => movements::Step::Complete,
                 Resolution::Cancel => movements::Step::Cancel,

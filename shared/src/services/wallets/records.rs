@@ -4,7 +4,7 @@
 //! page per Query, with the same sealed page positions as the wallet listing.
 
 use super::{WalletError, Wallets};
-use crate::domain::movements::{Movement, MovementKind, NotesPatch, Reference};
+use crate::domain::movements::{movement_id, Movement, MovementKind, NotesPatch, Reference};
 use crate::domain::names::{BalanceId, ProjectId};
 use crate::domain::page_token::{PageLink, PageLinks, PagePosition, Reading};
 use crate::domain::transactions::{Attempt, Transaction, TransactionId};
@@ -49,15 +49,15 @@ impl Wallets {
     ) -> Result<Movement, WalletError> {
         let store = self.engine.store();
         let not_found = || WalletError::NotFound(kind.what());
-        let id = match Uuid::parse_str(identifier) {
-            Ok(id) => id,
-            Err(_) => {
+        let id = match movement_id(identifier) {
+            Some(id) => id,
+            None => {
                 let reference = Reference::parse(identifier).map_err(|_| not_found())?;
                 let page = store.movement_list_page(project, kind, Some(&reference), &ListRange::default(), 1).await?;
                 match (page.items.as_slice(), page.more) {
                     ([(_, id)], false) => *id,
                     ([], _) => return Err(not_found()),
-                    _ => return Err(WalletError::AmbiguousReference(2)),
+                    _ => return Err(WalletError::AmbiguousReference),
                 }
             }
         };
@@ -93,9 +93,10 @@ impl Wallets {
         patch: &NotesPatch,
     ) -> Result<Movement, WalletError> {
         let movement = self.get_movement(project, kind, identifier).await?;
+        let now = self.engine.clock().now();
         self.engine
             .store()
-            .update_movement_notes(project, movement.id, patch)
+            .update_movement_notes(project, movement.id, patch, now)
             .await?
             .ok_or(WalletError::NotFound(kind.what()))
     }
