@@ -4,10 +4,13 @@
 use clap::{Parser, Subcommand};
 use pocketbook::clock::{Clock, SystemClock};
 use pocketbook::config::{secrets_key_from_env, SECRETS_KEY, TABLE_NAME};
+use pocketbook::domain::api_keys::{parse_span, KeyLimits};
 use pocketbook::domain::checksum;
 use pocketbook::domain::names::{BalanceId, ProjectId};
+use pocketbook::domain::sealed::Secret;
+use pocketbook::domain::time::Millis;
 use pocketbook::edge::auth::{generate_api_key, generate_signing_secret, hash_api_key, seal_signing_secret};
-use pocketbook::store::{schema, ApiKeyRecord, Store};
+use pocketbook::store::{schema, ApiKeyRecord, KeyLimitChange, NewApiKey, Store};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -41,7 +44,40 @@ enum Command {
         /// must be the functions' own.
         #[arg(long)]
         signing_secret: bool,
+        /// The key stops working this long from now: `30d`, `12h`, `90m` (one unit).
+        #[arg(long)]
+        expires_in: Option<String>,
+        /// At most this many requests a minute (answered 429 with Retry-After beyond it).
+        #[arg(long)]
+        rate_limit: Option<u32>,
         /// Print only the key, and the signing secret on the next line (for scripts).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// List a project's keys: id, prefix, scopes, created, last used (to the hour), end date,
+    /// revocation, rate. Never the key.
+    ListApiKeys {
+        #[arg(long)]
+        project: String,
+    },
+    /// Revoke a key at once. Deployed, API Gateway may go on accepting it for its authorizer
+    /// cache (see the README); the functions' own checks refuse it within their key cache.
+    RevokeApiKey {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Make a new key like an existing one (project, scopes, rate, and a new signing secret if
+    /// it signs); the old one keeps working for `--grace`, then stops.
+    RotateApiKey {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        key_id: String,
+        /// How long the old key keeps working: `1h`, `7d` (one unit).
+        #[arg(long, default_value = "24h")]
+        grace: String,
         #[arg(long)]
         quiet: bool,
     },
@@ -75,7 +111,7 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
             let verb = if created { "created" } else { "already exists:" };
             println!("table {verb} {}", store.table());
         }
-        Command::CreateApiKey { project, scopes, signing_secret, quiet } => {
+        Command::CreateApiKey { project, scopes, signing_secret, expires_in, rate_limit, quiet } => {
             let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
             if project.is_reserved() {
                 return Err(format!("--project {project} is reserved for Pocketbook's own use"));
@@ -83,60 +119,72 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
             if let Some(bad) = scopes.iter().find(|s| !["read", "write"].contains(&s.as_str())) {
                 return Err(format!("unknown scope {bad:?}: use read and/or write"));
             }
-            let key = generate_api_key();
-            let record = ApiKeyRecord {
-                key_id: format!("key_{}", uuid::Uuid::new_v4().simple()),
-                project_id: project,
-                scopes,
-                created_at: SystemClock.now(),
+            let now = SystemClock.now();
+            let valid_until = match expires_in.as_deref().map(parse_span) {
+                None => None,
+                Some(Some(ms)) => Some(now.plus_ms(ms)),
+                Some(None) => return Err("--expires-in must be a number and one unit: 30d, 12h, 90m, 45s".into()),
             };
-            let secret = match signing_secret {
-                false => {
-                    store.insert_api_key(&hash_api_key(&key), &record).await.map_err(|e| e.to_string())?;
-                    None
-                }
-                true => {
-                    let (secrets, is_default) = secrets_key_from_env();
-                    if is_default {
-                        eprintln!(
-                            "warning: {SECRETS_KEY} is not set: the secret is sealed under the development key, \
-                             which only functions without {SECRETS_KEY} open"
-                        );
-                    }
-                    let secret = generate_signing_secret();
-                    let sealed = seal_signing_secret(&secrets, &record.key_id, &secret);
-                    store
-                        .insert_signed_api_key(&hash_api_key(&key), &record, &sealed)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    Some(secret)
-                }
-            };
-            if quiet {
-                println!("{key}");
-                if let Some(secret) = &secret {
-                    println!("{}", secret.expose());
-                }
-            } else {
-                println!(
-                    "API key for project {} ({}), scopes {}:",
-                    record.project_id,
-                    record.key_id,
-                    record.scopes.join(",")
-                );
-                println!("{key}");
-                match &secret {
-                    None => println!("Store it now: it is not shown again (only its SHA-256 is kept)."),
-                    Some(secret) => {
-                        println!("Signing secret (every request with this key must be signed with it):");
-                        println!("{}", secret.expose());
-                        println!(
-                            "Store both now: neither is shown again (only the key's SHA-256 and the secret \
-                             sealed under {SECRETS_KEY} are kept)."
-                        );
-                    }
-                }
+            if rate_limit == Some(0) {
+                return Err("--rate-limit must be at least 1 request a minute".into());
             }
+            let limits = KeyLimits { valid_until, revoked_at: None, rate_per_minute: rate_limit };
+            let made = make_key(store, project, scopes, signing_secret, limits, now).await?;
+            made.print(quiet);
+        }
+        Command::ListApiKeys { project } => {
+            let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
+            let keys = store.list_api_keys(&project).await.map_err(|e| e.to_string())?;
+            println!(
+                "{:<38} {:<11} {:<10} {:<20} {:<20} {:<20} {:<20} {}",
+                "key id", "prefix", "scopes", "created", "last used", "ends", "revoked", "rate/min"
+            );
+            let time = |at: Option<pocketbook::domain::time::Millis>| at.map_or("-".to_owned(), |at| at.to_iso8601());
+            for key in &keys {
+                let limits = &key.limits;
+                println!(
+                    "{:<38} {:<11} {:<10} {:<20} {:<20} {:<20} {:<20} {}",
+                    key.record.key_id,
+                    key.prefix.as_deref().unwrap_or("-"),
+                    key.record.scopes.join(","),
+                    key.record.created_at.to_iso8601(),
+                    time(key.last_used_at),
+                    time(limits.valid_until),
+                    time(limits.revoked_at),
+                    limits.rate_per_minute.map_or("-".to_owned(), |r| r.to_string()),
+                );
+            }
+            println!("{} keys", keys.len());
+        }
+        Command::RevokeApiKey { project, key_id } => {
+            let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
+            let now = SystemClock.now();
+            if !store.limit_api_key(&project, &key_id, KeyLimitChange::Revoke(now)).await.map_err(|e| e.to_string())? {
+                return Err(format!("project {project} has no key {key_id}"));
+            }
+            println!("revoked {key_id} at {}", now.to_iso8601());
+        }
+        Command::RotateApiKey { project, key_id, grace, quiet } => {
+            let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
+            let grace = parse_span(&grace).ok_or("--grace must be a number and one unit: 24h, 7d, 90m")?;
+            let keys = store.list_api_keys(&project).await.map_err(|e| e.to_string())?;
+            let old = keys
+                .into_iter()
+                .find(|key| key.record.key_id == key_id)
+                .ok_or_else(|| format!("project {project} has no key {key_id}"))?;
+            let now = SystemClock.now();
+            if old.limits.check(now).is_err() {
+                return Err(format!("{key_id} is revoked or past its end date already: create a new key instead"));
+            }
+            let limits = KeyLimits { revoked_at: None, ..old.limits };
+            let made =
+                make_key(store, project.clone(), old.record.scopes, old.signing_secret.is_some(), limits, now).await?;
+            let ends = now.plus_ms(grace);
+            store.limit_api_key(&project, &key_id, KeyLimitChange::EndAt(ends)).await.map_err(|e| e.to_string())?;
+            if !quiet {
+                println!("{key_id} keeps working until {}; its replacement:", ends.to_iso8601());
+            }
+            made.print(quiet);
         }
         Command::VerifyChain { project, balance } => {
             let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
@@ -159,4 +207,87 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A key just made: shown once.
+struct MadeKey {
+    key: String,
+    record: ApiKeyRecord,
+    secret: Option<Secret>,
+    limits: KeyLimits,
+}
+
+/// Characters of a key kept to tell keys apart in a listing: `pb_` and 8 of its 43 random
+/// ones (48 bits: not enough to guess the rest).
+const PREFIX_CHARS: usize = 11;
+
+/// Makes and stores a key (with a new signing secret when `signs`).
+async fn make_key(
+    store: &Store,
+    project: ProjectId,
+    scopes: Vec<String>,
+    signs: bool,
+    limits: KeyLimits,
+    now: Millis,
+) -> Result<MadeKey, String> {
+    let key = generate_api_key();
+    let record = ApiKeyRecord {
+        key_id: format!("key_{}", uuid::Uuid::new_v4().simple()),
+        project_id: project,
+        scopes,
+        created_at: now,
+    };
+    let secret = signs.then(|| {
+        let (secrets, is_default) = secrets_key_from_env();
+        if is_default {
+            eprintln!(
+                "warning: {SECRETS_KEY} is not set: the secret is sealed under the development key, \
+                 which only functions without {SECRETS_KEY} open"
+            );
+        }
+        let secret = generate_signing_secret();
+        (seal_signing_secret(&secrets, &record.key_id, &secret), secret)
+    });
+    let hash = hash_api_key(&key);
+    let new = NewApiKey {
+        hash: &hash,
+        record: &record,
+        signing_secret: secret.as_ref().map(|(sealed, _)| sealed),
+        limits,
+        prefix: key.get(..PREFIX_CHARS).unwrap_or_default(),
+    };
+    store.insert_new_api_key(&new).await.map_err(|e| e.to_string())?;
+    Ok(MadeKey { key, record, secret: secret.map(|(_, secret)| secret), limits })
+}
+
+impl MadeKey {
+    fn print(&self, quiet: bool) {
+        if quiet {
+            println!("{}", self.key);
+            if let Some(secret) = &self.secret {
+                println!("{}", secret.expose());
+            }
+            return;
+        }
+        let record = &self.record;
+        println!("API key for project {} ({}), scopes {}:", record.project_id, record.key_id, record.scopes.join(","));
+        println!("{}", self.key);
+        if let Some(until) = self.limits.valid_until {
+            println!("It stops working at {}.", until.to_iso8601());
+        }
+        if let Some(rate) = self.limits.rate_per_minute {
+            println!("At most {rate} requests a minute.");
+        }
+        match &self.secret {
+            None => println!("Store it now: it is not shown again (only its SHA-256 is kept)."),
+            Some(secret) => {
+                println!("Signing secret (every request with this key must be signed with it):");
+                println!("{}", secret.expose());
+                println!(
+                    "Store both now: neither is shown again (only the key's SHA-256 and the secret \
+                     sealed under {SECRETS_KEY} are kept)."
+                );
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use pocketbook_tests::local_dynamodb::workspace_root;
 use pocketbook_tests::TestApp;
 use serde_json::json;
 use serde_yaml::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn yaml(file: &str) -> Value {
     let text = std::fs::read_to_string(workspace_root().join(file)).unwrap();
@@ -20,13 +20,7 @@ fn template() -> Value {
 
 /// The template's functions: (logical id, resource).
 fn functions(template: &Value) -> Vec<(String, Value)> {
-    template["Resources"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .filter(|(_, resource)| resource["Type"] == "AWS::Serverless::Function")
-        .map(|(id, resource)| (text(id).to_owned(), resource.clone()))
-        .collect()
+    resources_of_type(template, "AWS::Serverless::Function")
 }
 
 fn function(template: &Value, binary: &str) -> Value {
@@ -47,6 +41,32 @@ fn dynamodb_grants(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
         }
     }
     (actions, targets)
+}
+
+fn parameter_default<'a>(template: &'a Value, name: &str) -> &'a Value {
+    let parameter = &template["Parameters"][name];
+    assert!(!parameter.is_null(), "no parameter {name}");
+    &parameter["Default"]
+}
+
+/// The README's section `## <title>`, up to the next one.
+fn readme_section(title: &str) -> String {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let start = readme.find(&format!("\n## {title}\n")).unwrap_or_else(|| panic!("no README section {title}"));
+    let section = &readme[start + 1..];
+    let end = section[3..].find("\n## ").map_or(section.len(), |end| end + 3);
+    section[..end].to_owned()
+}
+
+/// The template's resources of one type: (logical id, resource).
+fn resources_of_type(template: &Value, kind: &str) -> Vec<(String, Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == kind)
+        .map(|(id, resource)| (text(id).to_owned(), resource.clone()))
+        .collect()
 }
 
 fn text(value: &Value) -> &str {
@@ -215,11 +235,18 @@ fn every_route_is_behind_the_authorizer_that_caches_on_the_authorization_header(
     assert_eq!(text(&authorizer["AuthorizerPayloadFormatVersion"]), "2.0");
     assert_eq!(authorizer["EnableSimpleResponses"], Value::Bool(true));
     assert_eq!(authorizer["Identity"]["Headers"], serde_yaml::from_str::<Value>("[Authorization]").unwrap());
+    assert_eq!(intrinsic(&authorizer["Identity"]["ReauthorizeEvery"]), "!Ref AuthorizerCacheSeconds");
     assert_eq!(
-        authorizer["Identity"]["ReauthorizeEvery"].as_u64(),
+        parameter_default(&template, "AuthorizerCacheSeconds").as_u64(),
         Some(pocketbook_tests::app::AUTHORIZER_CACHE_TTL.as_secs()),
-        "the local gateway caches verdicts as long as API Gateway does"
+        "the local gateway caches verdicts as long as API Gateway does by default"
     );
+    // A revoked key keeps working for the cache's time and the functions' own key cache's; only
+    // `Authorization` reaches the authorizer. The README's deploy section says both.
+    let deploy = readme_section("Deploy to AWS");
+    for needed in ["AuthorizerCacheSeconds", pocketbook::config::API_KEY_CACHE_SECONDS, "x-api-key"] {
+        assert!(deploy.contains(needed), "the README's deploy section mentions {needed}");
+    }
     let public = public_routes();
     assert!(!public.is_empty());
     let mut opted_out = BTreeSet::new();
@@ -419,4 +446,168 @@ fn the_expiry_sweeper_runs_every_minute_and_may_move_money() {
         assert!(actions.contains(needed), "{needed}");
     }
     assert_eq!(targets, BTreeSet::from(["!GetAtt LedgerTable.Arn".to_owned()]));
+}
+
+/// The longest stack name the README promises: every function is named `<stack>-<binary>`, and
+/// Lambda allows 64 characters.
+const STACK_NAME_MAX: usize = 38;
+
+/// Every function writes to a log group of its own that the stack creates, names as Lambda
+/// would (`/aws/lambda/<function name>`) and gives the retention parameter: no log group is
+/// left for Lambda to create, without a retention, so no log is kept forever.
+#[test]
+fn every_function_logs_to_its_own_log_group_that_keeps_logs_as_long_as_the_parameter_says() {
+    let template = template();
+    assert_eq!(parameter_default(&template, "LogRetentionDays").as_u64(), Some(30));
+    let mut groups = BTreeSet::new();
+    for (id, resource) in functions(&template) {
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let properties = &resource["Properties"];
+        let name = format!("${{AWS::StackName}}-{binary}");
+        assert_eq!(intrinsic(&properties["FunctionName"]), format!("!Sub {name}"), "{id}");
+        assert!(STACK_NAME_MAX + 1 + binary.len() <= 64, "{id}: {name} may be longer than Lambda allows");
+        let group = intrinsic(&properties["LoggingConfig"]["LogGroup"]);
+        let group = group.strip_prefix("!Ref ").unwrap_or_else(|| panic!("{id}: its LoggingConfig names {group}"));
+        let log_group = &template["Resources"][group];
+        assert_eq!(log_group["Type"], "AWS::Logs::LogGroup", "{id}: {group}");
+        assert_eq!(intrinsic(&log_group["Properties"]["LogGroupName"]), format!("!Sub /aws/lambda/{name}"), "{id}");
+        assert_eq!(intrinsic(&log_group["Properties"]["RetentionInDays"]), "!Ref LogRetentionDays", "{id}");
+        assert!(groups.insert(group.to_owned()), "{id}: {group} is another function's too");
+    }
+    let deploy = readme_section("Deploy to AWS");
+    assert!(deploy.contains(&format!("{STACK_NAME_MAX} characters")), "the README gives the longest stack name");
+}
+
+/// What the access log of one request may carry: API Gateway's own variables about the request,
+/// never a header (but the user agent), a query string (page tokens), a body, or the
+/// authorizer's context (the key's project, id and sealed signing secret) but its error.
+const ACCESS_LOG_VARIABLES: [&str; 14] = [
+    "$context.requestId",
+    "$context.requestTime",
+    "$context.httpMethod",
+    "$context.routeKey",
+    "$context.status",
+    "$context.protocol",
+    "$context.responseLength",
+    "$context.responseLatency",
+    "$context.integrationLatency",
+    "$context.integrationStatus",
+    "$context.integrationErrorMessage",
+    "$context.authorizer.error",
+    "$context.identity.sourceIp",
+    "$context.identity.userAgent",
+];
+
+#[test]
+fn the_api_stage_writes_access_logs_without_headers_query_strings_or_bodies() {
+    let template = template();
+    let settings = &template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"];
+    let group = &template["Resources"][get_att_resource(&settings["DestinationArn"]).as_str()];
+    assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+    assert_eq!(intrinsic(&group["Properties"]["RetentionInDays"]), "!Ref LogRetentionDays");
+
+    let format = text(&settings["Format"]);
+    assert!(!format.contains('\n'), "one line per request: {format:?}");
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(format).unwrap_or_else(|e| panic!("the format is a JSON object ({e}): {format}"));
+    let mut variables = BTreeSet::new();
+    for (field, value) in &fields {
+        // Quoted, so that a missing value (`-`) still makes JSON.
+        let variable = value.as_str().unwrap_or_else(|| panic!("{field}: not a quoted variable: {value}"));
+        assert!(ACCESS_LOG_VARIABLES.contains(&variable), "{field}: {variable} may not be logged");
+        assert!(variables.insert(variable), "{field}: {variable} twice");
+    }
+    assert_eq!(format.matches('$').count(), fields.len(), "nothing but one variable per field: {format}");
+    for needed in [
+        "$context.requestId",
+        "$context.requestTime",
+        "$context.routeKey",
+        "$context.status",
+        "$context.protocol",
+        "$context.responseLength",
+        "$context.integrationLatency",
+        "$context.identity.sourceIp",
+        "$context.identity.userAgent",
+        "$context.authorizer.error",
+    ] {
+        assert!(variables.contains(needed), "the access log has {needed}");
+    }
+    // Whatever the list above comes to say.
+    let lower = format.to_ascii_lowercase();
+    for forbidden in
+        ["$request.", "header", "querystring", "body", "authorization", "api-key", "$input", "$stagevariables"]
+    {
+        assert!(!lower.contains(forbidden), "the access log format has {forbidden}: {format}");
+    }
+    for (at, _) in format.match_indices("$context.authorizer.") {
+        assert!(format[at..].starts_with("$context.authorizer.error\""), "only the authorizer's error: {format}");
+    }
+}
+
+/// The properties of the alarms on one metric (not metric math).
+fn alarms_on<'a>(alarms: &'a [(String, Value)], namespace: &str, metric: &str) -> Vec<&'a Value> {
+    alarms
+        .iter()
+        .map(|(_, alarm)| &alarm["Properties"])
+        .filter(|alarm| alarm["Namespace"] == namespace && alarm["MetricName"] == metric)
+        .collect()
+}
+
+/// API Gateway's own limits shield the functions (per-key limits are theirs); the alarms watch
+/// the API's 5xx, Lambda's throttles and the errors no 5xx shows, and notify the topic if any.
+#[test]
+fn the_gateway_throttles_every_route_and_alarms_notify_the_optional_topic() {
+    let template = template();
+    let settings = &template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"];
+    for (property, parameter, default) in [
+        ("ThrottlingBurstLimit", "ApiThrottlingBurstLimit", 200),
+        ("ThrottlingRateLimit", "ApiThrottlingRateLimit", 100),
+    ] {
+        assert_eq!(intrinsic(&settings[property]), format!("!Ref {parameter}"));
+        assert_eq!(parameter_default(&template, parameter).as_u64(), Some(default), "{parameter}");
+    }
+
+    assert_eq!(parameter_default(&template, "AlarmTopicArn"), &Value::String(String::new()), "no topic by default");
+    let parse = |text: &str| serde_yaml::from_str::<Value>(text).unwrap();
+    assert_eq!(template["Conditions"]["AlarmsNotify"], parse(r#"!Not [!Equals [!Ref AlarmTopicArn, ""]]"#));
+    let notify = parse("!If [AlarmsNotify, [!Ref AlarmTopicArn], !Ref AWS::NoValue]");
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    for (id, alarm) in &alarms {
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(alarm["Properties"][actions], notify, "{id}: {actions}");
+        }
+        assert_eq!(alarm["Properties"]["TreatMissingData"], "notBreaching", "{id}: no traffic is no alarm");
+    }
+    let api_5xx = alarms_on(&alarms, "AWS/ApiGateway", "5xx");
+    assert_eq!(api_5xx.len(), 1, "one alarm on the API's 5xx");
+    assert_eq!(api_5xx[0]["Dimensions"], parse("[{Name: ApiId, Value: !Ref HttpApi}]"));
+    assert_eq!(alarms_on(&alarms, "AWS/Lambda", "Throttles").len(), 1, "one alarm on Lambda's throttles");
+
+    // Errors of every function something else than the API invokes, and of the authorizer.
+    let by_id: BTreeMap<String, String> = functions(&template)
+        .into_iter()
+        .map(|(id, resource)| (id, text(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned()))
+        .collect();
+    let mut expected = BTreeSet::from(["authorizer".to_owned()]);
+    for (_, resource) in functions(&template) {
+        let events = resource["Properties"]["Events"].as_mapping().cloned().unwrap_or_default();
+        if events.values().any(|event| event["Type"] != "HttpApi") {
+            expected.insert(text(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned());
+        }
+    }
+    let mut watched = BTreeSet::new();
+    for (id, alarm) in &alarms {
+        let Some(metrics) = alarm["Properties"]["Metrics"].as_sequence() else { continue };
+        assert!(metrics.len() <= 10, "{id}: a metric math alarm takes 10 metrics at most");
+        let expression = metrics.iter().find_map(|m| m["Expression"].as_str()).expect("an expression");
+        for metric in metrics.iter().filter(|m| !m["MetricStat"].is_null()) {
+            let stat = &metric["MetricStat"]["Metric"];
+            assert_eq!((text(&stat["Namespace"]), text(&stat["MetricName"])), ("AWS/Lambda", "Errors"), "{id}");
+            assert!(expression.contains(text(&metric["Id"])), "{id}: {expression} sums {}", text(&metric["Id"]));
+            let function = intrinsic(&stat["Dimensions"][0]["Value"]);
+            let function = function.strip_prefix("!Ref ").expect("a function of the stack");
+            watched.insert(by_id[function].clone());
+        }
+    }
+    assert_eq!(watched, expected, "the errors alarm watches the functions no 5xx speaks for");
 }

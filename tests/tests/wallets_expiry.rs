@@ -183,6 +183,7 @@ async fn a_wallets_expired_credit_is_gone_from_its_get_and_its_listing() {
             sort: SortBy::default(),
             limit: 10,
             page: None,
+            may_write: true,
         };
         let listed = local.wallets.list_wallets(&local.project, Some("key"), &request).await.unwrap();
         let amounts: Vec<Decimal> = listed.wallets.iter().map(|w| w.balance.amount).collect();

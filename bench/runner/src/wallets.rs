@@ -398,6 +398,7 @@ fn list_request(listing: &Listing) -> WalletListRequest {
         sort: listing.sort_by.map_or_else(SortBy::default, |s| SortBy::parse(s).expect("a sort order")),
         limit: LIMIT,
         page: None,
+        may_write: true,
     }
 }
 

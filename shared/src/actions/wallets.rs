@@ -95,7 +95,8 @@ impl Action for ListWallets {
             return Err(ApiError::validation("limit", format!("must be from 1 to {MAX_LIMIT}")));
         }
         let page = params.text("page")?;
-        let list = WalletListRequest { filter, sort, limit: limit as usize, page };
+        let may_write = caller.require(Scope::Write).is_ok();
+        let list = WalletListRequest { filter, sort, limit: limit as usize, page, may_write };
         let listed = service.list_wallets(&caller.project, caller.key_id.as_deref(), &list).await?;
         let base_url = request.base_url.as_deref();
         // In the order FPay's SDK writes them; the page token comes last.

@@ -1,6 +1,7 @@
 //! Pure rules: no I/O, no AWS, no async. Money, names, the ledger planner, the checksum
 //! chain, pagination tokens.
 
+pub mod api_keys;
 pub mod balance;
 pub mod checksum;
 pub mod customers;

@@ -8,7 +8,7 @@ use super::names::{string_newtype, NameError};
 use super::names::{BalanceId, BalanceType};
 use super::operation::{Operation, OperationRequest};
 use super::time::Millis;
-use super::wallets::{Description, Expire, ForeignData};
+use super::wallets::{Description, Expire, ForeignData, MAX_EXPIRE_MS};
 use rust_decimal::Decimal;
 use std::fmt;
 use uuid::Uuid;
@@ -236,6 +236,8 @@ impl Resolution {
 pub enum Unmovable {
     SameWallet,
     ExpireInPast,
+    /// More than 90 days after its creation.
+    ExpireTooFar,
     /// Receiving / sending names no wallet, and none was named at creation.
     CounterpartMissing,
     /// Receiving / sending names another wallet than the one named at creation.
@@ -284,6 +286,10 @@ impl Movement {
         let expires_at = expire.filter(|_| pending).map(|expire| expire.at(now));
         if expires_at.is_some_and(|at| at <= now) {
             return Err(Unmovable::ExpireInPast);
+        }
+        // `after` is checked as it is parsed; `on` only now that the creation time is known.
+        if expires_at.is_some_and(|at| at.epoch_ms() - now.epoch_ms() > MAX_EXPIRE_MS) {
+            return Err(Unmovable::ExpireTooFar);
         }
         let status = if pending { MovementStatus::Processing } else { MovementStatus::Successful };
         Ok(Self {
@@ -610,6 +616,32 @@ mod tests {
         let sides = received.sides(Step::Complete);
         let numbers: Vec<u8> = sides.iter().filter_map(|s| s.transaction.as_ref().map(|t| t.n)).collect();
         assert_eq!(numbers, vec![3]);
+    }
+
+    #[test]
+    fn an_expiry_more_than_90_days_away_is_refused_in_either_form() {
+        let now = Millis::from_epoch_ms(1_000);
+        let main = BalanceId::new(Uuid::from_u128(1));
+        let amount = Amount::parse_json("1").expect("an amount");
+        let open = |expire| {
+            let notes = MovementNotes::default();
+            Movement::open(
+                Uuid::nil(),
+                MovementKind::FundRequest,
+                Parties::default(),
+                main,
+                amount,
+                None,
+                notes,
+                None,
+                Some(expire),
+                now,
+            )
+        };
+        assert!(open(Expire::On(now.plus_ms(MAX_EXPIRE_MS))).is_ok());
+        assert_eq!(open(Expire::On(now.plus_ms(MAX_EXPIRE_MS + 1))).err(), Some(Unmovable::ExpireTooFar));
+        assert!(open(Expire::After { ms: MAX_EXPIRE_MS }).is_ok());
+        assert!(Expire::parse("after 91d").is_err() && Expire::parse("after 90d").is_ok());
     }
 
     #[test]

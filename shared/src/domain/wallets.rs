@@ -254,8 +254,8 @@ pub enum Expire {
     On(Millis),
 }
 
-/// The longest `after` a request may ask for: 90 days.
-const MAX_AFTER_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+/// The furthest a request may expire, `after` or `on`: 90 days from its creation.
+pub const MAX_EXPIRE_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 
 impl Expire {
     /// `after <n><unit>` with units `s`, `m`, `h`, `d` (several may follow each other: `1h30m`),
@@ -265,7 +265,7 @@ impl Expire {
         let text = text.trim();
         if let Some(rest) = text.strip_prefix("after ") {
             let ms = duration_ms(rest.trim()).ok_or(NameError(WHAT))?;
-            return (1..=MAX_AFTER_MS).contains(&ms).then_some(Expire::After { ms }).ok_or(NameError(WHAT));
+            return (1..=MAX_EXPIRE_MS).contains(&ms).then_some(Expire::After { ms }).ok_or(NameError(WHAT));
         }
         if let Some(rest) = text.strip_prefix("on ") {
             let at = chrono::DateTime::parse_from_rfc3339(rest.trim()).map_err(|_| NameError(WHAT))?;

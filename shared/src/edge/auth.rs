@@ -12,9 +12,11 @@
 
 use super::error::ApiError;
 use crate::clock::Clock;
+use crate::domain::api_keys::{rate_window, KeyLimits};
 use crate::domain::names::ProjectId;
 use crate::domain::request_signature::{Covered, Signature, NONCE_HEADER, SIGNATURE_HEADER, SIGNED_HEADERS_HEADER};
 use crate::domain::sealed::{SealedSecret, Secret, SecretsKey, NONCE_BYTES};
+use crate::domain::time::Millis;
 use crate::store::{ApiKeyRecord, NonceClaim, NonceUse, Store, StoredApiKey};
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,6 +32,11 @@ use std::time::{Duration, Instant};
 
 /// The authorizer context's entry for a key that signs its requests: its secret, sealed.
 pub const CONTEXT_SIGNING_SECRET: &str = "signingSecret";
+/// The authorizer context's key end date (ms) and rate limit (per minute), when it has them.
+pub const CONTEXT_VALID_UNTIL: &str = "validUntil";
+pub const CONTEXT_RATE_LIMIT: &str = "rateLimit";
+/// How stale a key's recorded last use may get: it is written at most once an hour.
+const LAST_USED_PRECISION_MS: i64 = 3_600_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -120,6 +127,8 @@ fn parse_scopes(values: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<Scope>
 pub struct Identity {
     pub caller: Caller,
     pub signing_secret: Option<SealedSecret>,
+    /// Checked on every use: an end date bites to the millisecond, even from a cache.
+    pub limits: KeyLimits,
 }
 
 /// What a signature covers, borrowed from the HTTP event as it arrived. No Debug: its headers
@@ -172,25 +181,28 @@ pub struct Authenticator {
     cache: Mutex<HashMap<String, (Identity, Instant)>>,
     /// Without it, a request with a key that signs is a fault (500), never a pass.
     signing: Option<Signing>,
+    /// What end dates, revocations, rate windows and nonces are held against.
+    clock: Arc<dyn Clock>,
 }
 
 /// What checking signed requests takes.
 struct Signing {
-    /// What nonces are held against.
-    clock: Arc<dyn Clock>,
     /// What signing secrets open with.
     secrets: SecretsKey,
 }
 
 impl Authenticator {
+    /// `ttl`: how long a key's record is trusted without reading it again (a revocation bites
+    /// within it).
     pub fn new(store: Store, ttl: Duration) -> Self {
-        Self { store, ttl, cache: Mutex::new(HashMap::new()), signing: None }
+        let clock = Arc::new(crate::clock::SystemClock);
+        Self { store, ttl, cache: Mutex::new(HashMap::new()), signing: None, clock }
     }
 
-    /// Checks signed requests: their nonces against `clock`, their keys' secrets opened with
-    /// `secrets`.
+    /// Checks signed requests: their nonces against `clock` (which the key limits are then
+    /// held against too), their keys' secrets opened with `secrets`.
     pub fn with_signing(self, clock: Arc<dyn Clock>, secrets: SecretsKey) -> Self {
-        Self { signing: Some(Signing { clock, secrets }), ..self }
+        Self { signing: Some(Signing { secrets }), clock, ..self }
     }
 
     /// The caller of an HTTP request. An authorizer's context wins (API Gateway only passes it
@@ -205,8 +217,21 @@ impl Authenticator {
             Some(identity) => identity,
             None => self.identify(request.headers).await?,
         };
+        let now = self.clock.now();
+        identity.limits.check(now).map_err(ApiError::key_refused)?;
         if let Some(sealed) = &identity.signing_secret {
             self.check_signature(&identity.caller, sealed, request).await?;
+        }
+        if let (Some(limit), Some(key_id)) = (identity.limits.rate_per_minute, &identity.caller.key_id) {
+            let (window, retry_after) = rate_window(now);
+            let counted = self
+                .store
+                .count_request(&identity.caller.project, key_id, window, limit)
+                .await
+                .map_err(|e| ApiError::internal(format!("counting a request of {key_id}: {e}")))?;
+            if !counted {
+                return Err(ApiError::rate_limited(limit, retry_after));
+            }
         }
         Ok(identity.caller)
     }
@@ -217,6 +242,7 @@ impl Authenticator {
         let (key, _) = api_key(headers).ok_or_else(ApiError::unauthorized)?;
         let hash = hash_api_key(&key);
         if let Some(identity) = self.cached(&hash) {
+            identity.limits.check(self.clock.now()).map_err(ApiError::key_refused)?;
             return Ok(identity);
         }
         let stored = self
@@ -225,6 +251,14 @@ impl Authenticator {
             .await
             .map_err(|e| ApiError::internal(format!("looking up an API key: {e}")))?
             .ok_or_else(ApiError::unauthorized)?;
+        let now = self.clock.now();
+        stored.limits.check(now).map_err(ApiError::key_refused)?;
+        if stored.last_used_at.is_none_or(|at| at.epoch_ms() < now.epoch_ms() - LAST_USED_PRECISION_MS) {
+            // Approximate to the hour, and never worth refusing a request over.
+            if let Err(e) = self.store.touch_api_key(&hash, now).await {
+                tracing::warn!(keyId = %stored.record.key_id, error = %e, "recording a key's last use");
+            }
+        }
         let identity = identity_from_stored(stored).ok_or_else(ApiError::unauthorized)?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(hash, (identity.clone(), Instant::now()));
@@ -269,7 +303,7 @@ impl Authenticator {
         let key_header = api_key(request.headers).map_or(AUTHORIZATION, |(_, header)| header);
         let header = |name: &str| header_bytes(request.headers, name);
         signature.verify(secret.expose().as_bytes(), &[key_header], header, &covered)?;
-        let now = signing.clock.now();
+        let now = self.clock.now();
         signature.check_window(now)?;
         let claim = NonceClaim {
             project: &caller.project,
@@ -300,8 +334,8 @@ fn header_bytes(headers: &HeaderMap, name: &str) -> Option<Vec<u8>> {
 
 /// A key of a reserved project (one the system uses itself) is no key at all.
 fn identity_from_stored(stored: StoredApiKey) -> Option<Identity> {
-    let StoredApiKey { record, signing_secret } = stored;
-    caller_from_record(record).map(|caller| Identity { caller, signing_secret })
+    let StoredApiKey { record, signing_secret, limits, .. } = stored;
+    caller_from_record(record).map(|caller| Identity { caller, signing_secret, limits })
 }
 
 fn caller_from_record(record: ApiKeyRecord) -> Option<Caller> {
@@ -351,7 +385,15 @@ fn from_authorizer(context: &HashMap<String, Value>) -> Option<Identity> {
     };
     let key_id = context.get("keyId").and_then(Value::as_str).map(str::to_owned);
     let signing_secret = context.get(CONTEXT_SIGNING_SECRET).and_then(Value::as_str).map(SealedSecret::from_stored);
-    Some(Identity { caller: Caller { project, scopes, key_id }, signing_secret })
+    // The authorizer's verdict is cached by API Gateway: its context carries the key's end date
+    // and rate so that both still hold exactly (a revocation bites when the cache expires).
+    let number = |name: &str| context.get(name).and_then(Value::as_str).and_then(|text| text.parse::<i64>().ok());
+    let limits = KeyLimits {
+        valid_until: number(CONTEXT_VALID_UNTIL).map(Millis::from_epoch_ms),
+        revoked_at: None,
+        rate_per_minute: number(CONTEXT_RATE_LIMIT).and_then(|n| u32::try_from(n).ok()),
+    };
+    Some(Identity { caller: Caller { project, scopes, key_id }, signing_secret, limits })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! secret as stored, sealed (`signingSecret`), and the function checks the signature. The
 //! authorizer never opens the secret and needs no secrets key.
 
-use super::auth::{Authenticator, Identity, CONTEXT_SIGNING_SECRET};
+use super::auth::{Authenticator, Identity, CONTEXT_RATE_LIMIT, CONTEXT_SIGNING_SECRET, CONTEXT_VALID_UNTIL};
 use super::logging;
 use crate::config::Config;
 use crate::store::{CallCounter, Store};
@@ -56,6 +56,7 @@ pub async fn authorize(
     let result = authorizer.auth.identify(&event.payload.headers).await;
     let answer = match &result {
         Ok(identity) => Ok(json!({ "isAuthorized": true, "context": context(identity) })),
+        // Unknown, revoked or past its end date.
         Err(error) if error.status == 401 => Ok(json!({ "isAuthorized": false })),
         Err(error) => Err(super::diagnostic(error, request_id)),
     };
@@ -91,6 +92,12 @@ fn context(identity: &Identity) -> Value {
     }
     if let Some(sealed) = &identity.signing_secret {
         context[CONTEXT_SIGNING_SECRET] = json!(sealed.as_str());
+    }
+    if let Some(until) = identity.limits.valid_until {
+        context[CONTEXT_VALID_UNTIL] = json!(until.epoch_ms().to_string());
+    }
+    if let Some(limit) = identity.limits.rate_per_minute {
+        context[CONTEXT_RATE_LIMIT] = json!(limit.to_string());
     }
     context
 }

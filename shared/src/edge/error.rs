@@ -1,5 +1,6 @@
 //! Every failure a caller can see, with its HTTP status, mapped once here.
 
+use crate::domain::api_keys::KeyRefusal;
 use crate::domain::operation::Rejection;
 use crate::domain::request_signature::SignatureError;
 use crate::engine::{EngineError, Fault};
@@ -20,6 +21,8 @@ pub struct ApiError {
     pub own_body: Option<String>,
     /// Whose error body the answer is in: the action's facade.
     pub shape: ErrorShape,
+    /// A 429's `Retry-After`, when it is not [`RETRY_AFTER_SECONDS`].
+    pub retry_after_seconds: Option<u32>,
 }
 
 /// The error bodies of the facades.
@@ -45,6 +48,7 @@ impl ApiError {
             detail: None,
             own_body: None,
             shape: ErrorShape::Pocketbook,
+            retry_after_seconds: None,
         }
     }
 
@@ -64,6 +68,10 @@ impl ApiError {
             }
             None => self,
         }
+    }
+
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(415, "UNSUPPORTED_MEDIA_TYPE", message)
     }
 
     pub fn malformed(message: impl Into<String>) -> Self {
@@ -98,6 +106,20 @@ impl ApiError {
 
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(413, "PAYLOAD_TOO_LARGE", format!("the body exceeds {limit} bytes"))
+    }
+
+    /// A known key that no longer works.
+    pub fn key_refused(refusal: KeyRefusal) -> Self {
+        match refusal {
+            KeyRefusal::Revoked => Self::new(401, "KEY_REVOKED", "this API key was revoked"),
+            KeyRefusal::Expired => Self::new(401, "KEY_EXPIRED", "this API key's end date has passed"),
+        }
+    }
+
+    /// The key made `limit` requests in this minute already.
+    pub fn rate_limited(limit: u32, retry_after: u32) -> Self {
+        let message = format!("this API key may make {limit} requests a minute; retry in {retry_after} s");
+        Self { retry_after_seconds: Some(retry_after), ..Self::new(429, "RATE_LIMITED", message) }
     }
 
     pub fn busy() -> Self {
@@ -147,7 +169,7 @@ impl ApiError {
     }
 
     pub fn retry_after(&self) -> Option<u32> {
-        (self.status == 429).then_some(RETRY_AFTER_SECONDS)
+        (self.status == 429).then_some(self.retry_after_seconds.unwrap_or(RETRY_AFTER_SECONDS))
     }
 
     /// The answer body. A 500 names the request id, so a report can be matched to the log.
@@ -362,6 +384,7 @@ impl From<WalletError> for ApiError {
                 "several movements of this kind have this foreignId: name one by its id",
             ),
             WalletError::ExpireInPast => ApiError::validation("expire", "must be in the future"),
+            WalletError::ExpireTooFar => ApiError::validation("expire", "must be at most 90 days after its creation"),
             WalletError::BadPage => ApiError::validation("page", error.to_string()),
             WalletError::KeyReused => ApiError::key_reused(),
             WalletError::Busy => ApiError::busy(),

@@ -115,6 +115,24 @@ pub struct Request {
     pub route: &'static str,
 }
 
+/// A body's media type must be JSON (`application/json`, or any `+json`), or a form where the
+/// route documents forms (Juspay's clients post them): anything else is a 415, before the body
+/// is read. A request without a body needs no type.
+pub fn require_media_type(event: &ApiGatewayV2httpRequest, forms: bool) -> Result<(), ApiError> {
+    if event.body.as_deref().is_none_or(|body| body.trim().is_empty()) {
+        return Ok(());
+    }
+    let content_type = event.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let json = media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"));
+    if json || (forms && is_form(&event.headers)) {
+        return Ok(());
+    }
+    let wanted = if forms { "application/json or application/x-www-form-urlencoded" } else { "application/json" };
+    let given = if media.is_empty() { "none".to_owned() } else { media };
+    Err(ApiError::unsupported_media_type(format!("the body must be {wanted} (Content-Type: {given})")))
+}
+
 fn is_form(headers: &http::HeaderMap) -> bool {
     let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     content_type

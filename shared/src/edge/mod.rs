@@ -221,6 +221,8 @@ async fn http<A: Action>(
         caller
     };
     let templates: Vec<&'static str> = std::iter::once(A::PATH).chain(A::ALSO.iter().map(|(_, path)| *path)).collect();
+    // Juspay's routes take the forms its clients post; every other route JSON only.
+    event::require_media_type(event, A::ERRORS == error::ErrorShape::Juspay)?;
     let request = Request::from_http(event, &templates, A::QUERY)?;
     A::handle(&app.service, &caller, request).await
 }

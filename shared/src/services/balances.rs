@@ -208,7 +208,7 @@ impl Balances {
             Order::Asc => "asc",
             Order::Desc => "desc",
         };
-        let scope = [project.as_str(), balance_text.as_str(), order_text];
+        let scope = [project.as_str(), "history", balance_text.as_str(), order_text];
         let after = match &request.token {
             None => None,
             Some(token) => {

@@ -92,6 +92,18 @@ pub(super) const BODY: &str = "body";
 
 pub(super) const KEY_ID: &str = "keyId";
 pub(super) const SCOPES: &str = "scopes";
+/// A key's signing secret, sealed (absent on keys that do not sign).
+pub(super) const SIGNING_SECRET: &str = "signingSecret";
+/// The key's first characters, to tell keys apart in a listing (never the key).
+pub(super) const KEY_PREFIX: &str = "keyPrefix";
+/// On a key's index item: the SHA-256 of the key, the record's address.
+pub(super) const KEY_HASH: &str = "keyHash";
+pub(super) const VALID_UNTIL: &str = "validUntil";
+pub(super) const REVOKED_AT: &str = "revokedAt";
+pub(super) const RATE_LIMIT: &str = "rateLimit";
+pub(super) const LAST_USED_AT: &str = "lastUsedAt";
+/// A rate window's request count.
+pub(super) const REQUESTS: &str = "requests";
 
 // ---- wallet accounts, wallet tokens, orders, the transaction index ----
 
@@ -234,6 +246,14 @@ mod tests {
         BODY,
         KEY_ID,
         SCOPES,
+        SIGNING_SECRET,
+        KEY_PREFIX,
+        KEY_HASH,
+        VALID_UNTIL,
+        REVOKED_AT,
+        RATE_LIMIT,
+        LAST_USED_AT,
+        REQUESTS,
         CUSTOMER_ID,
         GATEWAY,
         REFERENCE,

@@ -57,6 +57,17 @@ pub fn api_key_pk(key_hash_hex: &str) -> String {
 
 pub const API_KEY_SK: &str = "K";
 
+/// A project's keys, one item per key id holding the key's hash: listing, revoking and
+/// rotating name a key by its id.
+pub fn api_key_index_pk(project: &ProjectId) -> String {
+    format!("P#{project}#KEYS")
+}
+
+/// A key's request count in one rate window (`<window start ms>`), which expires by TTL.
+pub fn rate_window_pk(project: &ProjectId, key_id: &str) -> String {
+    format!("P#{project}#RL#{key_id}")
+}
+
 pub fn idempotency_pk(project: &ProjectId, key: &IdempotencyKey) -> String {
     format!("P#{project}#I#{key}")
 }

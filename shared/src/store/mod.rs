@@ -21,7 +21,7 @@ pub mod schema;
 mod wallets;
 mod writes;
 
-pub use api_keys::{ApiKeyRecord, StoredApiKey};
+pub use api_keys::{ApiKeyRecord, KeyLimitChange, NewApiKey, StoredApiKey};
 pub use balances::{HeadRecord, LockHolder};
 pub use calls::CallCounter;
 pub use commit::{Commit, CommitError, HeadWrite, MAX_TRANSACTION_ITEMS};

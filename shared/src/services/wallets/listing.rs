@@ -26,6 +26,9 @@ pub struct WalletListRequest {
     pub sort: SortBy,
     pub limit: usize,
     pub page: Option<String>,
+    /// Whether the caller may write: only then does a listing create the project's main
+    /// wallet when it does not exist yet (a read never writes).
+    pub may_write: bool,
 }
 
 /// A page of wallets, and the pages around it (FPay's collection: index, previous, next).
@@ -35,7 +38,8 @@ pub struct WalletList {
 }
 
 impl Wallets {
-    /// A page of the project's wallets; the main wallet is always among them.
+    /// A page of the project's wallets; the main wallet is always among them once it exists,
+    /// and a caller that may write creates it first.
     ///
     /// A page token seals a [`PagePosition`]: the page's index and the walk's start time, and
     /// where it reads from (the start; after a cursor: a next page; before one: a previous
@@ -47,7 +51,9 @@ impl Wallets {
         key_id: Option<&str>,
         request: &WalletListRequest,
     ) -> Result<WalletList, WalletError> {
-        self.ensure_main_wallet(project, key_id).await?;
+        if request.may_write {
+            self.ensure_main_wallet(project, key_id).await?;
+        }
         let filter_text = request.filter.as_ref().map(ToString::to_string).unwrap_or_default();
         let sort_text = request.sort.to_string();
         let scope = [project.as_str(), "wallets", filter_text.as_str(), sort_text.as_str()];

@@ -67,6 +67,8 @@ pub enum WalletError {
     AmbiguousReference,
     #[error("the expire time has passed")]
     ExpireInPast,
+    #[error("the expire time is more than 90 days away")]
+    ExpireTooFar,
     #[error("the page token is malformed, altered, or from another listing")]
     BadPage,
     #[error("idempotency key reused with a different request")]

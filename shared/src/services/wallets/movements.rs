@@ -138,6 +138,7 @@ fn unmovable(unmovable: Unmovable) -> WalletError {
     match unmovable {
         Unmovable::SameWallet => WalletError::SameWallet,
         Unmovable::ExpireInPast => WalletError::ExpireInPast,
+        Unmovable::ExpireTooFar => WalletError::ExpireTooFar,
         Unmovable::CounterpartMissing => WalletError::CounterpartMissing,
         Unmovable::CounterpartDiffers => WalletError::CounterpartDiffers,
     }
