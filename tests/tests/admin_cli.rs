@@ -193,9 +193,24 @@ async fn a_rate_limited_key_gets_429_with_retry_after_beyond_its_rate() {
     } else {
         assert_eq!(allowed, 5, "a new minute began after the third: {statuses:?}");
     }
-    // A key without a limit is never counted.
+    // A key without a limit is never counted: one round trip fewer than a limited key's
+    // (both keys cached by now).
     let free = created_key(&app, &[]);
     for _ in 0..5 {
         assert_eq!(use_key(&app, &free).await.0, 200);
     }
+    let limited = created_key(&app, &["--rate-limit", "100"]);
+    let _ = round_trips_of(&app, &limited).await;
+    assert_eq!(
+        round_trips_of(&app, &limited).await,
+        round_trips_of(&app, &free).await + 1,
+        "the count is one conditional UpdateItem"
+    );
+}
+
+/// The DynamoDB round trips of one wallet listing with the key.
+async fn round_trips_of(app: &TestApp, key: &str) -> u64 {
+    let auth = format!("Bearer {key}");
+    let answer = app.send_as("GET", "/v1.0/wallets?limit=1", None, &[("authorization", &auth)]).await;
+    app.round_trips("list-wallets", &answer)
 }

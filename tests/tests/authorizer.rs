@@ -111,3 +111,64 @@ async fn a_store_fault_fails_the_authorizer_instead_of_turning_a_good_key_away()
     let answer = ask(app.function(AUTHORIZER), Some(&format!("Bearer {}", app.api_key))).await.unwrap();
     assert!(answer.is_authorized);
 }
+
+#[tokio::test]
+async fn the_authorizer_hands_on_a_keys_end_date_and_rate_and_refuses_a_revoked_key() {
+    use pocketbook::domain::api_keys::KeyLimits;
+    use pocketbook::domain::time::Millis;
+    use pocketbook::edge::auth::{generate_api_key, hash_api_key};
+    use pocketbook::store::{ApiKeyRecord, KeyLimitChange, NewApiKey};
+
+    // Without its own key cache, so that the revocation below shows at once.
+    let options = AppOptions::default().authorizer_function().env("POCKETBOOK_API_KEY_CACHE_SECONDS", "0");
+    let app = TestApp::spawn_with(options).await;
+    let pool = app.function(AUTHORIZER);
+    let now = Millis::from_datetime(chrono::Utc::now());
+    let key = generate_api_key();
+    let record = ApiKeyRecord {
+        key_id: format!("key-limited-{}", app.project),
+        project_id: pocketbook::domain::names::ProjectId::parse(&app.project).unwrap(),
+        scopes: vec!["read".into()],
+        created_at: now,
+    };
+    let limits = KeyLimits { valid_until: Some(now.plus_ms(3_600_000)), revoked_at: None, rate_per_minute: Some(7) };
+    let hash = hash_api_key(&key);
+    let new = NewApiKey { hash: &hash, record: &record, signing_secret: None, limits, prefix: &key[..11] };
+    app.store.insert_new_api_key(&new).await.unwrap();
+
+    let admitted = ask(pool, Some(&format!("Bearer {key}"))).await.unwrap();
+    assert!(admitted.is_authorized);
+    assert_eq!(admitted.context["validUntil"], json!(now.plus_ms(3_600_000).epoch_ms().to_string()));
+    assert_eq!(admitted.context["rateLimit"], json!("7"), "the functions count against it");
+
+    assert!(app.store.limit_api_key(&record.project_id, &record.key_id, KeyLimitChange::Revoke(now)).await.unwrap());
+    let refused = ask(pool, Some(&format!("Bearer {key}"))).await.unwrap();
+    assert!(!refused.is_authorized, "a revoked key gets no verdict but a refusal");
+    assert_eq!(refused.context, Value::Null);
+}
+
+#[tokio::test]
+async fn behind_the_authorizer_an_end_date_and_a_rate_in_its_context_still_hold() {
+    let past = (chrono::Utc::now() - chrono::Duration::seconds(1)).timestamp_millis().to_string();
+    let context = |extra: Value| {
+        let mut context = json!({"projectId": "acme-ctx", "scopes": "read write", "keyId": "key-ctx"});
+        if let (Some(context), Some(extra)) = (context.as_object_mut(), extra.as_object()) {
+            context.extend(extra.clone());
+        }
+        context
+    };
+    let ended = TestApp::spawn_with(AppOptions::default().authorizer(context(json!({"validUntil": past})))).await;
+    let answer = ended.send("GET", "/v1.0/wallets", None).await;
+    assert_eq!((answer.status, &answer.body["error"]["code"]), (401, &json!("KEY_EXPIRED")), "{}", answer.body);
+
+    let limited = TestApp::spawn_with(AppOptions::default().authorizer(context(json!({"rateLimit": "2"})))).await;
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(limited.send("GET", "/v1.0/wallets", None).await.status);
+        }
+        statuses
+    };
+    // Two a minute; a minute boundary inside the loop starts the count again.
+    assert!(statuses[..2] == [200, 200] && statuses.contains(&429) || statuses == [200; 4], "{statuses:?}");
+}
