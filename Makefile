@@ -24,7 +24,8 @@ $(CLIENTS): tests/clients/package-lock.json
 tools: $(READY) $(CLIENTS)
 
 # The local DynamoDB (unless AWS_ENDPOINT_URL_DYNAMODB is set), the table, a development
-# API key, and the HTTP API on http://127.0.0.1:9000 (cargo lambda watch).
+# API key, and the HTTP API on http://127.0.0.1:9000: pocketbook-front, which passes the API's
+# paths on to cargo lambda watch on 127.0.0.1:9001 (its Invoke API: never through the front).
 dev: $(READY) $(CLIENTS)
 	scripts/dev.sh
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# `make dev`: a local Pocketbook on http://127.0.0.1:9000.
+# `make dev`: a local Pocketbook on http://127.0.0.1:${API_PORT:-9000}.
 #   1. the local DynamoDB (moto, serialised) on 127.0.0.1:${DDB_PORT:-8000}, unless
 #      AWS_ENDPOINT_URL_DYNAMODB is already set (then that one is used and nothing is started);
 #   2. the table (pocketbook-admin create-table) and a development API key;
-#   3. `cargo lambda watch`, routing the API Gateway paths to the functions (see the router in
-#      Cargo.toml), rebuilding on every change.
+#   3. the local front (front/, pocketbook-front) on 127.0.0.1:${API_PORT:-9000}: the HTTP API's
+#      paths only, passed on to
+#   4. `cargo lambda watch` on 127.0.0.1:${INVOKE_PORT:-9001}, routing the API Gateway paths to
+#      the functions (see the router in Cargo.toml), rebuilding on every change. It also serves
+#      the Lambda Invoke API there (any function, any projectId, no API key): the front never
+#      passes that on, so only what runs on this machine reaches it, on the internal port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,14 +24,19 @@ export POCKETBOOK_PAGE_TOKEN_KEY="${POCKETBOOK_PAGE_TOKEN_KEY:-local-development
 # when it is unset (shared/src/config.rs), so a key sealed by an admin run without it opens too.
 export POCKETBOOK_SECRETS_KEY="${POCKETBOOK_SECRETS_KEY:-pocketbook-development-secrets-key}"
 export PATH="$PWD/.venv/bin:$PATH"
+api_port="${API_PORT:-9000}"
+invoke_port="${INVOKE_PORT:-9001}"
 mkdir -p .dev
+# Whatever this script starts in the background stops with it.
+pids=()
+trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 
 if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
   port="${DDB_PORT:-8000}"
   rm -f .dev/dynamodb.port
   .venv/bin/python scripts/local_dynamodb.py --port "$port" --port-file .dev/dynamodb.port > .dev/dynamodb.log 2>&1 &
   ddb_pid=$!
-  trap 'kill $ddb_pid 2>/dev/null || true' EXIT
+  pids+=("$ddb_pid")
   for _ in $(seq 1 150); do
     [ -s .dev/dynamodb.port ] && break
     kill -0 "$ddb_pid" 2>/dev/null || { cat .dev/dynamodb.log; echo "the local DynamoDB did not start" >&2; exit 1; }
@@ -39,7 +48,7 @@ else
   echo "using the DynamoDB at $AWS_ENDPOINT_URL_DYNAMODB"
 fi
 
-cargo build --quiet -p pocketbook-admin
+cargo build --quiet -p pocketbook-admin -p pocketbook-front
 admin=target/debug/pocketbook-admin
 "$admin" create-table --if-missing
 key="$("$admin" create-api-key --project dev --scopes read,write --quiet)"
@@ -47,23 +56,26 @@ echo "$key" > .dev/api-key
 
 cat <<MSG
 
-Pocketbook is starting on http://127.0.0.1:9000 (the first request of each function compiles it).
+Pocketbook is starting on http://127.0.0.1:$api_port (the first request of each function compiles it).
+Exposed there: the HTTP API's routes only (pocketbook-front, loopback). The Lambda Invoke API of
+cargo lambda watch (POST /2015-03-31/functions/<name>/invocations: no API key) is only on
+127.0.0.1:$invoke_port, for the admin and test tools; the front answers it with a 404.
 Development API key for project "dev" (also in .dev/api-key):
 
   export POCKETBOOK_KEY=$key
 
 Try:
 
-  curl -s -X POST http://127.0.0.1:9000/balances -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
+  curl -s -X POST http://127.0.0.1:$api_port/balances -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
        -H 'content-type: application/json' -d '{"balanceType": "EUR", "balanceName": "Store credit"}'
 
-  curl -s -X POST http://127.0.0.1:9000/balances/<balanceId>/operations -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
+  curl -s -X POST http://127.0.0.1:$api_port/balances/<balanceId>/operations -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
        -H 'content-type: application/json' -d '{"amount": 10.50, "type": "INC"}'
 
-  curl -s http://127.0.0.1:9000/balances/<balanceId> -H "Authorization: Bearer \$POCKETBOOK_KEY"
-  curl -s http://127.0.0.1:9000/balances/<balanceId>/transactions -H "Authorization: Bearer \$POCKETBOOK_KEY"
+  curl -s http://127.0.0.1:$api_port/balances/<balanceId> -H "Authorization: Bearer \$POCKETBOOK_KEY"
+  curl -s http://127.0.0.1:$api_port/balances/<balanceId>/transactions -H "Authorization: Bearer \$POCKETBOOK_KEY"
 
-  curl -s -X POST http://127.0.0.1:9000/v1.0/wallets -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
+  curl -s -X POST http://127.0.0.1:$api_port/v1.0/wallets -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
        -H 'content-type: application/json' -d '{"name": "Savings"}'
 
 The admin tool works against the same database from another shell (with the same
@@ -82,7 +94,18 @@ while IFS='=' read -r name value; do
   provider_env+=(--env-var "$name=$value")
 done < <(env | grep -E '^POCKETBOOK_(PROVIDER_|REFRESH_TIMEOUT_MS=)' || true)
 
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
+rm -f .dev/front.port
+target/debug/pocketbook-front --listen "127.0.0.1:$api_port" --upstream "http://127.0.0.1:$invoke_port" \
+  --port-file .dev/front.port &
+front_pid=$!
+pids+=("$front_pid")
+for _ in $(seq 1 50); do
+  [ -s .dev/front.port ] && break
+  kill -0 "$front_pid" 2>/dev/null || { echo "the local front did not start (is 127.0.0.1:$api_port taken?)" >&2; exit 1; }
+  sleep 0.1
+done
+
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --env-var "TABLE_NAME=$TABLE_NAME" \
   --env-var "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" \
   --env-var "AWS_REGION=$AWS_REGION" \
@@ -90,5 +113,6 @@ cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
   --env-var "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY" \
   --env-var "POCKETBOOK_PAGE_TOKEN_KEY=$POCKETBOOK_PAGE_TOKEN_KEY" \
   --env-var "POCKETBOOK_SECRETS_KEY=$POCKETBOOK_SECRETS_KEY" \
+  --env-var "POCKETBOOK_API_KEY_CACHE_SECONDS=0" \
   --env-var "AWS_EC2_METADATA_DISABLED=true" \
   "${provider_env[@]}"
