@@ -9,8 +9,11 @@
 //!
 //! Below the runs: regression tests for what the contract work found.
 
+use pocketbook::domain::api_keys::KeyLimits;
 use pocketbook::domain::names::{BalanceId, ProjectId};
 use pocketbook::domain::time::Millis;
+use pocketbook::edge::auth::{generate_api_key, hash_api_key};
+use pocketbook::store::{ApiKeyRecord, KeyLimitChange, NewApiKey};
 use pocketbook_tests::app::into_answer;
 use pocketbook_tests::local_dynamodb::workspace_root;
 use pocketbook_tests::{Answer, AppOptions, TestApp};
@@ -723,5 +726,121 @@ async fn pocket_wallet_answers_schemathesis_cannot_provoke_conform_to_openapi_ya
     record("GET", wallets, &second, 200);
     record("GET", wallets, &app.send("GET", &format!("/v1.0/wallets?limit=1&page={next}"), None).await, 400);
     record("GET", wallets, &app.send("GET", "/v1.0/wallets?filter=name%20%3D", None).await, 400);
+    validate_answers(answers).await;
+}
+
+/// A key stored as the admin tool stores it, with these limits; its id for the store's calls.
+async fn key_with_limits(app: &TestApp, scopes: &[&str], limits: KeyLimits) -> (String, String) {
+    let key = generate_api_key();
+    let record = ApiKeyRecord {
+        key_id: pocketbook_tests::app::unique("key"),
+        project_id: ProjectId::parse(&app.project).expect("project"),
+        scopes: scopes.iter().map(|scope| scope.to_string()).collect(),
+        created_at: Millis::from_datetime(chrono::Utc::now()),
+    };
+    let hash = hash_api_key(&key);
+    let new = NewApiKey { hash: &hash, record: &record, signing_secret: None, limits, prefix: &key[..8] };
+    app.store.insert_new_api_key(&new).await.expect("store the API key");
+    (key, record.key_id)
+}
+
+/// A request with exactly this key, Content-Type and body.
+async fn typed(app: &TestApp, method: &str, path: &str, key: &str, content_type: &str, body: &str) -> Answer {
+    let request = reqwest::Client::new()
+        .request(method.parse().expect("method"), format!("{}{path}", app.url))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", content_type)
+        .body(body.to_owned());
+    into_answer(request.send().await.expect("request reaches the gateway")).await
+}
+
+#[tokio::test]
+async fn media_type_and_key_lifecycle_refusals_conform_to_openapi_yaml() {
+    // A body that is not JSON (nor, on Juspay's routes, a form), a revoked key, a key past its
+    // end date and a key over its rate: schemathesis sends JSON and forms with a key that works.
+    let app = TestApp::spawn().await;
+    let balance = app.new_balance().await;
+    let mut answers = Vec::new();
+    let mut record = |method: &str, template: &str, answer: &Answer, status: u16, code: &str| {
+        assert_eq!(answer.status, status, "{method} {template}: {}", answer.body);
+        let found = answer.body["error"]["code"].as_str().or(answer.body["error_code"].as_str());
+        assert_eq!(found, Some(code), "{method} {template}: {}", answer.body);
+        answers.push(documented(method, template, answer));
+    };
+
+    // 415, in each facade's error body.
+    let key = app.api_key.clone();
+    let json_body = r#"{"balanceType": "EUR"}"#;
+    let plain = typed(&app, "POST", "/balances", &key, "text/plain", json_body).await;
+    record("POST", "/balances", &plain, 415, "UNSUPPORTED_MEDIA_TYPE");
+    let form = typed(&app, "POST", "/v1.0/wallets", &key, "application/x-www-form-urlencoded", "name=Alice").await;
+    record("POST", "/v1.0/wallets", &form, 415, "UNSUPPORTED_MEDIA_TYPE");
+    let operation = typed(
+        &app,
+        "POST",
+        &format!("/balances/{balance}/operations"),
+        &key,
+        "application/xml",
+        "<op amount='1' type='INC'/>",
+    )
+    .await;
+    record("POST", "/balances/{balanceId}/operations", &operation, 415, "UNSUPPORTED_MEDIA_TYPE");
+    let juspay = typed(&app, "POST", "/customers", &key, "text/plain", "object_reference_id=c1").await;
+    assert_eq!(juspay.body["status"], "invalid_request_error", "Juspay's error body: {}", juspay.body);
+    record("POST", "/customers", &juspay, 415, "UNSUPPORTED_MEDIA_TYPE");
+
+    // 401 KEY_REVOKED: revoked before its first use, so no cache holds it.
+    let project = ProjectId::parse(&app.project).expect("project");
+    let now = Millis::from_datetime(chrono::Utc::now());
+    let (revoked, key_id) = key_with_limits(&app, &["read", "write"], KeyLimits::default()).await;
+    let limited = app.store.limit_api_key(&project, &key_id, KeyLimitChange::Revoke(now)).await;
+    assert!(limited.expect("revoke the key"), "the key was revoked");
+    let auth = format!("Bearer {revoked}");
+    let headers = [("authorization", auth.as_str())];
+    let read = app.send_as("GET", &format!("/balances/{balance}"), None, &headers).await;
+    record("GET", "/balances/{balanceId}", &read, 401, "KEY_REVOKED");
+    record("GET", "/v1.0/wallets", &app.send_as("GET", "/v1.0/wallets", None, &headers).await, 401, "KEY_REVOKED");
+    // Juspay's routes answer 401s in Pocketbook's body, as every 401.
+    record("GET", "/orders", &app.send_as("GET", "/orders", None, &headers).await, 401, "KEY_REVOKED");
+    let body = json!({"name": "Revoked"});
+    let write = app.send_as("POST", "/v1.0/wallets", Some(&body), &headers).await;
+    record("POST", "/v1.0/wallets", &write, 401, "KEY_REVOKED");
+
+    // 401 KEY_EXPIRED: an end date in the past.
+    let ended = KeyLimits { valid_until: Some(Millis::from_epoch_ms(now.epoch_ms() - 1_000)), ..KeyLimits::default() };
+    let (expired, _) = key_with_limits(&app, &["read"], ended).await;
+    let auth = format!("Bearer {expired}");
+    let headers = [("authorization", auth.as_str())];
+    let read = app.send_as("GET", &format!("/balances/{balance}"), None, &headers).await;
+    record("GET", "/balances/{balanceId}", &read, 401, "KEY_EXPIRED");
+    let customer = app.send_as("GET", "/customers/nobody", None, &headers).await;
+    record("GET", "/customers/{customer_id}", &customer, 401, "KEY_EXPIRED");
+
+    // 429 RATE_LIMITED with Retry-After: one request a minute, so the second is refused, in
+    // each facade's body. All in one minute window: wait for the next one if this one ends soon.
+    let into_minute = Millis::from_datetime(chrono::Utc::now()).epoch_ms().rem_euclid(60_000);
+    if into_minute > 50_000 {
+        tokio::time::sleep(Duration::from_millis((60_000 - into_minute + 250) as u64)).await;
+    }
+    let once = KeyLimits { rate_per_minute: Some(1), ..KeyLimits::default() };
+    let (limited, _) = key_with_limits(&app, &["read", "write"], once).await;
+    let auth = format!("Bearer {limited}");
+    let headers = [("authorization", auth.as_str())];
+    let first = app.send_as("GET", &format!("/balances/{balance}"), None, &headers).await;
+    assert_eq!(first.status, 200, "the first request of the minute: {}", first.body);
+    let busy_route = app.send_as("GET", &format!("/balances/{balance}"), None, &headers).await;
+    let retry_after: u32 = busy_route.header("retry-after").and_then(|s| s.parse().ok()).expect("Retry-After");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    record("GET", "/balances/{balanceId}", &busy_route, 429, "RATE_LIMITED");
+    let listing = app.send_as("GET", "/v1.0/deposits", None, &headers).await;
+    assert!(listing.header("retry-after").is_some());
+    record("GET", "/v1.0/deposits", &listing, 429, "RATE_LIMITED");
+    let orders = app.send_as("GET", "/orders", None, &headers).await;
+    assert_eq!(orders.body["status"], "error", "Juspay's error body: {}", orders.body);
+    record("GET", "/orders", &orders, 429, "RATE_LIMITED");
+    let body = json!({"amount": 1, "type": "INC"});
+    let operate = app.send_as("POST", &format!("/balances/{balance}/operations"), Some(&body), &headers).await;
+    record("POST", "/balances/{balanceId}/operations", &operate, 429, "RATE_LIMITED");
+
     validate_answers(answers).await;
 }

@@ -163,9 +163,12 @@ fn kind_of(request: &Request) -> Result<MovementKind, ApiError> {
         .ok_or_else(|| ApiError::not_found("route"))
 }
 
+/// The query parameters every page of a list repeats, by name, in FPay's SDK's order.
+pub(super) type Parameters = Vec<(&'static str, String)>;
+
 /// `?limit=&sortBy=&page=` of a list in creation order (`filter` is refused with a clear
 /// 400: only wallet lists filter).
-pub(super) fn record_list(params: &Params) -> Result<(RecordListRequest, Vec<(&'static str, String)>), ApiError> {
+pub(super) fn record_list(params: &Params) -> Result<(RecordListRequest, Parameters), ApiError> {
     if params.text("filter")?.is_some_and(|text| !text.trim().is_empty()) {
         return Err(ApiError::validation("filter", "is not supported on this list (only GET /v1.0/wallets filters)"));
     }
@@ -190,7 +193,7 @@ pub(super) fn record_list(params: &Params) -> Result<(RecordListRequest, Vec<(&'
 pub(super) fn collection<T: serde::Serialize>(
     request: &Request,
     list: &RecordListRequest,
-    parameters: Vec<(&'static str, String)>,
+    parameters: Parameters,
     pages: &crate::domain::page_token::PageLinks,
     items: Vec<T>,
 ) -> Reply {
