@@ -220,9 +220,9 @@ fn the_functions_run_on_graviton_under_the_api_gateway_timeout_with_the_table_in
         assert!(!actions.iter().any(|a| a.contains('*') || a == "dynamodb:Scan"), "{id}: {actions:?}");
         assert_eq!(targets, BTreeSet::from(["!GetAtt LedgerTable.Arn".to_owned()]), "{id}: this table only");
     }
-    // The authorizer only reads keys.
+    // The authorizer reads keys, and notes their last use on their own records only.
     let (actions, _) = dynamodb_grants(&function(&template, "authorizer"));
-    assert_eq!(actions, BTreeSet::from(["dynamodb:GetItem".to_owned()]));
+    assert_eq!(actions, BTreeSet::from(["dynamodb:GetItem".to_owned(), "dynamodb:UpdateItem".to_owned()]));
 }
 
 #[test]
@@ -610,4 +610,31 @@ fn the_gateway_throttles_every_route_and_alarms_notify_the_optional_topic() {
         }
     }
     assert_eq!(watched, expected, "the errors alarm watches the functions no 5xx speaks for");
+}
+
+/// Whether one of the function's statements allows `action` on keys starting with `prefix`
+/// (a statement without a condition allows it everywhere).
+fn allows_on(resource: &Value, action: &str, leading_key: &str) -> bool {
+    resource["Properties"]["Policies"].as_sequence().into_iter().flatten().any(|policy| {
+        policy["Statement"].as_sequence().into_iter().flatten().any(|statement| {
+            let acts = statement["Action"].as_sequence().is_some_and(|a| a.iter().any(|a| text(a) == action));
+            let keys = &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+            acts && (statement["Condition"].is_null()
+                || keys.as_sequence().is_some_and(|k| k.iter().any(|k| text(k) == leading_key)))
+        })
+    })
+}
+
+#[test]
+fn every_function_behind_a_key_may_count_a_rate_limited_keys_requests_and_the_authorizer_may_note_a_use() {
+    let template = template();
+    let keyed: BTreeSet<String> = ROUTES.iter().filter(|r| !r.public).map(|r| r.function.to_owned()).collect();
+    for function_name in &keyed {
+        let resource = function(&template, function_name);
+        assert!(
+            allows_on(&resource, "dynamodb:UpdateItem", "P#*#RL#*"),
+            "{function_name} cannot count a rate-limited key's requests (UpdateItem on P#*#RL#*)"
+        );
+    }
+    assert!(allows_on(&function(&template, "authorizer"), "dynamodb:UpdateItem", "K#*"), "the authorizer's lastUsedAt");
 }
