@@ -335,18 +335,10 @@ fn first_segment(template: &str) -> &str {
     template.trim_start_matches('/').split('/').next().unwrap_or_default()
 }
 
-/// shared/src/edge/event.rs's `match_path`, as a yes or no: segment by segment, a `{param}`
-/// matching any one non-empty segment.
+/// Whether the path is the route's: the functions' own matcher (segment by segment, a
+/// `{param}` matching any one non-empty segment).
 fn matches(route: &Route, path: &str) -> bool {
-    let template: Vec<&str> = route.path.trim_matches('/').split('/').collect();
-    let path: Vec<&str> = path.trim_matches('/').split('/').collect();
-    template.len() == path.len()
-        && template.iter().zip(&path).all(|(expected, actual)| {
-            match expected.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(_) => !actual.is_empty(),
-                None => expected == actual,
-            }
-        })
+    pocketbook::edge::event::match_path(route.path, path).is_some()
 }
 
 #[cfg(test)]

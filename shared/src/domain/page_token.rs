@@ -207,6 +207,26 @@ impl PagePosition {
         Neighbours { previous, next }
     }
 
+    /// Where a listing reads: the page a token names, or the first page of a walk starting now.
+    pub fn resume(key: &TokenKey, scope: &[&str], token: Option<&str>, now: Millis) -> Result<Self, BadToken> {
+        match token {
+            Some(token) => Self::open(key, scope, token),
+            None => Ok(Self::first(now)),
+        }
+    }
+
+    /// This page's links, sealed for `scope`: itself and its [`PagePosition::neighbours`].
+    pub fn links(&self, key: &TokenKey, scope: &[&str], ends: Option<(&str, &str)>, more_beyond: bool) -> PageLinks {
+        let neighbours = self.neighbours(ends, more_beyond);
+        let link = |p: &PagePosition| PageLink { index: p.index(), token: p.seal(key, scope) };
+        PageLinks {
+            current: link(self),
+            previous: neighbours.previous.as_ref().map(link),
+            next: neighbours.next.as_ref().map(link),
+            started_at: self.started_at,
+        }
+    }
+
     /// The token of this page, valid in `scope` only.
     pub fn seal(&self, key: &TokenKey, scope: &[&str]) -> String {
         key.seal(scope, self.encode().as_bytes())

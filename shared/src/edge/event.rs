@@ -83,7 +83,7 @@ pub fn path_parameter_names(template: &'static str) -> impl Iterator<Item = &'st
 
 /// Matches a concrete path against a template (used when no `pathParameters` came along,
 /// as with a Function URL). `None` when the path is not this route's.
-fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
+pub fn match_path(template: &str, path: &str) -> Option<Vec<(String, String)>> {
     let (template, path): (Vec<&str>, Vec<&str>) =
         (template.trim_matches('/').split('/').collect(), path.trim_matches('/').split('/').collect());
     if template.len() != path.len() {

@@ -3,7 +3,7 @@
 
 use super::{WalletError, Wallets};
 use crate::domain::names::{BalanceId, ProjectId};
-use crate::domain::page_token::{PageLink, PageLinks, PagePosition, Reading};
+use crate::domain::page_token::{PageLinks, PagePosition, Reading};
 use crate::domain::wallet_query::filter::Filter;
 use crate::domain::wallet_query::sort::{Direction, SortBy, SortCursor};
 use crate::domain::wallet_query::WalletView;
@@ -58,10 +58,8 @@ impl Wallets {
         let sort_text = request.sort.to_string();
         let scope = [project.as_str(), "wallets", filter_text.as_str(), sort_text.as_str()];
         let now = self.engine.clock().now();
-        let mut position = match &request.page {
-            Some(token) => PagePosition::open(&self.page_tokens, &scope, token).map_err(|_| WalletError::BadPage)?,
-            None => PagePosition::first(now),
-        };
+        let mut position = PagePosition::resume(&self.page_tokens, &scope, request.page.as_deref(), now)
+            .map_err(|_| WalletError::BadPage)?;
         let (mut page, mut more) = self.read_page(project, request, &position, now.epoch_ms()).await?;
         if position.is_backward() && page.is_empty() {
             // Nothing before the page it was asked from any more (the listing changed under
@@ -71,14 +69,8 @@ impl Wallets {
         }
         let cursor = |wallet: &Wallet| request.sort.cursor(&wallet.view()).to_string();
         let ends = page.first().map(cursor).zip(page.last().map(cursor));
-        let neighbours = position.neighbours(ends.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), more);
-        let link = |p: &PagePosition| PageLink { index: p.index(), token: p.seal(&self.page_tokens, &scope) };
-        let pages = PageLinks {
-            current: link(&position),
-            previous: neighbours.previous.as_ref().map(link),
-            next: neighbours.next.as_ref().map(link),
-            started_at: position.started_at(),
-        };
+        let ends = ends.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+        let pages = position.links(&self.page_tokens, &scope, ends, more);
         Ok(WalletList { wallets: page, pages })
     }
 

@@ -6,7 +6,7 @@
 use super::{WalletError, Wallets};
 use crate::domain::movements::{movement_id, Movement, MovementKind, NotesPatch, Reference};
 use crate::domain::names::{BalanceId, ProjectId};
-use crate::domain::page_token::{PageLink, PageLinks, PagePosition, Reading};
+use crate::domain::page_token::{PageLinks, PagePosition, Reading};
 use crate::domain::transactions::{Attempt, Transaction, TransactionId};
 use crate::domain::wallets::Wallet;
 use crate::store::{ListPage, ListRange};
@@ -191,10 +191,8 @@ impl Wallets {
         Fut: Future<Output = Result<ListPage<T>, WalletError>>,
     {
         let now = self.engine.clock().now();
-        let mut position = match &request.page {
-            Some(token) => PagePosition::open(&self.page_tokens, scope, token).map_err(|_| WalletError::BadPage)?,
-            None => PagePosition::first(now),
-        };
+        let mut position = PagePosition::resume(&self.page_tokens, scope, request.page.as_deref(), now)
+            .map_err(|_| WalletError::BadPage)?;
         let range = |position: &PagePosition| match position.reading() {
             Reading::First => ListRange { descending: request.descending, after: None },
             Reading::After(cursor) => ListRange { descending: request.descending, after: Some(cursor.clone()) },
@@ -210,14 +208,7 @@ impl Wallets {
             page.items.reverse();
         }
         let ends = page.items.first().map(|(sk, _)| sk.as_str()).zip(page.items.last().map(|(sk, _)| sk.as_str()));
-        let neighbours = position.neighbours(ends, page.more);
-        let link = |p: &PagePosition| PageLink { index: p.index(), token: p.seal(&self.page_tokens, scope) };
-        let pages = PageLinks {
-            current: link(&position),
-            previous: neighbours.previous.as_ref().map(link),
-            next: neighbours.next.as_ref().map(link),
-            started_at: position.started_at(),
-        };
+        let pages = position.links(&self.page_tokens, scope, ends, page.more);
         Ok(RecordList { items: page.items.into_iter().map(|(_, item)| item).collect(), pages })
     }
 }
