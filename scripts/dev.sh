@@ -31,7 +31,9 @@ mkdir -p .dev
 pids=()
 trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 
+events=false
 if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
+  events=true
   port="${DDB_PORT:-8000}"
   rm -f .dev/dynamodb.port
   .venv/bin/python scripts/local_dynamodb.py --port "$port" --port-file .dev/dynamodb.port > .dev/dynamodb.log 2>&1 &
@@ -53,6 +55,34 @@ admin=target/debug/pocketbook-admin
 "$admin" create-table --if-missing
 key="$("$admin" create-api-key --project dev --scopes read,write --quiet)"
 echo "$key" > .dev/api-key
+
+# Events out: the bus publish-events puts events on and the queue of webhook deliveries.
+events_env=()
+if $events; then
+  export EVENT_BUS_NAME="${EVENT_BUS_NAME:-pocketbook-local}"
+  DELIVERY_QUEUE_URL="$(.venv/bin/python - "$AWS_ENDPOINT_URL_DYNAMODB" "$EVENT_BUS_NAME" <<'PY'
+import os, sys, boto3
+endpoint, bus = sys.argv[1], sys.argv[2]
+local = dict(endpoint_url=endpoint, region_name=os.environ["AWS_REGION"])
+events = boto3.client("events", **local)
+if bus not in [b["Name"] for b in events.list_event_buses()["EventBuses"]]:
+    events.create_event_bus(Name=bus)
+print(boto3.client("sqs", **local).create_queue(QueueName="pocketbook-webhook-deliveries")["QueueUrl"])
+PY
+)"
+  export DELIVERY_QUEUE_URL
+  events_env=(
+    --env-var "EVENT_BUS_NAME=$EVENT_BUS_NAME"
+    --env-var "DELIVERY_QUEUE_URL=$DELIVERY_QUEUE_URL"
+    --env-var "AWS_ENDPOINT_URL_EVENTBRIDGE=$AWS_ENDPOINT_URL_DYNAMODB"
+    --env-var "AWS_ENDPOINT_URL_SQS=$AWS_ENDPOINT_URL_DYNAMODB"
+    --env-var "POCKETBOOK_WEBHOOK_ALLOW_INSECURE=true"
+    --env-var "POCKETBOOK_PUBLIC_URL=http://127.0.0.1:$api_port"
+  )
+  echo "events: bus $EVENT_BUS_NAME, webhook deliveries $DELIVERY_QUEUE_URL (pocketbook-local-events, log in .dev/events.log)"
+else
+  echo "events: not run locally with an outside DynamoDB (they need moto's streams, SQS and EventBridge)"
+fi
 
 cat <<MSG
 
@@ -77,6 +107,13 @@ Try:
 
   curl -s -X POST http://127.0.0.1:$api_port/v1.0/wallets -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
        -H 'content-type: application/json' -d '{"name": "Savings"}'
+
+Webhooks: every committed change is published (after the commit, by pocketbook-local-events
+and publish-events) and POSTed, signed, to the endpoints a project registers. A receiver on
+127.0.0.1:8081 (README, "Events and webhooks"), then:
+
+  curl -s -X POST http://127.0.0.1:$api_port/webhooks -H "Authorization: Bearer \$POCKETBOOK_KEY" \\
+       -H 'content-type: application/json' -d '{"url": "http://127.0.0.1:8081/hook", "events": ["*"]}'
 
 The admin tool works against the same database from another shell (with the same
 POCKETBOOK_SECRETS_KEY, so that a key made with --signing-secret opens here):
@@ -105,6 +142,14 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
+if $events; then
+  # It invokes through cargo lambda watch's Invoke API, which starts below: until then (and
+  # while a function compiles) its invocations fail and it tries again, for ever (--max-attempts 0).
+  target/debug/pocketbook-local-events --invoke-url "http://127.0.0.1:$invoke_port" --max-attempts 0 \
+    > .dev/events.log 2>&1 &
+  pids+=("$!")
+fi
+
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --env-var "TABLE_NAME=$TABLE_NAME" \
   --env-var "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" \
@@ -115,4 +160,4 @@ cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
   --env-var "POCKETBOOK_SECRETS_KEY=$POCKETBOOK_SECRETS_KEY" \
   --env-var "POCKETBOOK_API_KEY_CACHE_SECONDS=0" \
   --env-var "AWS_EC2_METADATA_DISABLED=true" \
-  "${provider_env[@]}"
+  "${provider_env[@]}" "${events_env[@]}"

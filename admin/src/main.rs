@@ -3,13 +3,17 @@
 
 use clap::{Parser, Subcommand};
 use pocketbook::clock::{Clock, SystemClock};
-use pocketbook::config::{secrets_key_from_env, SECRETS_KEY, TABLE_NAME};
+use pocketbook::config::{secrets_key_from_env, Config, SECRETS_KEY, TABLE_NAME};
 use pocketbook::domain::api_keys::{parse_span, KeyLimits};
 use pocketbook::domain::checksum;
+use pocketbook::domain::events::EventId;
 use pocketbook::domain::names::{BalanceId, ProjectId};
 use pocketbook::domain::sealed::Secret;
 use pocketbook::domain::time::Millis;
+use pocketbook::domain::webhooks::{parse_description, DeliveryStatus, EventFilter, WebhookId};
 use pocketbook::edge::auth::{generate_api_key, generate_signing_secret, hash_api_key, seal_signing_secret};
+use pocketbook::edge::services::{Parts, Service};
+use pocketbook::services::{DeliveryListRequest, NewWebhook, Webhooks};
 use pocketbook::store::{schema, ApiKeyRecord, KeyLimitChange, NewApiKey, Store};
 use std::process::ExitCode;
 
@@ -88,13 +92,71 @@ enum Command {
         #[arg(long)]
         balance: String,
     },
+    /// Register a webhook endpoint for a project. Its signing secret is printed once and
+    /// stored sealed under $POCKETBOOK_SECRETS_KEY, which must be the functions' own.
+    CreateWebhook {
+        #[arg(long)]
+        project: String,
+        /// https:// (http:// and loopback only with POCKETBOOK_WEBHOOK_ALLOW_INSECURE=true).
+        #[arg(long)]
+        url: String,
+        /// Comma-separated event kinds (balance.entry.committed, order.charged, ...), or `*`.
+        #[arg(long, default_value = "*", value_delimiter = ',')]
+        events: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Print only the webhook id, and the secret on the next line (for scripts).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// List a project's webhook endpoints (never their secrets).
+    ListWebhooks {
+        #[arg(long)]
+        project: String,
+    },
+    /// Remove a webhook endpoint: nothing more is delivered to it.
+    DeleteWebhook {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        webhook_id: String,
+    },
+    /// List an endpoint's deliveries: status, attempts, last status, next attempt.
+    ListWebhookDeliveries {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        webhook_id: String,
+        /// Only the deliveries that gave up (to redeliver them).
+        #[arg(long)]
+        failed: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Queue a delivery again from its first attempt (needs $DELIVERY_QUEUE_URL).
+    Redeliver {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        webhook_id: String,
+        #[arg(long)]
+        event_id: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let store = Store::connect(cli.table.clone()).await;
-    match run(cli.command, &store).await {
+    let result = match cli.command {
+        Command::CreateWebhook { .. }
+        | Command::ListWebhooks { .. }
+        | Command::DeleteWebhook { .. }
+        | Command::ListWebhookDeliveries { .. }
+        | Command::Redeliver { .. } => webhook_command(cli.command, &cli.table).await,
+        command => run(command, &store).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -205,6 +267,110 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
             }
             println!("chain verified: {count} entries, checksum {}", head.balance.checksum.as_str());
         }
+        _ => return Err("not a store command".into()),
+    }
+    Ok(())
+}
+
+/// The webhook commands run on the same service as the functions, configured from the same
+/// environment (the secrets key, the delivery queue, whether insecure URLs are allowed).
+async fn webhook_command(command: Command, table: &str) -> Result<(), String> {
+    // The tool's --table wins over the environment's (edition 2021: single-threaded here).
+    std::env::set_var(TABLE_NAME, table);
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    if config.secrets_key_is_default {
+        eprintln!(
+            "warning: {SECRETS_KEY} is not set: using the development key, which only functions without it share"
+        );
+    }
+    let parts = Parts::connect(config).await;
+    let webhooks = Webhooks::build(&parts).map_err(|e| e.to_string())?;
+    let project_of = |text: &str| ProjectId::parse(text).map_err(|e| format!("--project {e}"));
+    let webhook_of =
+        |text: &str| WebhookId::parse(text).ok_or_else(|| format!("--webhook-id {text:?} is not a webhook id"));
+    match command {
+        Command::CreateWebhook { project, url, events, description, quiet } => {
+            let project = project_of(&project)?;
+            let events = EventFilter::parse(&events).map_err(|e| format!("--events {e}"))?;
+            let description =
+                description.as_deref().map(parse_description).transpose().map_err(|e| format!("--description {e}"))?;
+            let (endpoint, secret) =
+                webhooks.create(&project, NewWebhook { url, events, description }).await.map_err(|e| e.to_string())?;
+            if quiet {
+                println!("{}", endpoint.id);
+                println!("{}", secret.expose());
+            } else {
+                println!(
+                    "webhook {} for project {project}: {} ({})",
+                    endpoint.id,
+                    endpoint.url.as_str(),
+                    endpoint.events.names().join(",")
+                );
+                println!("Signing secret (verify the Pocketbook-Signature header with it):");
+                println!("{}", secret.expose());
+                println!("Store it now: it is not shown again (the table keeps it sealed under {SECRETS_KEY}).");
+            }
+        }
+        Command::ListWebhooks { project } => {
+            let endpoints = webhooks.list(&project_of(&project)?).await.map_err(|e| e.to_string())?;
+            println!("{:<31} {:<24} {:<40} {}", "webhook id", "created", "events", "url");
+            for endpoint in &endpoints {
+                println!(
+                    "{:<31} {:<24} {:<40} {}",
+                    endpoint.id,
+                    endpoint.created_at.to_iso8601(),
+                    endpoint.events.names().join(","),
+                    endpoint.url.as_str()
+                );
+            }
+            println!("{} webhooks", endpoints.len());
+        }
+        Command::DeleteWebhook { project, webhook_id } => {
+            let project = project_of(&project)?;
+            let id = webhook_of(&webhook_id)?;
+            webhooks.delete(&project, &id).await.map_err(|e| format!("{id}: {e}"))?;
+            println!("deleted {id}");
+        }
+        Command::ListWebhookDeliveries { project, webhook_id, failed, limit } => {
+            let project = project_of(&project)?;
+            let id = webhook_of(&webhook_id)?;
+            let status = failed.then_some(DeliveryStatus::Failed);
+            let mut request = DeliveryListRequest { status, limit: limit.clamp(1, 100), page: None };
+            println!(
+                "{:<37} {:<24} {:<10} {:>8} {:<18} {}",
+                "event id", "kind", "status", "attempts", "last status", "next attempt"
+            );
+            let mut count = 0;
+            loop {
+                let page = webhooks.list_deliveries(&project, &id, &request).await.map_err(|e| e.to_string())?;
+                for d in &page.deliveries {
+                    println!(
+                        "{:<37} {:<24} {:<10} {:>8} {:<18} {}",
+                        d.event_id.as_str(),
+                        d.kind.as_str(),
+                        d.status.as_str(),
+                        d.attempts,
+                        d.last_status.as_deref().unwrap_or("-"),
+                        d.next_attempt_at.map_or("-".to_owned(), |at| at.to_iso8601())
+                    );
+                }
+                count += page.deliveries.len();
+                match page.next_page {
+                    Some(next) if count < limit => request.page = Some(next),
+                    _ => break,
+                }
+            }
+            println!("{count} deliveries");
+        }
+        Command::Redeliver { project, webhook_id, event_id } => {
+            let project = project_of(&project)?;
+            let id = webhook_of(&webhook_id)?;
+            let event =
+                EventId::parse(&event_id).ok_or_else(|| format!("--event-id {event_id:?} is not an event id"))?;
+            webhooks.redeliver(&project, &id, &event).await.map_err(|e| e.to_string())?;
+            println!("queued {event} again for {id}");
+        }
+        _ => return Err("not a webhook command".into()),
     }
     Ok(())
 }

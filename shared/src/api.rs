@@ -4,9 +4,11 @@
 //! idempotency record stores the exact body an [`Answer`] renders.
 
 pub mod collection;
+pub mod events;
 pub mod movements;
 pub mod wallet_accounts;
 pub mod wallets;
+pub mod webhooks;
 
 use crate::domain::balance::Balance;
 use crate::domain::entry::Entry;

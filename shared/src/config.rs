@@ -15,6 +15,14 @@ pub const LOCK_WAIT_MS: &str = "POCKETBOOK_LOCK_WAIT_MS";
 pub const PAGE_TOKEN_KEY: &str = "POCKETBOOK_PAGE_TOKEN_KEY";
 pub const API_KEY_CACHE_SECONDS: &str = "POCKETBOOK_API_KEY_CACHE_SECONDS";
 pub const REFRESH_TIMEOUT_MS: &str = "POCKETBOOK_REFRESH_TIMEOUT_MS";
+/// Events out (issue 16): the bus publish-events puts events on, the webhook delivery queue,
+/// the base of the FPay objects' `url`s inside events, one delivery attempt's timeout, and
+/// whether webhook URLs may be plain `http://` or loopback (local runs and tests only).
+pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+pub const DELIVERY_QUEUE_URL: &str = "DELIVERY_QUEUE_URL";
+pub const PUBLIC_URL: &str = "POCKETBOOK_PUBLIC_URL";
+pub const WEBHOOK_TIMEOUT_MS: &str = "POCKETBOOK_WEBHOOK_TIMEOUT_MS";
+pub const WEBHOOK_ALLOW_INSECURE: &str = "POCKETBOOK_WEBHOOK_ALLOW_INSECURE";
 /// Seals API keys' signing secrets in the table (the functions open them, the admin tool
 /// seals them).
 pub const SECRETS_KEY: &str = "POCKETBOOK_SECRETS_KEY";
@@ -38,8 +46,23 @@ pub struct Config {
     pub secrets_key_is_default: bool,
     /// How long a warm function trusts an API key it has looked up (at most 60 s).
     pub api_key_cache: Duration,
+    /// Where events go and how webhooks are delivered.
+    pub events: EventSettings,
     /// Which gateways use an HTTP provider (the others the sandbox), and refresh bounds.
     pub providers: ProviderSettings,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EventSettings {
+    pub bus_name: Option<String>,
+    pub queue_url: Option<String>,
+    pub public_url: Option<String>,
+    pub webhook_timeout: Duration,
+    pub allow_insecure_webhooks: bool,
+}
+
+fn optional(name: &str) -> Option<String> {
+    env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +105,13 @@ impl Config {
             secrets,
             secrets_key_is_default,
             api_key_cache: Duration::from_secs(number(API_KEY_CACHE_SECONDS, 60, 0..=60)?),
+            events: EventSettings {
+                bus_name: optional(EVENT_BUS_NAME),
+                queue_url: optional(DELIVERY_QUEUE_URL),
+                public_url: optional(PUBLIC_URL).map(|url| url.trim_end_matches('/').to_owned()),
+                webhook_timeout: Duration::from_millis(number(WEBHOOK_TIMEOUT_MS, 10_000, 100..=30_000)?),
+                allow_insecure_webhooks: optional(WEBHOOK_ALLOW_INSECURE).is_some_and(|v| v == "true" || v == "1"),
+            },
             providers: ProviderSettings {
                 http: http::from_env().map_err(ConfigError)?,
                 refresh_timeout: Duration::from_millis(number(REFRESH_TIMEOUT_MS, 3_000, 100..=20_000)?),

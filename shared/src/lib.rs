@@ -7,11 +7,12 @@
 //! - `services` (one per facade: balances, customer wallet accounts, wallets with pockets);
 //! - `engine` (the one commit protocol: locks, planning, transactional commits, recovery,
 //!   idempotency);
-//! - `store` (the only module that speaks DynamoDB), `providers` (wallet providers over HTTP)
+//! - `store` (the only module that speaks DynamoDB), `bus` (EventBridge and SQS), `providers` (wallet providers over HTTP)
 //!   and `domain` (pure rules), with `config`, `clock` and `failpoint` beside them.
 
 pub mod actions;
 pub mod api;
+pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod domain;

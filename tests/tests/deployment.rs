@@ -31,16 +31,77 @@ fn function(template: &Value, binary: &str) -> Value {
         .unwrap_or_else(|| panic!("no function {binary} in the template"))
 }
 
-/// The DynamoDB actions a function's policies allow, and on what.
+/// The statements of a function's inline policies.
+fn statements(resource: &Value) -> Vec<Value> {
+    let policies = resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
+    policies.iter().flat_map(|policy| policy["Statement"].as_sequence().cloned().unwrap_or_default()).collect()
+}
+
+fn actions_of(statement: &Value) -> Vec<String> {
+    statement["Action"].as_sequence().unwrap().iter().map(|a| text(a).to_owned()).collect()
+}
+
+/// What reading the table's stream takes (the stream consumer's only).
+const STREAM_READ: [&str; 4] =
+    ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"];
+
+/// The DynamoDB actions a function's policies allow on the table's items, and on what: every
+/// statement but the stream's and the other services' (SQS, EventBridge).
 fn dynamodb_grants(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
     let (mut actions, mut targets) = (BTreeSet::new(), BTreeSet::new());
-    for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
-        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-            actions.extend(statement["Action"].as_sequence().unwrap().iter().map(|a| text(a).to_owned()));
-            targets.insert(intrinsic(&statement["Resource"]));
+    for statement in statements(resource) {
+        let acts = actions_of(&statement);
+        if acts.iter().all(|a| STREAM_READ.contains(&a.as_str()) || !a.starts_with("dynamodb:")) {
+            continue;
         }
+        actions.extend(acts);
+        targets.insert(intrinsic(&statement["Resource"]));
     }
     (actions, targets)
+}
+
+/// (action, leading key) of every DynamoDB item action a function may take; `*` where the
+/// statement has no condition (any key).
+fn table_grants(resource: &Value) -> BTreeSet<(String, String)> {
+    let mut grants = BTreeSet::new();
+    for statement in statements(resource) {
+        if intrinsic(&statement["Resource"]) != "!GetAtt LedgerTable.Arn" {
+            continue;
+        }
+        let keys: Vec<String> =
+            match statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].as_sequence() {
+                Some(keys) => keys.iter().map(|k| text(k).to_owned()).collect(),
+                None => {
+                    assert!(statement["Condition"].is_null(), "only leading-key conditions: {statement:?}");
+                    vec!["*".to_owned()]
+                }
+            };
+        for action in actions_of(&statement) {
+            grants.extend(keys.iter().map(|key| (action.clone(), key.clone())));
+        }
+    }
+    grants
+}
+
+/// (action, resource) of every statement of a function that is not on the table's items.
+fn other_grants(resource: &Value) -> BTreeSet<(String, String)> {
+    let mut grants = BTreeSet::new();
+    for statement in statements(resource) {
+        let target = intrinsic(&statement["Resource"]);
+        if target != "!GetAtt LedgerTable.Arn" {
+            grants.extend(actions_of(&statement).into_iter().map(|action| (action, target.clone())));
+        }
+    }
+    grants
+}
+
+fn pairs(grants: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    grants.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// Whether a function is invoked by API Gateway (it has a route).
+fn behind_a_route(resource: &Value) -> bool {
+    resource["Properties"]["Events"].as_mapping().into_iter().flatten().any(|(_, event)| event["Type"] == "HttpApi")
 }
 
 fn parameter_default<'a>(template: &'a Value, name: &str) -> &'a Value {
@@ -209,7 +270,9 @@ fn the_functions_run_on_graviton_under_the_api_gateway_timeout_with_the_table_in
     assert_eq!(intrinsic(&globals["Environment"]["Variables"]["TABLE_NAME"]), "!Ref LedgerTable");
     for (id, resource) in functions(&template) {
         if let Some(timeout) = resource["Properties"]["Timeout"].as_u64() {
-            assert!(timeout < 30, "{id}: API Gateway gives up after 30 s");
+            if behind_a_route(&resource) {
+                assert!(timeout < 30, "{id}: API Gateway gives up after 30 s");
+            }
         }
         let (actions, targets) = dynamodb_grants(&resource);
         if resource["Metadata"]["BuildProperties"]["Binary"] == NOT_FOUND_FUNCTION {
@@ -219,6 +282,18 @@ fn the_functions_run_on_graviton_under_the_api_gateway_timeout_with_the_table_in
         assert!(actions.iter().all(|a| a.starts_with("dynamodb:")), "{id}: only DynamoDB actions: {actions:?}");
         assert!(!actions.iter().any(|a| a.contains('*') || a == "dynamodb:Scan"), "{id}: {actions:?}");
         assert_eq!(targets, BTreeSet::from(["!GetAtt LedgerTable.Arn".to_owned()]), "{id}: this table only");
+        // Beside the table's items: its stream, the stack's own queues and bus, by name.
+        for (action, target) in other_grants(&resource) {
+            let resource_id = target.strip_prefix("!GetAtt ").and_then(|t| t.split('.').next()).unwrap_or_default();
+            let kind = template["Resources"][resource_id]["Type"].as_str().unwrap_or_default();
+            let allowed = match action.split(':').next() {
+                Some("dynamodb") => target == "!GetAtt LedgerTable.StreamArn" && STREAM_READ.contains(&action.as_str()),
+                Some("sqs") => kind == "AWS::SQS::Queue" && !action.contains('*'),
+                Some("events") => kind == "AWS::Events::EventBus" && action == "events:PutEvents",
+                _ => false,
+            };
+            assert!(allowed, "{id}: {action} on {target}");
+        }
     }
     // The authorizer reads keys, and notes their last use on their own records only.
     let (actions, _) = dynamodb_grants(&function(&template, "authorizer"));
@@ -637,4 +712,238 @@ fn every_function_behind_a_key_may_count_a_rate_limited_keys_requests_and_the_au
         );
     }
     assert!(allows_on(&function(&template, "authorizer"), "dynamodb:UpdateItem", "K#*"), "the authorizer's lastUsedAt");
+}
+
+/// The one event source of a function, of the given type.
+fn only_event(resource: &Value, kind: &str) -> Value {
+    let events: Vec<&Value> = resource["Properties"]["Events"].as_mapping().unwrap().values().collect();
+    assert_eq!(events.len(), 1, "one event source");
+    assert_eq!(events[0]["Type"], kind);
+    events[0]["Properties"].clone()
+}
+
+/// Every function that may take `action` on `target` (a `!GetAtt` or `!Ref` as written).
+fn granted_to(template: &Value, action: &str, target: &str) -> BTreeSet<String> {
+    functions(template)
+        .into_iter()
+        .filter(|(_, resource)| other_grants(resource).contains(&(action.to_owned(), target.to_owned())))
+        .map(|(_, resource)| text(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned())
+        .collect()
+}
+
+#[test]
+fn publish_events_reads_the_table_stream_in_order_and_hands_back_only_what_it_could_not_publish() {
+    let template = template();
+    let publisher = function(&template, "publish-events");
+    let stream = only_event(&publisher, "DynamoDB");
+    assert_eq!(intrinsic(&stream["Stream"]), "!GetAtt LedgerTable.StreamArn");
+    assert_eq!(stream["StartingPosition"], "TRIM_HORIZON", "what was committed before it ran is published too");
+    assert_eq!(stream["FunctionResponseTypes"], serde_yaml::from_str::<Value>("[ReportBatchItemFailures]").unwrap());
+    assert_eq!(stream["BisectBatchOnFunctionError"], Value::Bool(true));
+    assert_eq!(stream["ParallelizationFactor"].as_u64(), Some(1), "one batch per shard at a time keeps the order");
+    let batch = stream["BatchSize"].as_u64().unwrap();
+    assert!((1..=1000).contains(&batch), "{batch}");
+    assert!(stream["MaximumBatchingWindowInSeconds"].as_u64().unwrap() <= 5, "events are not held back long");
+    let retries = stream["MaximumRetryAttempts"].as_i64().unwrap();
+    assert!((1..=100).contains(&retries), "a stuck record holds its shard back for a bounded time: {retries}");
+    let age = stream["MaximumRecordAgeInSeconds"].as_i64().unwrap();
+    assert!((60..=86_400).contains(&age), "within the stream's 24 hours: {age}");
+
+    let failures = get_att_resource(&stream["DestinationConfig"]["OnFailure"]["Destination"]);
+    assert_eq!(template["Resources"][failures.as_str()]["Type"], "AWS::SQS::Queue");
+    let destination = format!("!GetAtt {failures}.Arn");
+    assert_eq!(granted_to(&template, "sqs:SendMessage", &destination), BTreeSet::from(["publish-events".to_owned()]));
+    for action in STREAM_READ {
+        assert!(other_grants(&publisher).contains(&(action.to_owned(), "!GetAtt LedgerTable.StreamArn".to_owned())));
+    }
+    assert!(!behind_a_route(&publisher), "nothing on the request path waits for it");
+    let outputs = template["Outputs"].as_mapping().unwrap();
+    assert!(outputs
+        .values()
+        .any(|o| o["Value"] == serde_yaml::from_str::<Value>(&format!("!Ref {failures}")).unwrap()));
+}
+
+#[test]
+fn the_stack_has_its_own_event_bus_and_only_publish_events_may_put_events_and_only_on_it() {
+    let template = template();
+    let buses = resources_of_type(&template, "AWS::Events::EventBus");
+    assert_eq!(buses.len(), 1, "one bus");
+    let (bus, _) = &buses[0];
+    let publisher = function(&template, "publish-events");
+    let variables = &publisher["Properties"]["Environment"]["Variables"];
+    assert_eq!(intrinsic(&variables[pocketbook::config::EVENT_BUS_NAME]), format!("!Ref {bus}"));
+    assert!(!variables[pocketbook::config::PUBLIC_URL].is_null(), "events' FPay objects carry the API's urls");
+    let mut putters = BTreeSet::new();
+    for (id, resource) in functions(&template) {
+        for (action, target) in other_grants(&resource) {
+            if action.starts_with("events:") {
+                assert_eq!(
+                    (action.as_str(), target.as_str()),
+                    ("events:PutEvents", format!("!GetAtt {bus}.Arn").as_str()),
+                    "{id}"
+                );
+                putters.insert(text(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned());
+            }
+        }
+    }
+    assert_eq!(putters, BTreeSet::from(["publish-events".to_owned()]));
+    let outputs = template["Outputs"].as_mapping().unwrap();
+    for output in ["EventBusName", "EventBusArn"] {
+        assert!(outputs.contains_key(output), "output {output}");
+    }
+}
+
+#[test]
+fn the_delivery_queue_feeds_deliver_webhooks_with_batch_item_failures_keeps_retries_for_hours_and_has_dead_letters() {
+    use pocketbook::domain::webhooks::{retry_delay, JITTER, MAX_ATTEMPTS};
+    let template = template();
+    let deliverer = function(&template, "deliver-webhooks");
+    let source = only_event(&deliverer, "SQS");
+    assert_eq!(source["FunctionResponseTypes"], serde_yaml::from_str::<Value>("[ReportBatchItemFailures]").unwrap());
+    let queue_id = get_att_resource(&source["Queue"]);
+    let queue = &template["Resources"][queue_id.as_str()]["Properties"];
+    let dead_letters = get_att_resource(&queue["RedrivePolicy"]["deadLetterTargetArn"]);
+    assert_eq!(template["Resources"][dead_letters.as_str()]["Type"], "AWS::SQS::Queue");
+    assert!(
+        queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() > u64::from(MAX_ATTEMPTS),
+        "every attempt is a receive: the dead letters take only what failed the function itself"
+    );
+
+    let timeout = deliverer["Properties"]["Timeout"].as_u64().unwrap();
+    let attempt_ms = parameter_default(&template, "WebhookTimeoutMs").as_u64().unwrap();
+    assert!(timeout * 1000 >= 10 * attempt_ms, "a batch of ten slow receivers fits in {timeout} s");
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout, "Lambda's advice for SQS sources");
+    // A failed attempt hides its message for the backoff: under SQS's 12 h ceiling; the whole
+    // schedule within the message's retention.
+    let longest = (1..MAX_ATTEMPTS).map(|n| retry_delay(n, *JITTER.end())).max().unwrap();
+    assert!(longest.as_secs() <= 12 * 3600);
+    let schedule: u64 = (1..MAX_ATTEMPTS).map(|n| retry_delay(n, *JITTER.end()).as_secs()).sum();
+    assert!(queue["MessageRetentionPeriod"].as_u64().unwrap() >= schedule, "{schedule} s of retries");
+
+    let queue_ref = format!("!Ref {queue_id}");
+    let queue_arn = format!("!GetAtt {queue_id}.Arn");
+    for binary in ["publish-events", "redeliver-webhook", "deliver-webhooks"] {
+        let variables = &function(&template, binary)["Properties"]["Environment"]["Variables"];
+        assert_eq!(intrinsic(&variables[pocketbook::config::DELIVERY_QUEUE_URL]), queue_ref, "{binary}");
+    }
+    assert_eq!(
+        granted_to(&template, "sqs:SendMessage", &queue_arn),
+        BTreeSet::from(["publish-events".to_owned(), "redeliver-webhook".to_owned()]),
+        "deliveries are queued by the publisher and by a redelivery only"
+    );
+    assert_eq!(
+        other_grants(&deliverer),
+        pairs(&[
+            ("sqs:ReceiveMessage", queue_arn.as_str()),
+            ("sqs:DeleteMessage", queue_arn.as_str()),
+            ("sqs:GetQueueAttributes", queue_arn.as_str()),
+            ("sqs:ChangeMessageVisibility", queue_arn.as_str()),
+        ])
+    );
+    assert_eq!(
+        intrinsic(&deliverer["Properties"]["Environment"]["Variables"][pocketbook::config::WEBHOOK_TIMEOUT_MS]),
+        "!Ref WebhookTimeoutMs"
+    );
+}
+
+/// The keyed functions' common grants: the rate-limited key's count, the key's lookup when no
+/// authorizer context came along, a signed request's nonce.
+const KEYED: [(&str, &str); 3] =
+    [("dynamodb:UpdateItem", "P#*#RL#*"), ("dynamodb:GetItem", "*"), ("dynamodb:PutItem", "P#*#N#*")];
+
+#[test]
+fn the_events_and_webhook_functions_may_touch_only_the_items_they_use() {
+    let template = template();
+    let expected: [(&str, Vec<(&str, &str)>); 7] = [
+        (
+            "publish-events",
+            vec![
+                ("dynamodb:Query", "P#*#WH"),
+                ("dynamodb:Query", "P#*#TL"),
+                ("dynamodb:BatchGetItem", "P#*#B#*"),
+                ("dynamodb:GetItem", "P#*#B#*"),
+                ("dynamodb:PutItem", "P#*#WHD#*"),
+            ],
+        ),
+        (
+            "deliver-webhooks",
+            vec![
+                ("dynamodb:BatchGetItem", "P#*#WH"),
+                ("dynamodb:BatchGetItem", "P#*#WHD#*"),
+                ("dynamodb:GetItem", "P#*#WH"),
+                ("dynamodb:GetItem", "P#*#WHD#*"),
+                ("dynamodb:UpdateItem", "P#*#WHD#*"),
+            ],
+        ),
+        (
+            "create-webhook",
+            [KEYED.as_slice(), &[("dynamodb:Query", "P#*#WH"), ("dynamodb:PutItem", "P#*#WH")]].concat(),
+        ),
+        ("list-webhooks", [KEYED.as_slice(), &[("dynamodb:Query", "P#*#WH")]].concat()),
+        ("delete-webhook", [KEYED.as_slice(), &[("dynamodb:DeleteItem", "P#*#WH")]].concat()),
+        ("list-webhook-deliveries", [KEYED.as_slice(), &[("dynamodb:Query", "P#*#WHD#*")]].concat()),
+        ("redeliver-webhook", [KEYED.as_slice(), &[("dynamodb:UpdateItem", "P#*#WHD#*")]].concat()),
+    ];
+    for (binary, grants) in expected {
+        assert_eq!(table_grants(&function(&template, binary)), pairs(&grants), "{binary}");
+    }
+    // The webhook secrets are sealed and opened with the stack's key (every function has it).
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(intrinsic(&globals[pocketbook::config::SECRETS_KEY]), "!Ref SecretsKey");
+}
+
+/// What Juspay's webhooks call the order events (`event_name`).
+fn juspay_event_name(kind: pocketbook::domain::events::EventKind) -> Option<&'static str> {
+    use pocketbook::domain::events::EventKind;
+    match kind {
+        EventKind::OrderCharged => Some("ORDER_SUCCEEDED"),
+        EventKind::OrderFailed => Some("ORDER_FAILED"),
+        EventKind::OrderRefunded => Some("ORDER_REFUNDED"),
+        _ => None,
+    }
+}
+
+/// The JSON of the README section's ```json blocks.
+fn json_blocks(section: &str) -> Vec<serde_json::Value> {
+    section
+        .split("```json\n")
+        .skip(1)
+        .map(|block| {
+            let body = &block[..block.find("```").expect("a closed code block")];
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_lists_every_event_kind_with_its_detail_type_source_and_an_example_body() {
+    use pocketbook::domain::events::{EventId, EventKind};
+    let section = readme_section("Events and webhooks");
+    let examples = json_blocks(&section);
+    for kind in EventKind::ALL {
+        let row = format!("| `{}` | `{}` | `{}` |", kind.as_str(), kind.detail_type(), kind.source());
+        assert!(section.contains(&row), "the README's table has {row}");
+        let example = examples
+            .iter()
+            .find(|body| match juspay_event_name(kind) {
+                Some(name) => body["event_name"] == name,
+                None => body["kind"] == kind.as_str(),
+            })
+            .unwrap_or_else(|| panic!("no example body of {}", kind.as_str()));
+        let id = example["id"].as_str().unwrap_or_default();
+        assert!(EventId::parse(id).is_some(), "{}: the example's id {id:?} is an event id", kind.as_str());
+        if juspay_event_name(kind).is_some() {
+            for field in ["date_created", "content"] {
+                assert!(!example[field].is_null(), "{}: Juspay's body has {field}", kind.as_str());
+            }
+            assert!(example["content"]["order"]["order_id"].is_string(), "{}: the order's status", kind.as_str());
+        } else {
+            for field in ["project", "createdAt", "subject", "sequence", "data"] {
+                assert!(!example[field].is_null(), "{}: the envelope has {field}", kind.as_str());
+            }
+        }
+    }
+    for needed in ["Pocketbook-Signature", "### Verifying a webhook delivery", "sequence", "POST /webhooks"] {
+        assert!(section.contains(needed), "the section mentions {needed}");
+    }
 }

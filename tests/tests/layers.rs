@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["api"],
     &["services"],
     &["engine"],
-    &["store", "providers"],
+    &["store", "bus", "providers"],
     &["domain", "clock", "failpoint"],
 ];
 
@@ -391,12 +391,16 @@ fn the_check_sees_a_circle_and_a_re_export() {
 }
 
 #[test]
-fn dynamodb_types_stay_in_the_store_and_the_domain_does_no_io() {
+fn dynamodb_types_stay_in_the_store_queue_and_bus_types_in_the_bus_and_the_domain_does_no_io() {
     let krate = Crate::read();
     for (module, tokens) in &krate.tokens {
         if module.first().is_some_and(|top| top != "store") {
             let sdk = tokens.iter().find(|t| t.starts_with("aws_sdk_dynamodb") || t.starts_with("aws_smithy"));
             assert_eq!(sdk, None, "{} names DynamoDB's SDK", name(module));
+        }
+        if module.first().is_some_and(|top| top != "bus") {
+            let sdk = tokens.iter().find(|t| t.starts_with("aws_sdk_eventbridge") || t.starts_with("aws_sdk_sqs"));
+            assert_eq!(sdk, None, "{} names EventBridge's or SQS's SDK: only bus/ does", name(module));
         }
         if module.first().is_some_and(|top| top == "domain") {
             for io in ["tokio", "aws_config", "aws_sdk_dynamodb", "hyper", "lambda_runtime", "reqwest"] {

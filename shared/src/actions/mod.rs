@@ -12,6 +12,7 @@ mod patch;
 mod payments;
 mod wallet_accounts;
 mod wallets;
+mod webhooks;
 
 pub use create_balance::CreateBalance;
 pub use customers::{CreateCustomer, GetCustomer, UpdateCustomer};
@@ -29,6 +30,7 @@ pub use wallet_accounts::{
     CreateWalletAccount, GetWalletAccount, ListWalletAccounts, RefreshWalletAccounts, WalletAccountCommand,
 };
 pub use wallets::{CreateWallet, GetWallet, ListWallets, UpdateWallet};
+pub use webhooks::{CreateWebhook, DeleteWebhook, ListWebhookDeliveries, ListWebhooks, RedeliverWebhook};
 
 use crate::domain::names::BalanceId;
 use crate::edge::error::{ApiError, ErrorShape};
@@ -59,7 +61,7 @@ const fn also<A: Action>(n: usize) -> Route {
     Route { function: A::NAME, method, path, public: A::PUBLIC, errors: A::ERRORS }
 }
 
-pub const ROUTES: [Route; 54] = [
+pub const ROUTES: [Route; 59] = [
     route::<CreateBalance>(),
     route::<GetBalance>(),
     route::<ExecuteOperation>(),
@@ -114,6 +116,11 @@ pub const ROUTES: [Route; 54] = [
     route::<GetWalletTransaction>(),
     route::<ListWalletTransactions>(),
     route::<UpdateWalletTransaction>(),
+    route::<CreateWebhook>(),
+    route::<ListWebhooks>(),
+    route::<DeleteWebhook>(),
+    route::<ListWebhookDeliveries>(),
+    route::<RedeliverWebhook>(),
 ];
 
 /// Page sizes of FPay's lists.

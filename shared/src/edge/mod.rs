@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod authorizer;
+pub mod deliveries;
 pub mod error;
 pub mod event;
 pub mod input;
@@ -10,6 +11,7 @@ mod logging;
 pub mod not_found;
 pub mod services;
 mod sqs;
+pub mod stream;
 pub mod sweeper;
 
 use crate::config::Config;

@@ -2,11 +2,12 @@
 //! client, the engine over it, and the one service its action needs (for the customer wallet
 //! accounts, the providers too).
 
+use crate::bus::Bus;
 use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError};
 use crate::engine::Engine;
 use crate::providers::Providers;
-use crate::services::{Balances, WalletAccounts, Wallets};
+use crate::services::{Balances, Events, WalletAccounts, Wallets};
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -14,13 +15,18 @@ use std::sync::Arc;
 pub struct Parts {
     pub engine: Engine,
     pub config: Config,
+    /// EventBridge and the delivery queue, where configured.
+    pub bus: Bus,
 }
 
 impl Parts {
     /// The DynamoDB client (once per process) and the engine on the system clock.
     pub async fn connect(config: Config) -> Self {
-        let store = Store::connect(config.table.clone()).await;
-        Self { engine: Engine::new(store, Arc::new(SystemClock), config.lock), config }
+        // One AWS configuration (region, credentials, endpoints) for every client.
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        let store = Store::with_config(&shared, config.table.clone());
+        let bus = Bus::new(&shared, config.events.bus_name.as_deref(), config.events.queue_url.as_deref());
+        Self { engine: Engine::new(store, Arc::new(SystemClock), config.lock), config, bus }
     }
 }
 
@@ -60,5 +66,37 @@ impl Service for WalletAccounts {
 
     fn engine(&self) -> &Engine {
         WalletAccounts::engine(self)
+    }
+}
+
+impl Service for crate::services::Webhooks {
+    fn build(parts: &Parts) -> Result<Self, ConfigError> {
+        let events = &parts.config.events;
+        let settings = crate::services::WebhookSettings {
+            timeout: events.webhook_timeout,
+            allow_insecure: events.allow_insecure_webhooks,
+        };
+        crate::services::Webhooks::new(
+            parts.engine.clone(),
+            parts.config.secrets.clone(),
+            parts.config.page_tokens.clone(),
+            parts.bus.queue.clone(),
+            settings,
+        )
+        .map_err(ConfigError)
+    }
+
+    fn engine(&self) -> &Engine {
+        crate::services::Webhooks::engine(self)
+    }
+}
+
+impl Service for Events {
+    fn build(parts: &Parts) -> Result<Self, ConfigError> {
+        Ok(Events::new(Wallets::build(parts)?, crate::services::Webhooks::build(parts)?, parts.bus.clone()))
+    }
+
+    fn engine(&self) -> &Engine {
+        self.wallets().engine()
     }
 }

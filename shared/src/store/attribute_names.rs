@@ -188,6 +188,21 @@ pub(super) const AFTER_LOCKED_OUT: &str = "afterLockedOut";
 pub(super) const AFTER_VOLUME_INPUT: &str = "afterVolumeInput";
 pub(super) const AFTER_VOLUME_OUTPUT: &str = "afterVolumeOutput";
 
+// ---- webhooks (endpoints and deliveries; beside PROJECT_ID, CREATED_AT, STATUS, KIND, BODY, DESCRIPTION) ----
+
+pub(super) const WEBHOOK_ID: &str = "webhookId";
+pub(super) const WEBHOOK_URL: &str = "url";
+/// The event kinds an endpoint wants (`*` for all), a list.
+pub(super) const WEBHOOK_EVENTS: &str = "events";
+/// The endpoint's signing secret, sealed and bound to its id.
+pub(super) const WEBHOOK_SECRET: &str = "sealedSecret";
+pub(super) const EVENT_ID: &str = "eventId";
+pub(super) const ATTEMPTS: &str = "attempts";
+pub(super) const LAST_STATUS: &str = "lastStatus";
+pub(super) const LAST_ATTEMPT_AT: &str = "lastAttemptAt";
+pub(super) const NEXT_ATTEMPT_AT: &str = "nextAttemptAt";
+pub(super) const DELIVERED_AT: &str = "deliveredAt";
+
 #[cfg(test)]
 mod tests {
     use super::super::keys::{PK, SK, TTL};
@@ -308,6 +323,16 @@ mod tests {
         REASON,
         EXPIRES_ON,
         MOVEMENT_ID,
+        WEBHOOK_ID,
+        WEBHOOK_URL,
+        WEBHOOK_EVENTS,
+        WEBHOOK_SECRET,
+        EVENT_ID,
+        ATTEMPTS,
+        LAST_STATUS,
+        LAST_ATTEMPT_AT,
+        NEXT_ATTEMPT_AT,
+        DELIVERED_AT,
         PK,
         SK,
         TTL,

@@ -51,7 +51,7 @@ fn account_item(account: &WalletAccount) -> Item {
     item
 }
 
-fn account_from_item(item: &Item) -> Result<WalletAccount, StoreError> {
+pub(super) fn account_from_item(item: &Item) -> Result<WalletAccount, StoreError> {
     let r = Reader::new(item, "wallet account");
     Ok(WalletAccount {
         project: r.parsed(PROJECT_ID, ProjectId::parse)?,

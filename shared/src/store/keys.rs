@@ -203,6 +203,17 @@ pub fn expiry_sk(expires_ms: i64, project: &ProjectId, movement: uuid::Uuid) -> 
     format!("{:016}#{project}#{movement}", expires_ms.max(0))
 }
 
+/// A project's webhook endpoints, one item per endpoint (sk: its id): one Query lists them.
+pub fn webhook_pk(project: &ProjectId) -> String {
+    format!("P#{project}#WH")
+}
+
+/// The deliveries to one endpoint, one item per event (sk: the event id), so a delivery is
+/// created once per (endpoint, event) by a conditional put.
+pub fn delivery_pk(project: &ProjectId, webhook: &crate::domain::webhooks::WebhookId) -> String {
+    format!("P#{project}#WHD#{webhook}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

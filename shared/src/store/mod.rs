@@ -18,7 +18,9 @@ mod movements;
 mod nonces;
 mod orders;
 pub mod schema;
+pub mod stream;
 mod wallets;
+mod webhooks;
 mod writes;
 
 pub use api_keys::{ApiKeyRecord, KeyLimitChange, NewApiKey, StoredApiKey};
@@ -32,6 +34,7 @@ pub use lock::TryLock;
 pub use movements::{ListPage, ListRange};
 pub use nonces::{nonce_pk, NonceClaim, NonceUse, NONCE_SK};
 pub use wallets::{wallet_items, DueExpiry, IndexRange, IndexedWallet};
+pub use webhooks::{DeliveryPage, Recorded};
 pub use writes::{Refused, Write};
 
 use aws_config::BehaviorVersion;
@@ -91,8 +94,14 @@ impl Store {
     /// from the environment, a call counter, and timeouts well inside a Lambda's own.
     pub async fn connect(table: impl Into<String>) -> Self {
         let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::with_config(&shared, table)
+    }
+
+    /// The same over an AWS configuration already loaded (a function loads it once for all
+    /// its clients).
+    pub fn with_config(shared: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         let calls = CallCounter::default();
-        let config = aws_sdk_dynamodb::config::Builder::from(&shared)
+        let config = aws_sdk_dynamodb::config::Builder::from(shared)
             .interceptor(calls.clone())
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .timeout_config(

@@ -410,6 +410,31 @@ impl Store {
         Ok(ListPage { items: page, more })
     }
 
+    /// The transactions one step of a movement wrote (all of them have the step's time, which
+    /// is the movement's `updatedAt` after it): one Query of a narrow sort-key range.
+    pub async fn step_transactions(
+        &self,
+        project: &ProjectId,
+        movement: Uuid,
+        at: Millis,
+    ) -> Result<Vec<Transaction>, StoreError> {
+        let prefix = format!("{:016}#{movement}#", at.epoch_ms().max(0));
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(keys::transaction_list_pk(project)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("Query", e))?;
+        output.items().iter().map(transaction_from_item).collect()
+    }
+
     /// Changes a transaction's notes; `None` when there is no such transaction.
     pub async fn update_transaction_notes(
         &self,

@@ -3,7 +3,8 @@
 
 use super::keys::{PK, SK, TTL};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -13,6 +14,9 @@ pub const KEY_SCHEMA: [(&str, &str); 2] = [(PK, "HASH"), (SK, "RANGE")];
 pub const ATTRIBUTE_TYPE: &str = "S";
 pub const BILLING_MODE: &str = "PAY_PER_REQUEST";
 pub const TTL_ATTRIBUTE: &str = TTL;
+/// The table streams every change with both images: the events publisher (publish-events)
+/// reads what a commit changed from it, off the request path.
+pub const STREAM_VIEW_TYPE: &str = "NEW_AND_OLD_IMAGES";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -25,7 +29,13 @@ pub enum SchemaError {
 /// Creates the table (on-demand, `pk`/`sk` strings) and turns on TTL. With `if_missing`, an
 /// existing table of that name is left as it is.
 pub async fn create_table(client: &Client, table: &str, if_missing: bool) -> Result<bool, SchemaError> {
-    let mut request = client.create_table().table_name(table).billing_mode(BillingMode::PayPerRequest);
+    let stream =
+        StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::from(STREAM_VIEW_TYPE));
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream.build()?);
     for (name, key_type) in KEY_SCHEMA {
         request = request
             .attribute_definitions(

@@ -149,6 +149,31 @@ impl Wallets {
         self.with_wallets(project, vec![transaction]).await?.pop().ok_or_else(not_found)
     }
 
+    /// The transactions the movement's latest step wrote (its creation, or its resolution),
+    /// each with its wallet: what its event tells besides the movement.
+    pub async fn step_records(
+        &self,
+        project: &ProjectId,
+        movement: &Movement,
+    ) -> Result<Vec<TransactionRecord>, WalletError> {
+        let transactions = self.engine.store().step_transactions(project, movement.id, movement.updated_at).await?;
+        if transactions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut wallet_ids: Vec<BalanceId> = transactions.iter().map(|t| t.wallet).collect();
+        wallet_ids.sort_unstable_by_key(|id| id.to_string());
+        wallet_ids.dedup();
+        let wallets: HashMap<BalanceId, Wallet> =
+            self.wallets(project, &wallet_ids).await?.into_iter().map(|w| (w.balance.id, w)).collect();
+        transactions
+            .into_iter()
+            .map(|transaction| {
+                let wallet = wallets.get(&transaction.wallet).cloned().ok_or(WalletError::NotFound("wallet"))?;
+                Ok(TransactionRecord { transaction, wallet, parent: movement.clone() })
+            })
+            .collect()
+    }
+
     /// Each transaction with its wallet and its movement (neither is ever deleted): the two
     /// batch reads side by side.
     async fn with_wallets(
