@@ -94,7 +94,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 type HmacSha256 = Hmac<Sha256>;
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// `POCKETBOOK_PROVIDER_<GATEWAY><suffix>`, e.g. `gateway_var(Gateway::Paytm, URL_SUFFIX)`.
 pub fn gateway_var(gateway: Gateway, suffix: &str) -> String {
@@ -216,19 +215,7 @@ impl HttpProvider {
         if https && roots.is_empty() {
             return Err("no trusted root certificates found on this system for https".to_owned());
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|error| format!("TLS configuration: {error}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        // hyper-rustls wraps it and handles https itself.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.timeout));
-        let connector =
-            HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = https_client(roots, config.timeout)?;
 
         Ok(Self {
             client,
@@ -498,7 +485,31 @@ pub fn sign_callback(secret: &str, body: &[u8]) -> String {
 
 /// The system's trusted roots, as the AWS SDK uses them. Reading them means reading files:
 /// once per process, however many gateways.
-fn native_roots() -> Arc<rustls::RootCertStore> {
+/// An HTTP/1.1 client for `http://` and `https://` over rustls (aws-lc-rs, as the AWS SDK's),
+/// trusting `roots`: the wallet providers' and the webhook deliveries' one kind of client.
+pub(crate) type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+pub(crate) fn https_client(
+    roots: Arc<rustls::RootCertStore>,
+    connect_timeout: Duration,
+) -> Result<HttpsClient, String> {
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| format!("TLS configuration: {error}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    // hyper-rustls wraps it and handles https itself.
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    let connector =
+        HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
+/// The system's trusted roots, loaded once per process and only when first needed.
+pub(crate) fn native_roots() -> Arc<rustls::RootCertStore> {
     static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {

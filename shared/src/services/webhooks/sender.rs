@@ -5,46 +5,37 @@
 //! that answers), and nothing of the answer's body is read or kept.
 
 use crate::domain::webhooks::AttemptResult;
+use crate::providers::http::{https_client, native_roots, HttpsClient};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
+/// The client is made at the first attempt: of the functions that hold a `Webhooks`, only
+/// deliver-webhooks sends, and loading the system's roots is a cost of its init alone.
 #[derive(Clone)]
 pub(super) struct Sender {
-    client: HttpsClient,
+    client: Arc<OnceLock<Result<HttpsClient, String>>>,
     timeout: Duration,
 }
 
 impl Sender {
     /// `timeout` bounds the whole attempt: connecting, TLS, sending and the answer's status.
     pub(super) fn new(timeout: Duration) -> Result<Self, String> {
-        let found = rustls_native_certs::load_native_certs();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(found.certs);
-        if roots.is_empty() {
-            // Plain http:// (local runs) still works; every https:// attempt fails to connect.
-            tracing::warn!("no trusted root certificates found: webhook deliveries over https will fail");
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|error| format!("TLS configuration: {error}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeout));
-        let connector =
-            HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().wrap_connector(http);
-        Ok(Self { client: Client::builder(TokioExecutor::new()).build(connector), timeout })
+        Ok(Self { client: Arc::new(OnceLock::new()), timeout })
+    }
+
+    fn client(&self) -> Result<&HttpsClient, &str> {
+        let made = self.client.get_or_init(|| {
+            let roots = native_roots();
+            if roots.is_empty() {
+                // Plain http:// (local runs) still works; every https:// attempt fails to connect.
+                tracing::warn!("no trusted root certificates found: webhook deliveries over https will fail");
+            }
+            https_client(roots, self.timeout)
+        });
+        made.as_ref().map_err(String::as_str)
     }
 
     pub(super) async fn post(&self, url: &str, headers: Vec<(HeaderName, HeaderValue)>, body: String) -> AttemptResult {
@@ -55,7 +46,14 @@ impl Sender {
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
         request.headers_mut().extend(headers);
-        match tokio::time::timeout(self.timeout, self.client.request(request)).await {
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(error, "no HTTP client for webhook deliveries");
+                return AttemptResult::ConnectionFailed;
+            }
+        };
+        match tokio::time::timeout(self.timeout, client.request(request)).await {
             Err(_) => AttemptResult::Timeout,
             Ok(Err(error)) => {
                 // The error names the host and the cause, never the request's headers or body.
