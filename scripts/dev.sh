@@ -8,7 +8,13 @@
 #   4. `cargo lambda watch` on 127.0.0.1:${INVOKE_PORT:-9001}, routing the API Gateway paths to
 #      the functions (see the router in Cargo.toml), rebuilding on every change. It also serves
 #      the Lambda Invoke API there (any function, any projectId, no API key): the front never
-#      passes that on, so only what runs on this machine reaches it, on the internal port.
+#      passes that on, so only what runs on this machine reaches it, on the internal port;
+#   5. events out: the event bus `pocketbook-local` and the webhook delivery queue
+#      `pocketbook-webhook-deliveries` on the same local endpoint (moto serves EventBridge,
+#      SQS and the table's DynamoDB stream too), and pocketbook-local-events (front/), which
+#      does what Lambda's event source mappings do once deployed: it polls the table's stream
+#      into publish-events and the queue into deliver-webhooks, through the Invoke API
+#      (log: .dev/events.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
