@@ -33,7 +33,7 @@ async fn open(local: &LocalLedger) -> BalanceId {
 }
 
 async fn apply(local: &LocalLedger, id: BalanceId, operation: Operation) -> Result<Decimal, ExecuteOperationError> {
-    match local.balances.execute_operation(&local.project, &OperationInput::new(id, operation), None).await? {
+    match local.balances.execute_operation(&local.project, &OperationInput::new(id, operation), None, None).await? {
         Outcome::Done(done) => Ok(done.balance.amount),
         Outcome::Replayed(_) => unreachable!(),
     }
@@ -186,7 +186,7 @@ async fn a_lost_commit_answer_is_recognised_even_when_another_writer_took_the_ba
     );
     let (balances, project) = (local.balances.clone(), local.project.clone());
     let input = OperationInput::new(id, inc("5", None));
-    let operation = tokio::spawn(async move { balances.execute_operation(&project, &input, None).await });
+    let operation = tokio::spawn(async move { balances.execute_operation(&project, &input, None, None).await });
     tokio::time::sleep(Duration::from_millis(400)).await;
     let taken = local.store.try_lock(&local.project, id, "another-writer", None, local.clock.now(), 60_000).await;
     assert!(matches!(taken, Ok(TryLock::Locked(_))), "the first commit released the lock");

@@ -164,7 +164,7 @@ async fn a_wallets_expired_credit_is_gone_from_its_get_and_its_listing() {
     movement(&local, MovementKind::Deposit, "", &a, 100).await;
     let credit = Operation::Inc { amount: Amount::new(d(40)).unwrap(), ttl: TtlSeconds::new(60) };
     let id = BalanceId::parse(&a).unwrap();
-    local.balances.execute_operation(&local.project, &OperationInput::new(id, credit), None).await.unwrap();
+    local.balances.execute_operation(&local.project, &OperationInput::new(id, credit), None, None).await.unwrap();
     assert_eq!(pockets(&local, &a).await, (d(140), d(0), d(0)));
 
     local.clock.advance_ms(60_000);
@@ -175,7 +175,7 @@ async fn a_wallets_expired_credit_is_gone_from_its_get_and_its_listing() {
     // Another expiring credit, listed once it has expired: by the filter that pins its id and
     // by a creation-time walk that filters on pockets.
     let credit = Operation::Inc { amount: Amount::new(d(5)).unwrap(), ttl: TtlSeconds::new(1) };
-    local.balances.execute_operation(&local.project, &OperationInput::new(id, credit), None).await.unwrap();
+    local.balances.execute_operation(&local.project, &OperationInput::new(id, credit), None, None).await.unwrap();
     local.clock.advance_ms(1_000);
     for filter in [format!("id = {a}"), "mainPocket.balance.available > 0".to_owned()] {
         let request = WalletListRequest {
@@ -200,7 +200,7 @@ async fn a_transfer_writes_an_expired_credit_off_in_its_own_transaction() {
     movement(&local, MovementKind::Deposit, "", &a, 100).await;
     let credit = Operation::Inc { amount: Amount::new(d(40)).unwrap(), ttl: TtlSeconds::new(60) };
     let id = BalanceId::parse(&a).unwrap();
-    local.balances.execute_operation(&local.project, &OperationInput::new(id, credit), None).await.unwrap();
+    local.balances.execute_operation(&local.project, &OperationInput::new(id, credit), None, None).await.unwrap();
     local.clock.advance_ms(60_000);
 
     let calls = local.engine.store().calls().total();

@@ -2,6 +2,8 @@
 
 use super::balance_id;
 use crate::api::{self, OperationResponse};
+use crate::domain::balance::Balance;
+use crate::domain::entry::Entry;
 use crate::domain::money::Amount;
 use crate::domain::names::Subject;
 use crate::domain::operation::{Operation, TtlSeconds};
@@ -10,14 +12,22 @@ use crate::edge::error::ApiError;
 use crate::edge::event::{idempotency, Request};
 use crate::edge::input::{string, whole_number};
 use crate::edge::{Action, Reply};
-use crate::engine::Answer;
+use crate::engine::{Answer, AnswerForm};
 use crate::services::{Balances, OperationInput, OperationOutcome};
 
 pub struct ExecuteOperation;
 
 fn answer(done: &OperationOutcome) -> Answer {
-    api::answer(200, &OperationResponse::new(&done.balance, &done.entry))
+    answer_of(&done.balance, &done.entry)
 }
+
+fn answer_of(balance: &Balance, entry: &Entry) -> Answer {
+    api::answer(200, &OperationResponse::new(balance, entry))
+}
+
+/// Operations that find their balance busy join its group commit; the batch holder writes
+/// their idempotency records in this form.
+const FORM: AnswerForm = AnswerForm { name: ExecuteOperation::NAME, render: answer_of };
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -57,7 +67,7 @@ impl Action for ExecuteOperation {
         };
         let input = OperationInput { balance: id, operation, subject: subject.flatten(), update_token, session: None };
         let idempotency = idempotency(&request.idempotency_key, Self::NAME, &input, &answer);
-        let outcome = balances.execute_operation(&caller.project, &input, idempotency.as_ref()).await?;
+        let outcome = balances.execute_operation(&caller.project, &input, idempotency.as_ref(), Some(&FORM)).await?;
         Ok(Reply::from_outcome(outcome, answer))
     }
 }

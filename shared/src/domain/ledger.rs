@@ -213,6 +213,95 @@ pub fn plan_leg(
     Ok(plan)
 }
 
+/// A group commit's plan of several operations on one balance: one run of changes, and for
+/// each operation planned the index of its change or its refusal. `outcomes` may be shorter
+/// than the requests: planning stops before an operation it cannot plan safely here (after a
+/// credit it created lies beyond the credits loaded), and the rest wait for the next batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPlan {
+    pub changes: Vec<Change>,
+    pub outcomes: Vec<Result<usize, Rejection>>,
+}
+
+/// Plans `requests` in order on one balance: first what is due (debt, expiries), then each
+/// operation checked alone — update token, minimum limit, range — against the balance as the
+/// operations before it left it, exactly as if each had taken the lock in turn. A refused
+/// operation changes nothing.
+pub fn plan_batch(
+    balance: &Balance,
+    lots: LotsView<'_>,
+    now: Millis,
+    requests: &[&OperationRequest],
+    ids: &mut dyn Ids,
+    lot_budget: usize,
+) -> Result<BatchPlan, PlanError> {
+    let mut planner = Planner {
+        lot_budget,
+        current: balance.clone(),
+        lots: lots.lots.to_vec(),
+        next: 0,
+        complete: lots.complete,
+        now,
+        ids,
+        changes: Vec::new(),
+    };
+    planner.settle_debt()?;
+    planner.expire()?;
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for request in requests {
+        planner.settle_debt()?;
+        match planner.apply(request) {
+            Ok(index) => {
+                outcomes.push(Ok(index));
+                let created = planner.changes[index].lots.iter().find_map(|change| match change {
+                    LotChange::Create(lot) => Some(lot.clone()),
+                    _ => None,
+                });
+                // Later operations of the batch may take from the new credit: it joins the
+                // working copy in expiry order, unless it sorts after credits not loaded.
+                if let Some(lot) = created {
+                    if !planner.insert_lot(lot) {
+                        break;
+                    }
+                }
+            }
+            Err(Refusal::Rejected(rejection)) => outcomes.push(Err(rejection)),
+            Err(Refusal::Plan(error)) => return Err(error),
+        }
+    }
+    Ok(BatchPlan { changes: planner.changes, outcomes })
+}
+
+/// The lot writes of consecutive changes as one transaction may hold them: at most one per
+/// credit item (DynamoDB refuses a transaction that names an item twice). A credit created
+/// and reduced becomes one creation; reduced twice, one reduction from the first value; used
+/// up after a reduction, one removal of the item as it was; created and used up, nothing.
+pub fn fold_lot_changes<'a>(changes: impl IntoIterator<Item = &'a LotChange>) -> Vec<LotChange> {
+    let seq = |change: &LotChange| match change {
+        LotChange::Create(lot) | LotChange::Reduce { lot, .. } | LotChange::Remove(lot) => lot.seq,
+    };
+    let mut folded: Vec<Option<LotChange>> = Vec::new();
+    for change in changes {
+        let Some(slot) = folded.iter_mut().find(|slot| slot.as_ref().is_some_and(|s| seq(s) == seq(change))) else {
+            folded.push(Some(change.clone()));
+            continue;
+        };
+        *slot = match (slot.take(), change) {
+            (Some(LotChange::Create(_)), LotChange::Reduce { lot, .. }) => Some(LotChange::Create(lot.clone())),
+            (Some(LotChange::Create(_)), LotChange::Remove(_)) => None,
+            (Some(LotChange::Reduce { previous, .. }), LotChange::Reduce { lot, .. }) => {
+                Some(LotChange::Reduce { lot: lot.clone(), previous })
+            }
+            (Some(LotChange::Reduce { previous, .. }), LotChange::Remove(lot)) => {
+                Some(LotChange::Remove(Lot { remaining: previous, ..lot.clone() }))
+            }
+            // A removed credit is never touched again, nor one created twice: keep the first.
+            (first, _) => first,
+        };
+    }
+    folded.into_iter().flatten().collect()
+}
+
 enum Refusal {
     Rejected(Rejection),
     Plan(PlanError),
@@ -249,6 +338,19 @@ impl Planner<'_> {
     /// The soonest expiry among credits from `self.next` on.
     fn next_expiry(&self) -> Result<Option<Millis>, PlanError> {
         Ok(self.lot(self.next)?.map(|lot| lot.expires_at))
+    }
+
+    /// Adds a credit created by this plan to the working copy, in the store's order (expiry,
+    /// then sequence). False when it would sort after credits that are not loaded: where it
+    /// belongs is then unknown.
+    fn insert_lot(&mut self, lot: Lot) -> bool {
+        let key = |lot: &Lot| (lot.expires_at, lot.seq);
+        let at = self.next + self.lots[self.next..].partition_point(|other| key(other) < key(&lot));
+        if at == self.lots.len() && !self.complete {
+            return false;
+        }
+        self.lots.insert(at, lot);
+        true
     }
 
     /// Takes `take` from the first unused credit, returning the change for its item.
@@ -463,5 +565,39 @@ impl Draft {
             main_tx_id: None,
             subject: request.subject.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn lot(seq: u64, remaining: i64) -> Lot {
+        Lot {
+            seq,
+            tx_id: TxId::new(Uuid::nil()),
+            expires_at: Millis::from_epoch_ms(1_000),
+            remaining: remaining.into(),
+        }
+    }
+
+    #[test]
+    fn a_credit_touched_twice_in_one_transaction_is_written_once() {
+        let reduce = |seq: u64, to: i64, from: i64| LotChange::Reduce { lot: lot(seq, to), previous: from.into() };
+        // Created then reduced: one creation of what is left.
+        assert_eq!(
+            fold_lot_changes(&[LotChange::Create(lot(1, 10)), reduce(1, 4, 10)]),
+            [LotChange::Create(lot(1, 4))]
+        );
+        // Created then used up: nothing to write.
+        assert_eq!(fold_lot_changes(&[LotChange::Create(lot(1, 10)), LotChange::Remove(lot(1, 10))]), []);
+        // Reduced twice: one reduction from the first value.
+        assert_eq!(fold_lot_changes(&[reduce(2, 7, 9), reduce(2, 3, 7)]), [reduce(2, 3, 9)]);
+        // Reduced, then used up: removed as the item is now.
+        assert_eq!(fold_lot_changes(&[reduce(2, 7, 9), LotChange::Remove(lot(2, 7))]), [LotChange::Remove(lot(2, 9))]);
+        // Different credits stay apart, in order.
+        let apart = [LotChange::Remove(lot(1, 5)), reduce(2, 1, 3)];
+        assert_eq!(fold_lot_changes(&apart), apart);
     }
 }

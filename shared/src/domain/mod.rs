@@ -18,6 +18,7 @@ pub mod operation;
 pub mod orders;
 pub mod packing;
 pub mod page_token;
+pub mod queue;
 pub mod request_signature;
 pub mod sealed;
 pub mod time;

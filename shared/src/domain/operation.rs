@@ -66,3 +66,39 @@ pub enum Rejection {
     #[error("the movement was resolved meanwhile")]
     LockedShort,
 }
+
+impl Rejection {
+    const ALL: [Rejection; 4] = [
+        Rejection::StaleUpdateToken,
+        Rejection::InsufficientFunds,
+        Rejection::AmountOutOfRange,
+        Rejection::LockedShort,
+    ];
+
+    /// How a refusal is stored (a group commit's answer to a waiting operation).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::StaleUpdateToken => "STALE_UPDATE_TOKEN",
+            Rejection::InsufficientFunds => "INSUFFICIENT_FUNDS",
+            Rejection::AmountOutOfRange => "AMOUNT_OUT_OF_RANGE",
+            Rejection::LockedShort => "LOCKED_SHORT",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Rejection> {
+        Rejection::ALL.into_iter().find(|rejection| rejection.code() == code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rejection_code_reads_back() {
+        for rejection in Rejection::ALL {
+            assert_eq!(Rejection::from_code(rejection.code()), Some(rejection.clone()));
+        }
+        assert_eq!(Rejection::from_code("NOPE"), None);
+    }
+}

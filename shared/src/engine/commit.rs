@@ -38,11 +38,14 @@ pub struct Step<'a> {
     pub wallets: bool,
     /// A wallet created when a leg names it and it does not exist yet (the main wallet).
     pub create: Option<Wallet>,
+    /// How long to wait for a busy balance; by default the engine's wait. A step that can
+    /// join a group commit tries once: waiting happens as a ticket instead.
+    pub wait: Option<Duration>,
 }
 
 impl<'a> Step<'a> {
     pub fn new(project: &'a ProjectId, legs: Vec<Leg>) -> Self {
-        Self { project, legs, at: None, wallets: false, create: None }
+        Self { project, legs, at: None, wallets: false, create: None, wait: None }
     }
 }
 
@@ -358,7 +361,7 @@ impl Engine {
 
     /// Commits, trying again when a concurrent transaction on the same items cancelled it
     /// (nothing was written).
-    async fn commit_retrying(&self, commit: &Commit<'_>) -> Result<(), CommitError> {
+    pub(super) async fn commit_retrying(&self, commit: &Commit<'_>) -> Result<(), CommitError> {
         let mut retries = 0;
         loop {
             match self.store.commit(commit).await {

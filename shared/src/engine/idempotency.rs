@@ -26,6 +26,10 @@ impl Fingerprint {
     pub fn of(action: &str, input: &impl fmt::Debug) -> Self {
         Self(hex::encode(Sha256::digest(format!("{action}\n{input:?}").as_bytes())))
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An answer as it is stored and replayed: the HTTP status and the exact body.
@@ -51,18 +55,32 @@ impl<'a, T> Idempotency<'a, T> {
         &self.key
     }
 
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
+    }
+
     /// The record to write with the effect whose output is `value`.
     pub(super) fn record(&self, project: &ProjectId, value: &T, now: Millis) -> IdempotencyWrite {
-        let Answer { status, body } = (self.render)(value);
-        IdempotencyWrite {
-            project: project.clone(),
-            key: self.key.clone(),
-            fingerprint: self.fingerprint.0.clone(),
-            status,
-            body,
-            now,
-            expires_at: now.plus_seconds(TTL_SECONDS),
-        }
+        record_of(project, &self.key, &self.fingerprint.0, (self.render)(value), now)
+    }
+}
+
+/// The record of `answer` under `key`, written with its effect at `now`.
+pub(super) fn record_of(
+    project: &ProjectId,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+    answer: Answer,
+    now: Millis,
+) -> IdempotencyWrite {
+    IdempotencyWrite {
+        project: project.clone(),
+        key: key.clone(),
+        fingerprint: fingerprint.to_owned(),
+        status: answer.status,
+        body: answer.body,
+        now,
+        expires_at: now.plus_seconds(TTL_SECONDS),
     }
 }
 

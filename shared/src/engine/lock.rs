@@ -23,8 +23,8 @@ const FIRST_BACKOFF_ROUND_TRIPS: u32 = 2;
 const MAX_BACKOFF_ROUND_TRIPS: u32 = 16;
 /// Bounds on the measured round trip, so that one slow answer (an SDK retry, a pause) cannot
 /// stretch the waits past sense, nor an implausibly quick one shrink them to a busy loop.
-const ROUND_TRIP_FLOOR: Duration = Duration::from_millis(1);
-const ROUND_TRIP_CEILING: Duration = Duration::from_millis(50);
+pub(super) const ROUND_TRIP_FLOOR: Duration = Duration::from_millis(1);
+pub(super) const ROUND_TRIP_CEILING: Duration = Duration::from_millis(50);
 
 /// A balance locked for a caller that writes its head itself (a wallet's attributes).
 pub struct Locked {
@@ -37,7 +37,7 @@ impl Engine {
     /// back if that write does not.
     pub async fn lock(&self, project: &ProjectId, id: BalanceId) -> Result<Locked, EngineError> {
         let owner = new_owner();
-        let head = self.lock_one(project, id, &owner, None).await?;
+        let head = self.lock_one(project, id, &owner, None, self.lock_wait).await?;
         Ok(Locked { owner, head })
     }
 
@@ -48,12 +48,13 @@ impl Engine {
     /// Takes the lock as `owner`, waiting up to the configured budget for a holder to finish
     /// (or for a dead holder's lease to run out). A lock held by `previous_owner` — this
     /// request's own earlier attempt — is taken over, which fences that attempt off for good.
-    async fn lock_one<R>(
+    pub(super) async fn lock_one<R>(
         &self,
         project: &ProjectId,
         id: BalanceId,
         owner: &str,
         previous_owner: Option<&str>,
+        wait: Duration,
     ) -> Result<HeadRecord, EngineError<R>> {
         let started = Instant::now();
         let mut busy_answers: u32 = 0;
@@ -64,7 +65,7 @@ impl Engine {
                 TryLock::Locked(head) => return Ok(*head),
                 TryLock::Missing => return Err(EngineError::NotFound),
                 TryLock::Busy { until } => {
-                    let left = self.lock_wait.saturating_sub(started.elapsed());
+                    let left = wait.saturating_sub(started.elapsed());
                     if left.is_zero() {
                         return Err(EngineError::Busy);
                     }
@@ -109,11 +110,12 @@ impl Engine {
             step.legs.iter().enumerate().map(|(i, leg)| (leg.balance, i)).collect();
         order.sort();
         let mut locked: Vec<(usize, HeadRecord)> = Vec::with_capacity(order.len());
+        let wait = step.wait.unwrap_or(self.lock_wait);
         for (id, index) in order {
-            let head = match self.lock_one(project, id, owner, previous_owner).await {
+            let head = match self.lock_one(project, id, owner, previous_owner, wait).await {
                 Err(EngineError::NotFound) => match step.create.as_ref().filter(|wallet| wallet.balance.id == id) {
                     Some(wallet) => match self.create_wallet_if_absent(project, wallet).await {
-                        Ok(()) => self.lock_one(project, id, owner, previous_owner).await,
+                        Ok(()) => self.lock_one(project, id, owner, previous_owner, wait).await,
                         Err(error) => Err(error.with_refusal()),
                     },
                     None => Err(EngineError::NotFound),

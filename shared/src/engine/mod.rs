@@ -5,10 +5,12 @@
 //! a one-leg step; writing off expired credits is a step whose leg does nothing of its own; a
 //! transfer is a two-leg step. There is no second protocol.
 
+mod batch;
 mod commit;
 mod idempotency;
 mod lock;
 
+pub use batch::{AnswerForm, Grouped};
 pub use commit::{Done, Job, Step};
 pub use idempotency::{Answer, Fingerprint, Idempotency, Outcome};
 pub use lock::Locked;

@@ -8,9 +8,13 @@ use crate::domain::money::MinLimit;
 use crate::domain::names::{BalanceId, BalanceName, BalanceType, ProjectId, Subject};
 use crate::domain::operation::{Operation, OperationRequest};
 use crate::domain::page_token::TokenKey;
-use crate::engine::{Done, Engine, EngineError, Fault, Idempotency, Job, Outcome, RandomIds, Step};
+use crate::domain::queue::{QueuedKey, Settled};
+use crate::engine::{
+    Answer, AnswerForm, Done, Engine, EngineError, Fault, Grouped, Idempotency, Job, Outcome, RandomIds, Step,
+};
 use crate::store::{HeadRecord, Order, Write};
 use std::convert::Infallible;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Balances over the engine, and the key that seals history page tokens.
@@ -161,14 +165,60 @@ impl Balances {
         Ok((self.engine.current(head.balance).await?, in_progress))
     }
 
-    /// Two round trips uncontended: take the lock while reading the head, commit.
+    /// Two round trips uncontended: take the lock while reading the head, commit. With a
+    /// `form`, an operation that finds the balance locked joins its group commit (README,
+    /// "Group commit") instead of retrying the lock: it waits as a ticket, and whoever holds
+    /// the lock next commits it with the others waiting; past the wait, BALANCE_BUSY with
+    /// nothing applied, as without.
     pub async fn execute_operation(
         &self,
         project: &ProjectId,
         input: &OperationInput,
         idempotency: Option<&Idempotency<'_, OperationOutcome>>,
+        form: Option<&AnswerForm>,
     ) -> Result<Outcome<OperationOutcome>, ExecuteOperationError> {
-        self.operate(project, input, &[], idempotency).await
+        let Some(form) = form else {
+            return self.operate(project, input, &[], idempotency).await;
+        };
+        let request = self.request(input, idempotency);
+        let mut step = Step::new(project, vec![Leg::operation(input.balance, request.clone())]);
+        step.wait = Some(Duration::ZERO);
+        match self.engine.apply(&step, &Operate { with: &[] }, idempotency).await {
+            Err(EngineError::Busy) => {}
+            done => return done,
+        }
+        let key = idempotency.map(|idempotency| QueuedKey {
+            key: idempotency.key().clone(),
+            fingerprint: idempotency.fingerprint().as_str().to_owned(),
+        });
+        let grouped = Grouped { project, balance: input.balance, request, key, form };
+        match self.engine.wait_in_batch(&grouped).await? {
+            Settled::Applied { balance, entry } => {
+                Ok(Outcome::Done(OperationOutcome { balance: *balance, entry: *entry }))
+            }
+            Settled::Rejected(rejection) => Err(EngineError::Rejected(rejection)),
+            Settled::Replayed { status, body } => Ok(Outcome::Replayed(Answer { status, body })),
+            Settled::KeyReused => Err(EngineError::KeyReused),
+        }
+    }
+
+    /// The ledger's request for an input: its session is the given one, else the key, else new.
+    fn request(
+        &self,
+        input: &OperationInput,
+        idempotency: Option<&Idempotency<'_, OperationOutcome>>,
+    ) -> OperationRequest {
+        let session = match (&input.session, idempotency) {
+            (Some(session), _) => session.clone(),
+            (None, Some(idempotency)) => idempotency.key().to_string(),
+            (None, None) => Uuid::new_v4().to_string(),
+        };
+        OperationRequest {
+            operation: input.operation,
+            subject: input.subject.clone(),
+            update_token: input.update_token.clone(),
+            session,
+        }
     }
 
     /// An INC or DEC that commits together with `with` (conditional writes elsewhere in the
@@ -180,18 +230,7 @@ impl Balances {
         with: &[Write],
         idempotency: Option<&Idempotency<'_, OperationOutcome>>,
     ) -> Result<Outcome<OperationOutcome>, ExecuteOperationError> {
-        let session = match (&input.session, idempotency) {
-            (Some(session), _) => session.clone(),
-            (None, Some(idempotency)) => idempotency.key().to_string(),
-            (None, None) => Uuid::new_v4().to_string(),
-        };
-        let request = OperationRequest {
-            operation: input.operation,
-            subject: input.subject.clone(),
-            update_token: input.update_token.clone(),
-            session,
-        };
-        let step = Step::new(project, vec![Leg::operation(input.balance, request)]);
+        let step = Step::new(project, vec![Leg::operation(input.balance, self.request(input, idempotency))]);
         self.engine.apply(&step, &Operate { with }, idempotency).await
     }
 

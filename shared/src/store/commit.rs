@@ -16,7 +16,7 @@ use super::keys::{self, HEAD_SK, PK, SK};
 use super::writes::{Refused, Write};
 use super::{Store, StoreError};
 use crate::domain::balance::{Balance, Lot};
-use crate::domain::ledger::{Change, LotChange};
+use crate::domain::ledger::{fold_lot_changes, Change, LotChange};
 use crate::domain::time::Millis;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -120,9 +120,11 @@ impl Store {
                         .condition_expression(keys::item_absent());
                     items.push(TransactWriteItem::builder().put(built(put.build())?).build());
                 }
-                for lot_change in &change.lots {
-                    items.push(self.lot_write(&pk, balance, lot_change)?);
-                }
+            }
+            // A run of several operations (a group commit) may touch one credit twice: one
+            // write per credit item, as a transaction requires.
+            for lot_change in fold_lot_changes(head.changes.iter().flat_map(|change| &change.lots)) {
+                items.push(self.lot_write(&pk, balance, &lot_change)?);
             }
         }
         let layout = Layout { heads: heads_range, record: record_range, writes };

@@ -5,14 +5,17 @@
 
 use super::balances::new_head_item;
 use super::customer_wallets::{claim_items, Claim, ClaimRefused};
+use super::idempotency::{self, IdempotencyRecord, IdempotencyWrite};
 use super::movements::{movement_resolution, new_movement_item_count, new_movement_items, new_transaction_item};
 use super::orders::{new_order_items, order_change, order_from_item, order_transition};
+use super::queue::settle_items;
 use super::wallets::{new_item, new_wallet_items};
 use super::StoreError;
 use crate::domain::balance::Balance;
 use crate::domain::movements::Movement;
-use crate::domain::names::ProjectId;
+use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId};
 use crate::domain::orders::Order;
+use crate::domain::queue::{Settled, Ticket};
 use crate::domain::time::Millis;
 use crate::domain::transactions::Transaction;
 use crate::domain::wallet_accounts::PaymentStatus;
@@ -40,6 +43,10 @@ pub enum Write {
     ResolveMovement { project: ProjectId, resolved: Movement },
     /// One wallet's side of a movement's step.
     NewTransaction { project: ProjectId, transaction: Transaction },
+    /// A group commit's answer to a waiting ticket, replacing the ticket if it still waits.
+    Settle { project: ProjectId, balance: BalanceId, ticket: Ticket, settled: Settled, now: Millis },
+    /// The idempotency record of one operation of a group commit.
+    Record(IdempotencyWrite),
 }
 
 /// Which condition of a write failed. Nothing of its commit was written.
@@ -57,6 +64,10 @@ pub enum Refused {
     OrderMoved(Option<Box<Order>>),
     /// The movement is no longer pending.
     NotPending,
+    /// The ticket no longer waits: its waiter withdrew it (or another batch settled it).
+    Withdrawn(Ticket),
+    /// The key has a live record now (as DynamoDB returned it, when it did).
+    KeyTaken(IdempotencyKey, Option<IdempotencyRecord>),
 }
 
 impl Write {
@@ -66,7 +77,9 @@ impl Write {
             Write::NewBalance(_)
             | Write::OrderTransition { .. }
             | Write::OrderChange { .. }
-            | Write::NewTransaction { .. } => 1,
+            | Write::NewTransaction { .. }
+            | Write::Record(_) => 1,
+            Write::Settle { .. } => 2,
             Write::NewWallet(wallet) => 4 + usize::from(wallet.info.foreign_id.is_some()),
             Write::NewOrder(_) => 2,
             Write::Claim(claim) => 4 + usize::from(claim.read_version.is_none()),
@@ -84,6 +97,10 @@ impl Write {
             Write::OrderChange { order, read_version } => Ok(vec![order_change(table, order, *read_version)?]),
             Write::OrderTransition { order, from, now } => Ok(vec![order_transition(table, order, *from, *now)?]),
             Write::NewMovement { project, movement } => new_movement_items(table, project, movement),
+            Write::Settle { project, balance, ticket, settled, now } => {
+                settle_items(table, project, *balance, ticket, settled, *now)
+            }
+            Write::Record(record) => Ok(vec![idempotency::put(table, record)?]),
             Write::ResolveMovement { project, resolved } => movement_resolution(table, project, resolved),
             Write::NewTransaction { project, transaction } => {
                 Ok(vec![new_transaction_item(table, project, transaction)?])
@@ -109,6 +126,11 @@ impl Write {
             }
             Write::OrderTransition { .. } | Write::OrderChange { .. } => None,
             Write::ResolveMovement { .. } => failed(0).then_some(Refused::NotPending),
+            Write::Settle { ticket, .. } => failed(0).then(|| Refused::Withdrawn(ticket.clone())),
+            Write::Record(record) => match reasons.first().filter(|_| failed(0)) {
+                Some(reason) => Some(Refused::KeyTaken(record.key.clone(), idempotency::from_reason(reason)?)),
+                None => None,
+            },
         })
     }
 }

@@ -109,7 +109,7 @@ impl Sandbox<'_> {
         let input = OperationInput { balance: id, operation, subject, update_token: None, session: None };
         let key = IdempotencyKey::parse(&key).map_err(|e| Fault::Inconsistent(e.0))?;
         let idempotency = Idempotency::new(key, Fingerprint::of("sandbox", &input), &no_answer);
-        self.balances.execute_operation(&project(), &input, Some(&idempotency)).await
+        self.balances.execute_operation(&project(), &input, Some(&idempotency), None).await
     }
 
     async fn open_wallet(&self, id: BalanceId) -> Result<Balance, ProviderError> {

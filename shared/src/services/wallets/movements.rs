@@ -194,6 +194,7 @@ impl Wallets {
             at: Some(now),
             wallets: true,
             create: Some(Self::main_wallet(project, key_id, now)),
+            wait: None,
         };
         Ok(self.engine.apply(&step, &record, idempotency).await?)
     }
@@ -278,7 +279,7 @@ impl Wallets {
                 at: now,
             };
             let legs = sides.into_iter().map(|side| side.leg).collect();
-            let step = Step { project, legs, at: Some(now), wallets: true, create: None };
+            let step = Step { project, legs, at: Some(now), wallets: true, create: None, wait: None };
             self.engine.apply(&step, &record, None).await.map(|_| ())
         };
         match result {
