@@ -147,18 +147,7 @@ pub fn plan_within(
     ids: &mut dyn Ids,
     lot_budget: usize,
 ) -> Result<Plan, PlanError> {
-    let mut planner = Planner {
-        lot_budget,
-        current: balance.clone(),
-        lots: lots.lots.to_vec(),
-        next: 0,
-        complete: lots.complete,
-        now,
-        ids,
-        changes: Vec::new(),
-    };
-    planner.settle_debt()?;
-    planner.expire()?;
+    let mut planner = Planner::due(balance, lots, now, ids, lot_budget)?;
     let Some(request) = request else {
         return Ok(Plan { changes: planner.changes, operation: None });
     };
@@ -235,18 +224,7 @@ pub fn plan_batch(
     ids: &mut dyn Ids,
     lot_budget: usize,
 ) -> Result<BatchPlan, PlanError> {
-    let mut planner = Planner {
-        lot_budget,
-        current: balance.clone(),
-        lots: lots.lots.to_vec(),
-        next: 0,
-        complete: lots.complete,
-        now,
-        ids,
-        changes: Vec::new(),
-    };
-    planner.settle_debt()?;
-    planner.expire()?;
+    let mut planner = Planner::due(balance, lots, now, ids, lot_budget)?;
     let mut outcomes = Vec::with_capacity(requests.len());
     for request in requests {
         planner.settle_debt()?;
@@ -326,7 +304,29 @@ struct Planner<'a> {
     changes: Vec<Change>,
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
+    /// A planner over the balance that has already planned what is due: debt, then expiries.
+    fn due(
+        balance: &Balance,
+        lots: LotsView<'_>,
+        now: Millis,
+        ids: &'a mut dyn Ids,
+        lot_budget: usize,
+    ) -> Result<Self, PlanError> {
+        let mut planner = Planner {
+            lot_budget,
+            current: balance.clone(),
+            lots: lots.lots.to_vec(),
+            next: 0,
+            complete: lots.complete,
+            now,
+            ids,
+            changes: Vec::new(),
+        };
+        planner.settle_debt()?;
+        planner.expire()?;
+        Ok(planner)
+    }
     fn lot(&self, index: usize) -> Result<Option<&Lot>, PlanError> {
         match self.lots.get(index) {
             Some(lot) => Ok(Some(lot)),
