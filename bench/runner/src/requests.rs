@@ -6,8 +6,10 @@
 use crate::support::Fixture;
 use pocketbook::domain::names::{BalanceId, ProjectId};
 use pocketbook::domain::time::Millis;
+use pocketbook::domain::wallet_accounts::{TxnId, WalletAccountId};
 use pocketbook::edge::auth::{generate_api_key, hash_api_key};
 use pocketbook::store::ApiKeyRecord;
+use serde_json::json;
 use uuid::Uuid;
 
 pub const HELLO_WORLD: &str = "hello-world";
@@ -113,4 +115,105 @@ impl Requests {
         })
         .to_string()
     }
+}
+
+/// Figure 1's first invocation of every function: a request each can answer from a cold
+/// start, as a direct invocation (the event sources' functions: an event of their source).
+/// Reads and commands name ids nobody holds, so that the function does its lookup and
+/// answers NOT_FOUND; creations create (a fresh reference each time); lists list the bench's
+/// project. The figure reports each answer and its DynamoDB calls on the wire.
+impl Requests {
+    pub fn first_request(&self, function: &str) -> String {
+        if let Some(payload) = self.cold_start(function) {
+            return payload;
+        }
+        let fresh = || Uuid::new_v4().to_string();
+        // Hyphenated, as wallet and movement ids are.
+        let unknown = fresh();
+        let reference = format!("bench-{}", &Uuid::new_v4().simple().to_string()[..12]);
+        // Orders' ids are 1–20 letters and digits.
+        let order = format!("bench{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let fields = match function {
+            // Customers, customer wallet accounts, orders and payments (Juspay-shaped).
+            "create-customer" => json!({"object_reference_id": reference, "mobile_number": "9876543210"}),
+            "get-customer" => json!({"customer_id": reference}),
+            "update-customer" => json!({"customer_id": reference, "first_name": "Bench"}),
+            "create-wallet-account" => {
+                json!({"customer_id": reference, "gateway": "PAYTM", "mobile_number": "9876543210"})
+            }
+            "wallet-account-command" => {
+                json!({"customer_id": reference, "wallet_id": wallet_account_id(), "command": "authenticate"})
+            }
+            "get-wallet-account" => json!({"identifier": wallet_account_id(), "command": "refresh"}),
+            "list-wallet-accounts" | "refresh-wallet-accounts" => json!({"customer_id": reference}),
+            "create-order" => json!({"order_id": order, "amount": "100.00"}),
+            "update-order" => json!({"order_id": order, "amount": "10.00"}),
+            "get-order" | "list-order-wallets" => json!({"order_id": order}),
+            "list-orders" | "list-wallets" | "list-movements" | "list-wallet-transactions" | "list-webhooks" => {
+                json!({})
+            }
+            "refund-order" => json!({"order_id": order, "unique_request_id": order, "amount": "1.00"}),
+            "list-payment-methods" => json!({"merchant_id": self.project.as_str()}),
+            "direct-debit" => json!({
+                "order_id": order, "merchant_id": self.project.as_str(), "payment_method_type": "WALLET",
+                "payment_method": "PAYTM", "direct_wallet_token": "bench-token",
+            }),
+            "sandbox-top-up" => json!({"txn_id": TxnId::from_random(*Uuid::new_v4().as_bytes()).as_str()}),
+            "provider-callback" => json!({"gateway": "PAYTM", "txn_id": unknown, "status": "SUCCESS"}),
+            // Wallets and their movements (FPay-shaped).
+            "create-wallet" => json!({"name": "bench"}),
+            "get-wallet" | "get-movement" => json!({"identifier": unknown}),
+            // An attempt's id is `a-` and its movement's; a transaction's `<ms>-<movement>-<n>`.
+            "get-attempt" => json!({"identifier": format!("a-{unknown}")}),
+            "get-wallet-transaction" => json!({"identifier": format!("1700000000000-{unknown}-1")}),
+            "update-wallet" => json!({"identifier": unknown, "set": {"name": "bench"}}),
+            "update-movement" => json!({"identifier": unknown, "set": {"description": "bench"}}),
+            "update-wallet-transaction" => {
+                json!({"identifier": format!("1700000000000-{unknown}-1"), "set": {"description": "bench"}})
+            }
+            "create-deposit" => json!({"destination": unknown, "amount": 100}),
+            "create-transfer" | "create-quasi-transfer" | "create-fund-request" => {
+                json!({"source": unknown, "destination": fresh(), "amount": 100})
+            }
+            "quasi-transfer-command" | "fund-request-command" => json!({"identifier": unknown, "command": "cancel"}),
+            // Webhooks.
+            "create-webhook" => json!({"url": "https://example.com/pocketbook-bench", "events": ["*"]}),
+            "delete-webhook" | "list-webhook-deliveries" => json!({"webhookId": webhook_id()}),
+            "redeliver-webhook" => {
+                json!({"webhookId": webhook_id(), "eventId": format!("evt_{}", Uuid::new_v4().simple())})
+            }
+            // The event sources' functions: an empty SQS batch, an empty stream batch, the
+            // schedule's event; the catch-all route's function takes anything.
+            "deliver-webhooks" | "publish-events" => return json!({"Records": []}).to_string(),
+            "expire-movements" => return scheduled_event().to_string(),
+            _ => return "{}".into(),
+        };
+        let mut payload = fields;
+        payload["projectId"] = json!(self.project.as_str());
+        payload.to_string()
+    }
+}
+
+fn wallet_account_id() -> String {
+    WalletAccountId::from_random(*Uuid::new_v4().as_bytes()).as_str().to_owned()
+}
+
+/// `whk_` and 26 lowercase letters or digits, as the webhooks' ids are.
+fn webhook_id() -> String {
+    format!("whk_{}", &Uuid::new_v4().simple().to_string()[..26])
+}
+
+/// What an EventBridge schedule sends.
+fn scheduled_event() -> serde_json::Value {
+    json!({
+        "version": "0",
+        "id": Uuid::new_v4().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:000000000000:rule/pocketbook-bench"],
+        "detail": {},
+    })
 }

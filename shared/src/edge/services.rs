@@ -22,8 +22,8 @@ pub struct Parts {
 impl Parts {
     /// The DynamoDB client (once per process) and the engine on the system clock.
     pub async fn connect(config: Config) -> Self {
-        // One AWS configuration (region, credentials, endpoints) for every client.
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+        // One AWS configuration (region, credentials, endpoints, one HTTPS client) for every client.
+        let shared = crate::store::sdk::shared_config().await;
         let store = Store::with_config(&shared, config.table.clone());
         let bus = Bus::new(&shared, config.events.bus_name.as_deref(), config.events.queue_url.as_deref());
         Self { engine: Engine::new(store, Arc::new(SystemClock), config.lock), config, bus }

@@ -194,7 +194,7 @@ fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Vec<(Gateway, HttpP
 impl HttpProvider {
     pub fn new(config: HttpProviderConfig) -> Result<Self, String> {
         let base = config.base_url.trim().trim_end_matches('/').to_owned();
-        let https = check_base_url(&base)?;
+        check_base_url(&base)?;
         if config.api_key.is_empty() {
             return Err("the API key is empty".to_owned());
         }
@@ -211,11 +211,7 @@ impl HttpProvider {
             .map_err(|_| "the API key has characters a header cannot carry".to_owned())?;
         authorization.set_sensitive(true);
 
-        let roots = native_roots();
-        if https && roots.is_empty() {
-            return Err("no trusted root certificates found on this system for https".to_owned());
-        }
-        let client = https_client(roots, config.timeout)?;
+        let client = https_client(config.timeout)?;
 
         Ok(Self {
             client,
@@ -483,20 +479,16 @@ pub fn sign_callback(secret: &str, body: &[u8]) -> String {
     }
 }
 
-/// The system's trusted roots, as the AWS SDK uses them. Reading them means reading files:
-/// once per process, however many gateways.
 /// An HTTP/1.1 client for `http://` and `https://` over rustls (aws-lc-rs, as the AWS SDK's),
-/// trusting `roots`: the wallet providers' and the webhook deliveries' one kind of client.
+/// trusting the compiled-in roots: the wallet providers' and the webhook deliveries' one kind of
+/// client.
 pub(crate) type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-pub(crate) fn https_client(
-    roots: Arc<rustls::RootCertStore>,
-    connect_timeout: Duration,
-) -> Result<HttpsClient, String> {
+pub(crate) fn https_client(connect_timeout: Duration) -> Result<HttpsClient, String> {
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|error| format!("TLS configuration: {error}"))?
-        .with_root_certificates(roots)
+        .with_root_certificates(trusted_roots())
         .with_no_client_auth();
     let mut http = HttpConnector::new();
     // hyper-rustls wraps it and handles https itself.
@@ -508,17 +500,15 @@ pub(crate) fn https_client(
     Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
-/// The system's trusted roots, loaded once per process and only when first needed.
-pub(crate) fn native_roots() -> Arc<rustls::RootCertStore> {
+/// Mozilla's roots, compiled in (webpki-root-certs), as the AWS SDK's client trusts them
+/// (shared/src/store/sdk.rs): no files to read, the same on every machine. Parsed once per
+/// process (well under a millisecond), however many gateways, and only when first needed.
+pub(crate) fn trusted_roots() -> Arc<rustls::RootCertStore> {
     static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {
-            let found = rustls_native_certs::load_native_certs();
-            if !found.errors.is_empty() {
-                tracing::warn!(errors = found.errors.len(), "some root certificates could not be loaded");
-            }
             let mut roots = rustls::RootCertStore::empty();
-            roots.add_parsable_certificates(found.certs);
+            roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
             Arc::new(roots)
         })
         .clone()

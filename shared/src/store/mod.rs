@@ -19,6 +19,7 @@ mod nonces;
 mod orders;
 mod queue;
 pub mod schema;
+pub mod sdk;
 pub mod stream;
 mod wallets;
 mod webhooks;
@@ -33,13 +34,12 @@ pub use history::{HistoryPage, Order};
 pub use idempotency::{IdempotencyRecord, IdempotencyWrite};
 pub use lock::TryLock;
 pub use movements::{ListPage, ListRange};
-pub use queue::{TicketState, Withdrawal};
 pub use nonces::{nonce_pk, NonceClaim, NonceUse, NONCE_SK};
+pub use queue::{TicketState, Withdrawal};
 pub use wallets::{wallet_items, DueExpiry, IndexRange, IndexedWallet};
 pub use webhooks::{DeliveryPage, Recorded};
 pub use writes::{Refused, Write};
 
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -95,7 +95,7 @@ impl Store {
     /// Builds the client once per process: region, credentials and `AWS_ENDPOINT_URL_DYNAMODB`
     /// from the environment, a call counter, and timeouts well inside a Lambda's own.
     pub async fn connect(table: impl Into<String>) -> Self {
-        let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let shared = sdk::shared_config().await;
         Self::with_config(&shared, table)
     }
 

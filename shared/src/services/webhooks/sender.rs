@@ -5,7 +5,7 @@
 //! that answers), and nothing of the answer's body is read or kept.
 
 use crate::domain::webhooks::AttemptResult;
-use crate::providers::http::{https_client, native_roots, HttpsClient};
+use crate::providers::http::{https_client, HttpsClient};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::Full;
@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The client is made at the first attempt: of the functions that hold a `Webhooks`, only
-/// deliver-webhooks sends, and loading the system's roots is a cost of its init alone.
+/// deliver-webhooks sends, and parsing the trusted roots is a cost of its first attempt alone.
 #[derive(Clone)]
 pub(super) struct Sender {
     client: Arc<OnceLock<Result<HttpsClient, String>>>,
@@ -27,14 +27,7 @@ impl Sender {
     }
 
     fn client(&self) -> Result<&HttpsClient, &str> {
-        let made = self.client.get_or_init(|| {
-            let roots = native_roots();
-            if roots.is_empty() {
-                // Plain http:// (local runs) still works; every https:// attempt fails to connect.
-                tracing::warn!("no trusted root certificates found: webhook deliveries over https will fail");
-            }
-            https_client(roots, self.timeout)
-        });
+        let made = self.client.get_or_init(|| https_client(self.timeout));
         made.as_ref().map_err(String::as_str)
     }
 
