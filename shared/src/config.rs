@@ -23,6 +23,9 @@ pub const DELIVERY_QUEUE_URL: &str = "DELIVERY_QUEUE_URL";
 pub const PUBLIC_URL: &str = "POCKETBOOK_PUBLIC_URL";
 pub const WEBHOOK_TIMEOUT_MS: &str = "POCKETBOOK_WEBHOOK_TIMEOUT_MS";
 pub const WEBHOOK_ALLOW_INSECURE: &str = "POCKETBOOK_WEBHOOK_ALLOW_INSECURE";
+/// `off` turns group commit off (README, "Group commit"): a busy balance is waited for by
+/// retrying its lock, as before it existed. For comparing the two (`make bench`).
+pub const GROUP_COMMIT: &str = "POCKETBOOK_GROUP_COMMIT";
 /// Seals API keys' signing secrets in the table (the functions open them, the admin tool
 /// seals them).
 pub const SECRETS_KEY: &str = "POCKETBOOK_SECRETS_KEY";
@@ -39,6 +42,8 @@ pub struct Config {
     pub table: String,
     /// How long a lock lasts if its holder dies, and how long a request waits for a busy one.
     pub lock: LockSettings,
+    /// Whether operations that find their balance busy join its group commit.
+    pub group_commit: bool,
     pub page_tokens: TokenKey,
     pub page_token_key_is_default: bool,
     /// What API keys' signing secrets are sealed under.
@@ -100,6 +105,7 @@ impl Config {
                 lease_ms: number(LOCK_LEASE_MS, 5_000, 100..=60_000)? as i64,
                 wait: Duration::from_millis(number(LOCK_WAIT_MS, 2_000, 0..=20_000)?),
             },
+            group_commit: optional(GROUP_COMMIT).is_none_or(|v| v != "off"),
             page_token_key_is_default: key.is_none(),
             page_tokens: TokenKey::new(key.as_deref().unwrap_or(DEVELOPMENT_PAGE_TOKEN_KEY).as_bytes()),
             secrets,

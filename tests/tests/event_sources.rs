@@ -159,24 +159,112 @@ async fn a_fifo_batch_stops_at_its_first_failure_so_that_order_is_kept() {
 async fn a_batch_running_out_of_time_hands_back_what_it_could_not_finish() {
     let app = TestApp::spawn().await;
     let open = app.new_balance().await;
-    let held = held_balance(&app).await;
-    // The default 2 s lock wait: the busy record uses most of a 4.5 s invocation, and the
-    // others would not be sure to finish before the deadline.
-    let mut spec = FunctionSpec::new(FUNCTION, binary(FUNCTION)).timeout(Duration::from_millis(4_500));
-    for (key, value) in &app.function_env {
-        spec = spec.env(key.clone(), value.clone());
-    }
-    let pool = FunctionPool::start(spec).await.unwrap();
-    let batch = sqs_batch(&[
-        ("t1", operation(&app, &held, "INC", 1).to_string()),
-        ("t2", operation(&app, &open, "INC", 1).to_string()),
-        ("t3", operation(&app, &open, "INC", 1).to_string()),
-    ]);
+    // Locked by someone whose lease ends in 1.5 s: the first record waits that long.
+    let slow = app.new_balance().await;
+    let project = ProjectId::parse(&app.project).unwrap();
+    let now = Millis::from_datetime(chrono::Utc::now());
+    app.store.try_lock(&project, BalanceId::parse(&slow).unwrap(), "holder", None, now, 1_500).await.unwrap();
+    let pool = |timeout_ms: u64| {
+        let mut spec = FunctionSpec::new(FUNCTION, binary(FUNCTION)).timeout(Duration::from_millis(timeout_ms));
+        for (key, value) in &app.function_env {
+            spec = spec.env(key.clone(), value.clone());
+        }
+        FunctionPool::start(spec)
+    };
+    let records = |prefix: &str| {
+        sqs_batch(&[
+            (&format!("{prefix}1"), operation(&app, &slow, "INC", 1).to_string()),
+            (&format!("{prefix}2"), operation(&app, &open, "INC", 1).to_string()),
+            (&format!("{prefix}3"), operation(&app, &open, "INC", 1).to_string()),
+        ])
+    };
+    // A FIFO queue's batch goes one record after another; each may wait for the whole 2 s
+    // lock wait, then commit. After the first, the 4 s invocation has no room for another.
+    let sequential = pool(4_000).await.unwrap();
     let started = Instant::now();
-    let (_, failures) = deliver(&pool, &batch).await;
-    assert!(started.elapsed() < Duration::from_millis(4_500));
-    assert_eq!(failures, vec!["t1", "t2", "t3"]);
-    assert_eq!(amount(&app, &open).await, json!(0));
+    let (_, failures) = deliver(&sequential, &fifo(records("t"))).await;
+    assert!(started.elapsed() < Duration::from_millis(4_000));
+    assert_eq!(failures, vec!["t2", "t3"]);
+    assert_eq!((amount(&app, &slow).await, amount(&app, &open).await), (json!(1), json!(0)));
+
+    // A standard queue's batch goes all at once and needs that room once: in a 2.5 s
+    // invocation it does not start.
+    let together = pool(2_500).await.unwrap();
+    let started = Instant::now();
+    let (_, failures) = deliver(&together, &records("s")).await;
+    assert!(started.elapsed() < Duration::from_millis(1_000), "nothing was tried");
+    assert_eq!(failures, vec!["s1", "s2", "s3"]);
+    assert_eq!((amount(&app, &slow).await, amount(&app, &open).await), (json!(1), json!(0)));
+}
+
+#[tokio::test]
+async fn a_standard_queues_batch_commits_each_balances_records_together_in_their_order() {
+    let app = TestApp::spawn().await;
+    let (hot, other) = (app.new_balance().await, app.new_balance().await);
+    // 30 records for one balance, in an order that matters (a DEC that only the INCs before
+    // it make possible, one that overdraws and is refused), and two for another balance.
+    let mut records: Vec<(String, String, Option<i64>)> = Vec::new();
+    let mut expected = 0i64;
+    for i in 0..30 {
+        let (kind, amount) = match i {
+            0 => ("INC", 10),
+            10 => ("DEC", 1_000),
+            i if i % 3 == 2 => ("DEC", 6),
+            _ => ("INC", 2),
+        };
+        let applied = match kind {
+            "INC" => Some(amount),
+            _ if expected >= amount => Some(-amount),
+            _ => None,
+        };
+        expected += applied.unwrap_or(0);
+        records.push((format!("h{i:02}"), operation(&app, &hot, kind, amount as u32).to_string(), applied));
+        if i % 15 == 0 {
+            records.push((format!("o{i:02}"), operation(&app, &other, "INC", 1).to_string(), None));
+        }
+    }
+    let batch = sqs_batch(&records.iter().map(|(id, body, _)| (id.as_str(), body.clone())).collect::<Vec<_>>());
+    let pool = app.function(FUNCTION);
+    let (request_id, failures) = deliver(pool, &batch).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(amount(&app, &hot).await, json!(expected));
+    assert_eq!(amount(&app, &other).await, json!(2));
+
+    // The chain holds the applied ones exactly once, in the batch's order.
+    let (project, balance) = (ProjectId::parse(&app.project).unwrap(), BalanceId::parse(&hot).unwrap());
+    let history = app.store.full_history(&project, balance).await.unwrap();
+    let sessions: Vec<&str> = history.iter().map(|entry| entry.session.as_str()).collect();
+    let applied: Vec<&str> = records
+        .iter()
+        .filter(|(id, _, applied)| id.starts_with('h') && applied.is_some())
+        .map(|r| r.0.as_str())
+        .collect();
+    assert_eq!(sessions, applied);
+
+    let lines = log_lines(pool, &request_id);
+    assert_eq!(request_lines_for(&lines, "h10")[0]["code"], "INSUFFICIENT_FUNDS");
+    let summary = lines.iter().find(|l| l["message"] == "batch").expect("a batch summary line");
+    let refused = records.iter().filter(|(id, _, applied)| id.starts_with('h') && applied.is_none()).count();
+    assert!(refused >= 2, "the batch's order matters: {refused} refused");
+    assert_eq!(
+        (&summary["records"], &summary["done"], &summary["refused"]),
+        (&json!(32), &json!(32 - refused), &json!(refused))
+    );
+    assert_eq!(summary["together"], true);
+    // One at a time would be two calls each (64); together, for each balance: the tickets, a
+    // look, the lock, the queue, the keys' records, one commit.
+    let calls = summary["dynamodbCalls"].as_u64().unwrap();
+    assert!(calls <= 16, "{calls} DynamoDB calls for 32 records");
+    let batches = pool.log_lines_containing("group commit settled its tickets");
+    let tickets: u64 =
+        batches.iter().filter_map(|line| serde_json::from_str::<Value>(line).ok()?["tickets"].as_u64()).sum();
+    assert_eq!(tickets, 32, "both balances' records were settled by group commit");
+
+    // Delivered again (a lost answer): every record replays, nothing applies twice.
+    let (_, failures) = deliver(pool, &batch).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(amount(&app, &hot).await, json!(expected));
+    assert_eq!(app.store.full_history(&project, balance).await.unwrap().len(), history.len());
 }
 
 fn eventbridge(id: &str, detail: Value) -> EventBridgeEvent<Value> {

@@ -130,6 +130,7 @@ async fn settled_as_the_chain_shows(app: &TestApp, id: &str, tickets: &[Ticket])
                 assert_eq!(sessions.get(&session), Some(&1), "{session}: applied once");
                 applied += 1;
             }
+            Some(Settled::Expired) => assert_eq!(sessions.get(&session), None, "{session}: expired, so not applied"),
             Some(other) => panic!("{session}: settled as {other:?}"),
             None => assert_eq!(sessions.get(&session), None, "{session}: unsettled, so not applied"),
         }
@@ -190,6 +191,13 @@ async fn a_batch_holder_killed_at_each_step_loses_and_doubles_nothing() {
             let (answer, ()) = tokio::join!(waiting, released);
             assert_eq!(answer.status, 200, "{}", answer.body);
             assert_eq!(settled_as_the_chain_shows(&app, &id, &tickets).await, 0, "orphans are never applied");
+            // Well past their deadline, the batch settled them as expired: no batch reads them again.
+            let (project, balance) = ids(&app, &id);
+            for ticket in &tickets {
+                let settled = app.store.settled(&project, balance, ticket).await.unwrap();
+                assert_eq!(settled, Some(Settled::Expired), "an orphan is answered as expired");
+            }
+            assert!(app.store.queued(&project, balance, 128).await.unwrap().is_empty(), "the queue is empty");
             assert_eq!(chain(&app, &id).await.0, Decimal::from(99), "only the live waiter's DEC");
             continue;
         }
@@ -256,4 +264,27 @@ async fn a_waiter_past_its_wait_withdraws_and_nothing_is_applied() {
     let again = app.operate_with_key(&id, json!({"amount": 1, "type": "DEC"}), "withdrawn-1").await;
     assert_eq!(again.status, 200);
     assert_eq!(chain(&app, &id).await.1.get("withdrawn-1"), Some(&1));
+}
+
+#[tokio::test]
+async fn with_group_commit_off_a_busy_balance_is_waited_for_by_retrying_its_lock() {
+    // What `make bench` measures as "before".
+    let app = TestApp::spawn_with(AppOptions::default().env("POCKETBOOK_GROUP_COMMIT", "off")).await;
+    let id = app.new_balance().await;
+    hold(&app, &id).await;
+    let waiting = {
+        let (app, id) = (&app, id.clone());
+        async move { app.operate(&id, json!({"amount": 2, "type": "INC"})).await }
+    };
+    let looked = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let (project, balance) = ids(&app, &id);
+        let queued = app.store.queued(&project, balance, 128).await.unwrap();
+        release(&app, &id).await;
+        queued
+    };
+    let (answer, queued) = tokio::join!(waiting, looked);
+    assert!(queued.is_empty(), "no ticket: {queued:?}");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(chain(&app, &id).await.0, Decimal::from(2));
 }

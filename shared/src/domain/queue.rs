@@ -21,6 +21,12 @@ impl Ticket {
         Ticket(format!("{:016}-{}", now.epoch_ms().max(0), Uuid::new_v4().simple()))
     }
 
+    /// The `index`th of consecutive tickets taken together (their operations keep this order):
+    /// one random part for the run, then the index.
+    pub fn in_run(now: Millis, run: Uuid, index: usize) -> Self {
+        Ticket(format!("{:016}-{}-{index:06}", now.epoch_ms().max(0), run.simple()))
+    }
+
     pub fn from_stored(text: String) -> Self {
         Ticket(text)
     }
@@ -63,6 +69,10 @@ pub enum Settled {
     Replayed { status: u16, body: String },
     /// Its key was used before with a different request.
     KeyReused,
+    /// Its waiter's deadline passed before any batch reached it: never applied. A batch
+    /// settles such a ticket so that it stops being read, and a waiter that was only late
+    /// to withdraw it still learns that nothing happened.
+    Expired,
 }
 
 /// Tickets and answers are kept this long past the waiter's deadline, then TTL removes them.
@@ -79,5 +89,18 @@ mod tests {
         assert!(early < late);
         assert_ne!(Ticket::new(Millis::from_epoch_ms(1_000)), Ticket::new(Millis::from_epoch_ms(1_000)));
         assert_eq!(Ticket::from_stored(early.as_str().to_owned()), early);
+    }
+
+    #[test]
+    fn tickets_taken_together_keep_their_order() {
+        let now = Millis::from_epoch_ms(1_000);
+        let run = Uuid::new_v4();
+        let tickets: Vec<Ticket> = (0..1_200).map(|index| Ticket::in_run(now, run, index)).collect();
+        assert!(tickets.windows(2).all(|pair| pair[0] < pair[1]), "in index order, past 9 and 999 too");
+        assert!(
+            tickets[0] > Ticket::new(Millis::from_epoch_ms(999))
+                && tickets[0] < Ticket::new(Millis::from_epoch_ms(1_001))
+        );
+        assert_ne!(Ticket::in_run(now, Uuid::new_v4(), 0), tickets[0], "another run, another ticket");
     }
 }

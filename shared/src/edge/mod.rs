@@ -56,6 +56,26 @@ pub trait Action: Send + Sync + 'static {
         caller: &Caller,
         request: Request,
     ) -> impl Future<Output = Result<Reply, ApiError>> + Send;
+
+    /// Whether the records of an SQS batch (of a standard queue) go to [`Self::handle_together`]
+    /// all at once rather than one after another to [`Self::handle`].
+    const TOGETHER: bool = false;
+
+    /// The records of one SQS batch, each answered as [`Self::handle`] would, in their order:
+    /// an action whose requests gain from being committed together (operations on one
+    /// balance) says so with [`Self::TOGETHER`].
+    fn handle_together(
+        service: &Self::Service,
+        requests: Vec<(Caller, Request)>,
+    ) -> impl Future<Output = Vec<Result<Reply, ApiError>>> + Send {
+        async move {
+            let mut replies = Vec::with_capacity(requests.len());
+            for (caller, request) in requests {
+                replies.push(Self::handle(service, &caller, request).await);
+            }
+            replies
+        }
+    }
 }
 
 /// A successful answer (or a replayed one).
@@ -188,6 +208,19 @@ async fn logged<A: Action>(
     // Boxed: the actions' futures nested in every kind of event would otherwise make one
     // type too deep for the compiler (and a large future on the stack).
     let result = Box::pin(work).await;
+    log_request::<A>(request_id, origin, &result, started, Some(app.calls.total() - calls_before));
+    result
+}
+
+/// A request's one log line. `calls`: `None` for a request answered with others (an SQS
+/// batch's records committed together), whose calls only the batch's line counts.
+fn log_request<A: Action>(
+    request_id: &str,
+    origin: &Origin,
+    result: &Result<Reply, ApiError>,
+    started: Instant,
+    calls: Option<u64>,
+) {
     let status = result.as_ref().map_or_else(|e| e.status, |reply| reply.status);
     if let Err(error) = &result {
         if let Some(detail) = &error.detail {
@@ -203,10 +236,9 @@ async fn logged<A: Action>(
         code = result.as_ref().err().map(|e| e.code),
         replayed = result.as_ref().is_ok_and(|r| r.replayed),
         durationMs = started.elapsed().as_millis() as u64,
-        dynamodbCalls = app.calls.total() - calls_before,
+        dynamodbCalls = calls,
         "request"
     );
-    result
 }
 
 async fn http<A: Action>(
@@ -234,9 +266,18 @@ async fn http<A: Action>(
 /// which one by the payload's `route`, a path template of its own; by default its first.
 async fn direct<A: Action>(
     app: &App<A::Service>,
-    mut payload: input::Fields,
+    payload: input::Fields,
     default_key: Option<&str>,
 ) -> Result<Reply, ApiError> {
+    let (caller, request) = direct_request::<A>(payload, default_key)?;
+    A::handle(&app.service, &caller, request).await
+}
+
+/// A direct payload's caller and request.
+fn direct_request<A: Action>(
+    mut payload: input::Fields,
+    default_key: Option<&str>,
+) -> Result<(Caller, Request), ApiError> {
     let route = match payload.optional("route", input::string)? {
         None => A::PATH,
         Some(route) => std::iter::once(A::PATH)
@@ -247,7 +288,7 @@ async fn direct<A: Action>(
     let (project, request) = Request::from_direct(payload, route, A::QUERY, default_key)?;
     let project = crate::domain::names::ProjectId::parse(&project)
         .map_err(|e| ApiError::validation("projectId", e.to_string()))?;
-    A::handle(&app.service, &Caller::trusted(project), request).await
+    Ok((Caller::trusted(project), request))
 }
 
 fn http_answer(result: Result<Reply, ApiError>, request_id: &str) -> String {

@@ -26,7 +26,8 @@ impl Parts {
         let shared = crate::store::sdk::shared_config().await;
         let store = Store::with_config(&shared, config.table.clone());
         let bus = Bus::new(&shared, config.events.bus_name.as_deref(), config.events.queue_url.as_deref());
-        Self { engine: Engine::new(store, Arc::new(SystemClock), config.lock), config, bus }
+        let engine = Engine::new(store, Arc::new(SystemClock), config.lock).with_group_commit(config.group_commit);
+        Self { engine, config, bus }
     }
 }
 

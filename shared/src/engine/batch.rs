@@ -18,9 +18,9 @@
 
 use super::lock::{ROUND_TRIP_CEILING, ROUND_TRIP_FLOOR};
 use super::{idempotency, new_owner, Answer, Engine, EngineError, Fault, RandomIds};
-use crate::domain::balance::{Balance, Lot};
+use crate::domain::balance::Balance;
 use crate::domain::entry::Entry;
-use crate::domain::ledger::{plan_batch, BatchPlan, Change, LotsView, PlanError};
+use crate::domain::ledger::{plan_batch, BatchPlan, Change, PlanError};
 use crate::domain::names::{BalanceId, ProjectId};
 use crate::domain::operation::OperationRequest;
 use crate::domain::packing::MAX_TRANSACTION_ITEMS;
@@ -28,11 +28,8 @@ use crate::domain::queue::{Queued, QueuedKey, Settled, Ticket};
 use crate::domain::time::Millis;
 use crate::failpoint;
 use crate::store::{Commit, CommitError, HeadRecord, HeadWrite, Refused, TryLock, Withdrawal, Write};
-
-/// One transaction of a batch is a [`BatchTxn`]: the head's run of changes and the writes of
-/// the tickets it settles.
 use rand::Rng;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -40,10 +37,11 @@ use std::time::{Duration, Instant};
 const BATCH_TICKETS: usize = 128;
 /// Items of one ticket besides its change: the ticket's deletion, its answer, its record.
 const TICKET_ITEMS: usize = 3;
-/// Credits read per Query while planning a batch.
-const CREDITS_PAGE: usize = 100;
 /// Batches a holder starts again after a withdrawn ticket, a taken key or a lost answer.
 const MAX_BATCH_ATTEMPTS: usize = 4;
+/// How long past its deadline a ticket must be before a batch settles it as expired: its
+/// waiter withdraws it at the deadline, so a batch seldom races that withdrawal.
+const STALE_AFTER_MS: i64 = 1_000;
 /// A waiter looks again after 1–3 round trips: a batch takes about three (lock, Query, commit).
 const POLL_ROUND_TRIPS: (u32, u32) = (1, 3);
 
@@ -83,36 +81,75 @@ enum Ended {
 
 impl Engine {
     /// Waits as a ticket for a balance found busy, and answers how a batch settled it; or,
-    /// when the wait runs out first, withdraws it: BALANCE_BUSY, nothing applied.
+    /// when the wait runs out first, withdraws it: [`Settled::Expired`], nothing applied.
     pub async fn wait_in_batch(&self, grouped: &Grouped<'_>) -> Result<Settled, EngineError> {
-        let (project, balance) = (grouped.project, grouped.balance);
+        let mut settled = self.wait_as_tickets(std::slice::from_ref(grouped)).await?;
+        settled.pop().ok_or(Fault::Inconsistent("a ticket without its answer").into())
+    }
+
+    /// Operations on one balance (of one project and form) that keep their order, such as
+    /// the records of one SQS batch: their tickets are written together, in order, and the
+    /// first batch to plan them (this caller's, when the lock is free) commits them in that
+    /// order with whatever else waits. Answers each as it was settled, in the given order;
+    /// those its wait ran out for are withdrawn (last first, so that none is applied after
+    /// a later one was taken back): [`Settled::Expired`].
+    pub async fn wait_as_tickets(&self, grouped: &[Grouped<'_>]) -> Result<Vec<Settled>, EngineError> {
+        let Some(first) = grouped.first() else {
+            return Ok(Vec::new());
+        };
+        let (project, balance) = (first.project, first.balance);
         let started = Instant::now();
         let now = self.clock.now();
-        let queued = Queued {
-            ticket: Ticket::new(now),
-            request: grouped.request.clone(),
-            key: grouped.key.clone(),
-            form: grouped.form.name.to_owned(),
-            expires_at: now.plus_ms(self.lock_wait.as_millis() as i64),
-        };
+        let expires_at = now.plus_ms(self.lock_wait.as_millis() as i64);
+        let run = uuid::Uuid::new_v4();
+        let queued: Vec<Queued> = grouped
+            .iter()
+            .enumerate()
+            .map(|(index, grouped)| Queued {
+                ticket: Ticket::in_run(now, run, index),
+                request: grouped.request.clone(),
+                key: grouped.key.clone(),
+                form: grouped.form.name.to_owned(),
+                expires_at,
+            })
+            .collect();
         let sent = Instant::now();
-        self.store.enqueue(project, balance, &queued, now).await?;
+        match queued.as_slice() {
+            [one] => self.store.enqueue(project, balance, one, now).await?,
+            all => self.store.enqueue_together(project, balance, all, now).await?,
+        }
         failpoint::hit(failpoint::AFTER_ENQUEUE);
         let round_trip = sent.elapsed().clamp(ROUND_TRIP_FLOOR, ROUND_TRIP_CEILING);
+        let mut answers: HashMap<Ticket, Settled> = HashMap::with_capacity(queued.len());
+        let mut pending: Vec<Ticket> = queued.iter().map(|queued| queued.ticket.clone()).collect();
+        // One operation is here because it found the lock busy: it pauses before it looks.
+        // Operations taken together have not tried it yet, and most likely find it free.
+        let mut pause = grouped.len() == 1;
         loop {
+            pending.retain(|ticket| !answers.contains_key(ticket));
+            if pending.is_empty() {
+                break;
+            }
             let left = self.lock_wait.saturating_sub(started.elapsed());
             if left.is_zero() {
-                return self.withdraw(project, balance, &queued.ticket).await;
+                for ticket in pending.iter().rev() {
+                    answers.insert(ticket.clone(), self.withdraw(project, balance, ticket).await?);
+                }
+                continue;
             }
-            let (low, high) = POLL_ROUND_TRIPS;
-            let pause = rand::rng().random_range(round_trip * low..=round_trip * high);
-            tokio::time::sleep(pause.min(left)).await;
-            let state = self.store.ticket_state(project, balance, &queued.ticket).await?;
-            if let Some(settled) = state.settled {
-                return Ok(settled);
+            if pause {
+                let (low, high) = POLL_ROUND_TRIPS;
+                let pause = rand::rng().random_range(round_trip * low..=round_trip * high);
+                tokio::time::sleep(pause.min(left)).await;
             }
-            if !state.waiting {
+            pause = true;
+            let state = self.store.ticket_state(project, balance, &pending).await?;
+            if pending.iter().any(|t| !state.settled.contains_key(t) && !state.waiting.contains(t)) {
                 return Err(Fault::Inconsistent("a ticket gone without its answer").into());
+            }
+            answers.extend(state.settled);
+            if state.waiting.is_empty() {
+                continue;
             }
             let head = state.head.ok_or(EngineError::NotFound)?;
             let now = self.clock.now();
@@ -122,23 +159,22 @@ impl Engine {
             // Free, or its holder's lease ran out: take it and settle the queue.
             let owner = new_owner();
             match self.store.try_lock(project, balance, &owner, None, now, self.lock_lease_ms).await? {
-                TryLock::Locked(head) => {
-                    if let Some(settled) = self.settle_queue(grouped, *head, owner, &queued.ticket).await? {
-                        return Ok(settled);
-                    }
-                }
+                TryLock::Locked(head) => answers.extend(self.settle_queue(first, *head, owner, &pending).await?),
                 TryLock::Busy { .. } => {}
                 TryLock::Missing => return Err(EngineError::NotFound),
             }
         }
+        let settled = queued.iter().map(|queued| answers.remove(&queued.ticket)).collect::<Option<Vec<_>>>();
+        settled.ok_or(Fault::Inconsistent("a ticket without its answer").into())
     }
 
-    /// Takes the ticket back unless a batch has settled it.
+    /// Takes the ticket back unless a batch has settled it: then nothing was or will be
+    /// applied for it ([`Settled::Expired`]).
     async fn withdraw(&self, project: &ProjectId, balance: BalanceId, ticket: &Ticket) -> Result<Settled, EngineError> {
         let mut tries = 0;
         loop {
             match self.store.withdraw(project, balance, ticket).await {
-                Ok(Withdrawal::Withdrawn) => return Err(EngineError::Busy),
+                Ok(Withdrawal::Withdrawn) => return Ok(Settled::Expired),
                 Ok(Withdrawal::Settled(settled)) => return Ok(settled),
                 // A batch's transaction on the ticket in flight answers a conflict; ask again.
                 Err(error) if tries < 3 && !error.is_ambiguous() => {
@@ -152,14 +188,14 @@ impl Engine {
     }
 
     /// With the lock held as `owner`: settles the waiting tickets of this form, and answers
-    /// how `mine` was settled when this batch did (else the caller waits on).
+    /// how those of `mine` this batch settled were (the caller waits on for the rest).
     async fn settle_queue(
         &self,
         grouped: &Grouped<'_>,
         mut head: HeadRecord,
         mut owner: String,
-        mine: &Ticket,
-    ) -> Result<Option<Settled>, EngineError> {
+        mine: &[Ticket],
+    ) -> Result<Vec<(Ticket, Settled)>, EngineError> {
         let (project, balance) = (grouped.project, grouped.balance);
         failpoint::hit(failpoint::BATCH_AFTER_LOCK);
         for _ in 0..MAX_BATCH_ATTEMPTS {
@@ -171,9 +207,9 @@ impl Engine {
                 }
             };
             if members.is_empty() {
-                // Its own ticket was settled by the batch before (seen just before it landed).
+                // Its own tickets were settled by the batch before (seen just before it landed).
                 self.unlock_one(project, balance, &owner).await;
-                return Ok(None);
+                return Ok(Vec::new());
             }
             let (members, changes) = match self.plan_members(&head.balance, members).await {
                 Ok(planned) => planned,
@@ -192,7 +228,8 @@ impl Engine {
                         "group commit settled its tickets"
                     );
                     failpoint::hit(failpoint::BATCH_AFTER_COMMIT);
-                    return Ok(members.into_iter().find(|m| &m.ticket == mine).map(|m| m.settled));
+                    let settled = members.into_iter().filter(|m| mine.contains(&m.ticket));
+                    return Ok(settled.map(|m| (m.ticket, m.settled)).collect());
                 }
                 Ended::TakeOver => {
                     let previous = std::mem::replace(&mut owner, new_owner());
@@ -200,13 +237,13 @@ impl Engine {
                     match taken.await {
                         Ok(taken) => head = taken,
                         // Someone else holds it now: what landed is settled, the rest waits.
-                        Err(_) => return Ok(None),
+                        Err(_) => return Ok(Vec::new()),
                     }
                 }
             }
         }
         self.unlock_one(project, balance, &owner).await;
-        Ok(None)
+        Ok(Vec::new())
     }
 
     /// The tickets this batch takes, oldest first: those of this form, each key once (a
@@ -215,26 +252,40 @@ impl Engine {
     async fn batch_members(&self, grouped: &Grouped<'_>) -> Result<Vec<(Queued, Option<Settled>)>, Fault> {
         let queued = self.store.queued(grouped.project, grouped.balance, BATCH_TICKETS).await?;
         let mut keys = HashSet::new();
-        let mut members = Vec::with_capacity(queued.len());
         let now = self.clock.now();
-        // Past its deadline a ticket's waiter is withdrawing it, or dead: never applied.
-        for ticket in queued.into_iter().filter(|t| t.form == grouped.form.name && t.expires_at > now) {
-            if ticket.key.as_ref().is_some_and(|k| !keys.insert(k.key.clone())) {
-                continue;
+        let mut stale = Vec::new();
+        let mut tickets = Vec::with_capacity(queued.len());
+        for ticket in queued {
+            if ticket.expires_at <= now {
+                // Past its deadline a ticket's waiter is withdrawing it, or dead: never applied.
+                // Well past it, the batch settles it as expired, so that the next batches stop
+                // reading it (a waiter still withdrawing loses the race, and reads that answer).
+                if ticket.expires_at.plus_ms(STALE_AFTER_MS) <= now {
+                    stale.push((ticket, Some(Settled::Expired)));
+                }
+            } else if ticket.form == grouped.form.name && ticket.key.as_ref().is_none_or(|k| keys.insert(k.key.clone()))
+            {
+                tickets.push(ticket);
             }
-            let stored =
-                match &ticket.key {
-                    None => None,
-                    Some(key) => self.store.idempotency_record(grouped.project, &key.key, self.clock.now()).await?.map(
-                        |record| match record.fingerprint == key.fingerprint {
-                            true => Settled::Replayed { status: record.status, body: record.body },
-                            false => Settled::KeyReused,
-                        },
-                    ),
-                };
-            members.push((ticket, stored));
         }
-        Ok(members)
+        // Every keyed ticket's record in one read, not a round trip each under the lock.
+        let keys: Vec<_> = keys.into_iter().collect();
+        let mut records = match keys.is_empty() {
+            true => HashMap::new(),
+            false => self.store.idempotency_records(grouped.project, &keys, now).await?,
+        };
+        Ok(stale
+            .into_iter()
+            .chain(tickets.into_iter().map(|ticket| {
+                let stored = ticket.key.as_ref().and_then(|key| {
+                    records.remove(&key.key).map(|record| match record.fingerprint == key.fingerprint {
+                        true => Settled::Replayed { status: record.status, body: record.body },
+                        false => Settled::KeyReused,
+                    })
+                });
+                (ticket, stored)
+            }))
+            .collect())
     }
 
     /// Plans the members in ticket order; those the planner stops before are left waiting.
@@ -277,24 +328,15 @@ impl Engine {
         now: Millis,
         requests: &[&OperationRequest],
     ) -> Result<BatchPlan, Fault> {
-        let mut lots: Vec<Lot> = Vec::new();
-        let mut complete = false;
-        let mut load = requests.iter().any(|r| crate::domain::ledger::needs_lots(balance, now, Some(&r.operation)));
+        let load = requests.iter().any(|r| crate::domain::ledger::needs_lots(balance, now, Some(&r.operation)));
         let budget = MAX_TRANSACTION_ITEMS - 2 - TICKET_ITEMS;
-        loop {
-            if load {
-                let (page, last) =
-                    self.store.credits_page(&balance.project_id, balance.id, lots.last(), CREDITS_PAGE).await?;
-                lots.extend(page);
-                complete = last;
-            }
-            match plan_batch(balance, LotsView { lots: &lots, complete }, now, requests, &mut RandomIds, budget) {
-                Ok(plan) => return Ok(plan),
-                Err(PlanError::NeedMoreLots) if !complete => load = true,
-                Err(PlanError::NeedMoreLots) => return Err(Fault::Inconsistent("credits missing")),
-                Err(PlanError::Rejected { .. }) => return Err(Fault::Inconsistent("a batch refused as a whole")),
-                Err(PlanError::Inconsistent(why)) => return Err(Fault::Inconsistent(why)),
-            }
+        let planned =
+            self.with_credits(balance, load, |view| plan_batch(balance, view, now, requests, &mut RandomIds, budget));
+        match planned.await? {
+            Ok(plan) => Ok(plan),
+            Err(PlanError::NeedMoreLots) => Err(Fault::Inconsistent("credits missing")),
+            Err(PlanError::Rejected { .. }) => Err(Fault::Inconsistent("a batch refused as a whole")),
+            Err(PlanError::Inconsistent(why)) => Err(Fault::Inconsistent(why)),
         }
     }
 
@@ -376,6 +418,8 @@ fn pack_batch(
     packer.finish(start)
 }
 
+/// One transaction of a batch: the head's run of changes and the writes of the tickets it
+/// settles.
 #[derive(Default)]
 struct BatchTxn {
     changes: Vec<Change>,

@@ -384,27 +384,45 @@ impl Engine {
         joint: bool,
         budget: usize,
     ) -> Result<Plan, Unplanned> {
+        let load = ledger::needs_lots(balance, now, leg.operation.as_ref().map(|request| &request.operation));
+        let planned = self
+            .with_credits(balance, load, |view| {
+                ledger::plan_leg(balance, view, now, leg, joint, &mut RandomIds, budget)
+            })
+            .await
+            .map_err(Unplanned::Fault)?;
+        match planned {
+            Ok(plan) => Ok(plan),
+            Err(PlanError::Rejected { rejection, maintenance }) => Err(Unplanned::Rejected(rejection, maintenance)),
+            Err(PlanError::NeedMoreLots) => Err(Unplanned::Fault(Fault::Inconsistent("credits missing"))),
+            Err(PlanError::Inconsistent(why)) => Err(Unplanned::Fault(Fault::Inconsistent(why))),
+        }
+    }
+
+    /// Runs a planner over the balance's credits, loading them a page at a time (the first
+    /// page before the first try when `load` says it will need them) until it has what it
+    /// needs: a planner never asks for more than the credits it walks in expiry order, so a
+    /// balance with many credits is read only as far as an operation reaches. An answer of
+    /// [`PlanError::NeedMoreLots`] means every credit was loaded.
+    pub(super) async fn with_credits<T>(
+        &self,
+        balance: &Balance,
+        mut load: bool,
+        mut planner: impl FnMut(LotsView<'_>) -> Result<T, PlanError>,
+    ) -> Result<Result<T, PlanError>, Fault> {
         let mut lots: Vec<Lot> = Vec::new();
         let mut complete = false;
-        let mut load = ledger::needs_lots(balance, now, leg.operation.as_ref().map(|request| &request.operation));
         loop {
             if load {
-                let page = self.store.credits_page(&balance.project_id, balance.id, lots.last(), CREDITS_PAGE).await;
-                let (page, last) = page.map_err(|error| Unplanned::Fault(error.into()))?;
+                let (page, last) =
+                    self.store.credits_page(&balance.project_id, balance.id, lots.last(), CREDITS_PAGE).await?;
                 lots.extend(page);
                 complete = last;
             }
-            let view = LotsView { lots: &lots, complete };
-            return match ledger::plan_leg(balance, view, now, leg, joint, &mut RandomIds, budget) {
-                Ok(plan) => Ok(plan),
-                Err(PlanError::NeedMoreLots) if !complete => {
-                    load = true;
-                    continue;
-                }
-                Err(PlanError::NeedMoreLots) => Err(Unplanned::Fault(Fault::Inconsistent("credits missing"))),
-                Err(PlanError::Rejected { rejection, maintenance }) => Err(Unplanned::Rejected(rejection, maintenance)),
-                Err(PlanError::Inconsistent(why)) => Err(Unplanned::Fault(Fault::Inconsistent(why))),
-            };
+            match planner(LotsView { lots: &lots, complete }) {
+                Err(PlanError::NeedMoreLots) if !complete => load = true,
+                planned => return Ok(planned),
+            }
         }
     }
 }

@@ -33,6 +33,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     lock_lease_ms: i64,
     lock_wait: Duration,
+    group_commit: bool,
 }
 
 /// How long a lock lasts if its holder dies, and how long a request waits for a busy one.
@@ -45,7 +46,7 @@ pub struct LockSettings {
 }
 
 /// A fault no caller can fix: the answer is a 500, the detail goes to the log.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Fault {
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -56,7 +57,7 @@ pub enum Fault {
 }
 
 /// Why a step did not happen. `R`: the refusals of the service's own checks.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError<R = Infallible> {
     /// No such balance in this project.
     #[error("not found")]
@@ -101,7 +102,18 @@ impl<R> From<StoreError> for EngineError<R> {
 
 impl Engine {
     pub fn new(store: Store, clock: Arc<dyn Clock>, lock: LockSettings) -> Self {
-        Self { store, clock, lock_lease_ms: lock.lease_ms, lock_wait: lock.wait }
+        Self { store, clock, lock_lease_ms: lock.lease_ms, lock_wait: lock.wait, group_commit: true }
+    }
+
+    /// With `false`, operations that find their balance busy retry its lock instead of
+    /// joining its group commit.
+    pub fn with_group_commit(mut self, on: bool) -> Self {
+        self.group_commit = on;
+        self
+    }
+
+    pub fn group_commit(&self) -> bool {
+        self.group_commit
     }
 
     pub fn store(&self) -> &Store {

@@ -24,6 +24,18 @@ pub struct Balances {
     page_tokens: TokenKey,
 }
 
+/// How a batch settled an operation's ticket, as the operation's own answer.
+fn outcome_of(settled: Settled) -> Result<Outcome<OperationOutcome>, ExecuteOperationError> {
+    match settled {
+        Settled::Applied { balance, entry } => Ok(Outcome::Done(OperationOutcome { balance: *balance, entry: *entry })),
+        Settled::Rejected(rejection) => Err(EngineError::Rejected(rejection)),
+        Settled::Replayed { status, body } => Ok(Outcome::Replayed(Answer { status, body })),
+        Settled::KeyReused => Err(EngineError::KeyReused),
+        // Withdrawn, or too late for any batch: nothing applied, as for a busy balance.
+        Settled::Expired => Err(EngineError::Busy),
+    }
+}
+
 /// `POST /balances` after parsing.
 #[derive(Debug, Clone)]
 pub struct CreateBalanceRequest {
@@ -177,7 +189,7 @@ impl Balances {
         idempotency: Option<&Idempotency<'_, OperationOutcome>>,
         form: Option<&AnswerForm>,
     ) -> Result<Outcome<OperationOutcome>, ExecuteOperationError> {
-        let Some(form) = form else {
+        let Some(form) = form.filter(|_| self.engine.group_commit()) else {
             return self.operate(project, input, &[], idempotency).await;
         };
         let request = self.request(input, idempotency);
@@ -192,13 +204,80 @@ impl Balances {
             fingerprint: idempotency.fingerprint().as_str().to_owned(),
         });
         let grouped = Grouped { project, balance: input.balance, request, key, form };
-        match self.engine.wait_in_batch(&grouped).await? {
-            Settled::Applied { balance, entry } => {
-                Ok(Outcome::Done(OperationOutcome { balance: *balance, entry: *entry }))
+        outcome_of(self.engine.wait_in_batch(&grouped).await?)
+    }
+
+    /// Operations that arrived together (one SQS batch's records), each answered as if it had
+    /// come alone, in the given order. Those on the same balance keep their order and are
+    /// committed together by group commit (README, "Group commit"): their tickets are written
+    /// in one transaction and the first batch commits them with whatever else waits, a few
+    /// calls for all of them where one at a time would cost two calls each. Balances are
+    /// worked on side by side. Without group commit, one after another.
+    pub async fn execute_operations(
+        &self,
+        operations: &[(ProjectId, OperationInput, Option<Idempotency<'_, OperationOutcome>>)],
+        form: &AnswerForm,
+    ) -> Vec<Result<Outcome<OperationOutcome>, ExecuteOperationError>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (index, (project, input, _)) in operations.iter().enumerate() {
+            let same = |group: &&mut Vec<usize>| {
+                group.first().is_some_and(|&first| {
+                    let (other, other_input, _) = &operations[first];
+                    other == project && other_input.balance == input.balance
+                })
+            };
+            match groups.iter_mut().find(same) {
+                Some(group) => group.push(index),
+                None => groups.push(vec![index]),
             }
-            Settled::Rejected(rejection) => Err(EngineError::Rejected(rejection)),
-            Settled::Replayed { status, body } => Ok(Outcome::Replayed(Answer { status, body })),
-            Settled::KeyReused => Err(EngineError::KeyReused),
+        }
+        let work = groups.into_iter().map(|group| async move {
+            let outcomes = match group.as_slice() {
+                [one] => {
+                    let (project, input, idempotency) = &operations[*one];
+                    vec![self.execute_operation(project, input, idempotency.as_ref(), Some(form)).await]
+                }
+                _ if !self.engine.group_commit() => {
+                    let mut outcomes = Vec::with_capacity(group.len());
+                    for &index in &group {
+                        let (project, input, idempotency) = &operations[index];
+                        outcomes.push(self.execute_operation(project, input, idempotency.as_ref(), None).await);
+                    }
+                    outcomes
+                }
+                _ => self.execute_together(operations, &group, form).await,
+            };
+            group.into_iter().zip(outcomes)
+        });
+        let mut answered: Vec<(usize, _)> = futures_util::future::join_all(work).await.into_iter().flatten().collect();
+        answered.sort_by_key(|(index, _)| *index);
+        answered.into_iter().map(|(_, outcome)| outcome).collect()
+    }
+
+    /// One balance's operations of [`Self::execute_operations`], as consecutive tickets.
+    async fn execute_together(
+        &self,
+        operations: &[(ProjectId, OperationInput, Option<Idempotency<'_, OperationOutcome>>)],
+        group: &[usize],
+        form: &AnswerForm,
+    ) -> Vec<Result<Outcome<OperationOutcome>, ExecuteOperationError>> {
+        let grouped: Vec<Grouped<'_>> = group
+            .iter()
+            .map(|&index| {
+                let (project, input, idempotency) = &operations[index];
+                let key = idempotency.as_ref().map(|idempotency| QueuedKey {
+                    key: idempotency.key().clone(),
+                    fingerprint: idempotency.fingerprint().as_str().to_owned(),
+                });
+                let request = self.request(input, idempotency.as_ref());
+                Grouped { project, balance: input.balance, request, key, form }
+            })
+            .collect();
+        match self.engine.wait_as_tickets(&grouped).await {
+            Ok(settled) => settled.into_iter().map(outcome_of).collect(),
+            // Each is told (a fault: which of them landed is unknown, and a retry with its key
+            // replays those that did).
+            Err(error) => group.iter().map(|_| Err(error.clone())).collect(),
         }
     }
 

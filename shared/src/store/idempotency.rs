@@ -3,12 +3,14 @@
 //! together or not at all. Expired records (TTL deletes late) count as absent everywhere.
 
 use super::attribute_names::{BODY, CREATED_AT, FINGERPRINT, STATUS};
-use super::attributes::{n, s, Item, Reader};
+use super::attributes::{key, n, s, Item, Reader};
 use super::keys::{self, IDEMPOTENCY_SK, PK, SK, TTL};
+use super::wallets::batch_get;
 use super::{Store, StoreError};
 use crate::domain::names::{IdempotencyKey, ProjectId};
 use crate::domain::time::Millis;
 use aws_sdk_dynamodb::types::{CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use std::collections::HashMap;
 
 /// What to store for a request that is about to take effect.
 #[derive(Debug, Clone)]
@@ -87,5 +89,29 @@ impl Store {
         };
         let (record, expires_at) = from_item(&item)?;
         Ok((expires_at > now.epoch_seconds()).then_some(record))
+    }
+
+    /// The live records of these keys, by key (a key without one is left out): one
+    /// BatchGetItem per 100 keys, strongly consistent, where one GetItem each would cost a
+    /// round trip per key.
+    pub async fn idempotency_records(
+        &self,
+        project: &ProjectId,
+        keys: &[IdempotencyKey],
+        now: Millis,
+    ) -> Result<HashMap<IdempotencyKey, IdempotencyRecord>, StoreError> {
+        let by_pk: HashMap<String, &IdempotencyKey> =
+            keys.iter().map(|key| (keys::idempotency_pk(project, key), key)).collect();
+        let wanted = by_pk.keys().map(|pk| key(pk.clone(), IDEMPOTENCY_SK)).collect();
+        let mut records = HashMap::with_capacity(keys.len());
+        for item in batch_get(self, wanted).await? {
+            let pk = Reader::new(&item, "idempotency record").str(PK)?;
+            let key = by_pk.get(pk).ok_or_else(|| StoreError::Corrupt(format!("BatchGetItem returned {pk}")))?;
+            let (record, expires_at) = from_item(&item)?;
+            if expires_at > now.epoch_seconds() {
+                records.insert((*key).clone(), record);
+            }
+        }
+        Ok(records)
     }
 }

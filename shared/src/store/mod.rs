@@ -54,7 +54,7 @@ pub struct Store {
     calls: CallCounter,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// DynamoDB answered with an error, or could not be reached.
     #[error("DynamoDB {operation}: {detail}")]

@@ -14,10 +14,12 @@ use super::{Store, StoreError};
 use crate::domain::money::Amount;
 use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId, Subject};
 use crate::domain::operation::{Operation, OperationRequest, Rejection, TtlSeconds};
+use crate::domain::packing::MAX_TRANSACTION_ITEMS;
 use crate::domain::queue::{Queued, QueuedKey, Settled, Ticket, KEEP_SECONDS};
 use crate::domain::time::Millis;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use std::collections::{HashMap, HashSet};
 
 const TICKETS_FIRST: &str = "Q#";
 const TICKETS_LAST: &str = "Q$";
@@ -38,6 +40,7 @@ const APPLIED: &str = "APPLIED";
 const REJECTED: &str = "REJECTED";
 const REPLAYED: &str = "REPLAYED";
 const KEY_REUSED: &str = "KEY_REUSED";
+const EXPIRED: &str = "EXPIRED";
 
 fn ticket_sk(ticket: &Ticket) -> String {
     format!("{TICKETS_FIRST}{}", ticket.as_str())
@@ -140,6 +143,9 @@ fn answer_item(project: &ProjectId, balance: BalanceId, ticket: &Ticket, settled
         Settled::KeyReused => {
             item.insert(STATUS.into(), s(KEY_REUSED));
         }
+        Settled::Expired => {
+            item.insert(STATUS.into(), s(EXPIRED));
+        }
     }
     item.insert(CREATED_AT.into(), n(now.epoch_ms()));
     item.insert(TTL.into(), n(now.plus_seconds(KEEP_SECONDS).epoch_seconds()));
@@ -164,6 +170,7 @@ fn settled_from_item(item: &Item) -> Result<Settled, StoreError> {
         REJECTED => Settled::Rejected(Rejection::from_code(r.str(REASON)?).ok_or_else(|| corrupt("reason"))?),
         REPLAYED => Settled::Replayed { status: r.number(HTTP_STATUS)?, body: r.str(BODY)?.to_owned() },
         KEY_REUSED => Settled::KeyReused,
+        EXPIRED => Settled::Expired,
         _ => return Err(corrupt("status")),
     })
 }
@@ -193,13 +200,13 @@ pub(super) fn settle_items(
     ])
 }
 
-/// What one look at a waiting ticket shows.
-#[derive(Debug)]
+/// What one look at waiting tickets shows.
+#[derive(Debug, Default)]
 pub struct TicketState {
-    /// Its answer, once a batch settled it.
-    pub settled: Option<Settled>,
-    /// Whether the ticket still waits.
-    pub waiting: bool,
+    /// The answers of those a batch settled.
+    pub settled: HashMap<Ticket, Settled>,
+    /// Those that still wait.
+    pub waiting: HashSet<Ticket>,
     /// The head, for its lock.
     pub head: Option<HeadRecord>,
 }
@@ -233,6 +240,35 @@ impl Store {
         Ok(())
     }
 
+    /// Puts the tickets of operations that must keep their order (one SQS batch's records for
+    /// the balance, with consecutive tickets): one transaction per 100, so that a batch holder
+    /// sees each hundred whole or not at all, and never a later ticket without an earlier one.
+    pub async fn enqueue_together(
+        &self,
+        project: &ProjectId,
+        balance: BalanceId,
+        queued: &[Queued],
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        for chunk in queued.chunks(MAX_TRANSACTION_ITEMS) {
+            let mut items = Vec::with_capacity(chunk.len());
+            for queued in chunk {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(ticket_item(project, balance, queued, now)))
+                    .condition_expression(keys::item_absent());
+                items.push(TransactWriteItem::builder().put(built(put.build())?).build());
+            }
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+                .map_err(|e| StoreError::sdk("TransactWriteItems", e))?;
+        }
+        Ok(())
+    }
+
     /// The tickets waiting on a balance, oldest first: one Query (strongly consistent, so a
     /// ticket settled by a transaction before it is never seen again).
     pub async fn queued(
@@ -259,24 +295,33 @@ impl Store {
         output.items().iter().map(queued_from_item).collect()
     }
 
-    /// A waiting ticket's state and the head's lock: one BatchGetItem.
+    /// Waiting tickets' states and the head's lock: one BatchGetItem (per 100 keys: the
+    /// head, and each ticket and its answer).
     pub async fn ticket_state(
         &self,
         project: &ProjectId,
         balance: BalanceId,
-        ticket: &Ticket,
+        tickets: &[Ticket],
     ) -> Result<TicketState, StoreError> {
         let pk = keys::balance_pk(project, balance);
-        let keys = vec![key(pk.clone(), HEAD_SK), key(pk.clone(), ticket_sk(ticket)), key(pk, answer_sk(ticket))];
-        let mut state = TicketState { settled: None, waiting: false, head: None };
+        let mut keys = vec![key(pk.clone(), HEAD_SK)];
+        for ticket in tickets {
+            keys.extend([key(pk.clone(), ticket_sk(ticket)), key(pk.clone(), answer_sk(ticket))]);
+        }
+        let mut state = TicketState::default();
         for item in batch_get(self, keys).await? {
-            match item.get(SK) {
-                Some(AttributeValue::S(sk)) if sk == HEAD_SK => state.head = Some(HeadRecord::from_item(&item)?),
-                Some(AttributeValue::S(sk)) if sk.starts_with(TICKETS_FIRST) => state.waiting = true,
-                Some(AttributeValue::S(sk)) if sk.starts_with(ANSWER_PREFIX) => {
-                    state.settled = Some(settled_from_item(&item)?)
-                }
-                _ => return Err(corrupt("unexpected item")),
+            let sk = match item.get(SK) {
+                Some(AttributeValue::S(sk)) => sk,
+                _ => return Err(corrupt("an item without its key")),
+            };
+            if sk == HEAD_SK {
+                state.head = Some(HeadRecord::from_item(&item)?);
+            } else if let Some(ticket) = sk.strip_prefix(TICKETS_FIRST) {
+                state.waiting.insert(Ticket::from_stored(ticket.to_owned()));
+            } else if let Some(ticket) = sk.strip_prefix(ANSWER_PREFIX) {
+                state.settled.insert(Ticket::from_stored(ticket.to_owned()), settled_from_item(&item)?);
+            } else {
+                return Err(corrupt("unexpected item"));
             }
         }
         Ok(state)
@@ -371,6 +416,7 @@ mod tests {
             Settled::Rejected(Rejection::InsufficientFunds),
             Settled::Replayed { status: 200, body: "{\"a\":1}".into() },
             Settled::KeyReused,
+            Settled::Expired,
         ] {
             let item = answer_item(&project(), id, &ticket, &settled, Millis::from_epoch_ms(2_000));
             assert_eq!(item.get(SK), Some(&s(answer_sk(&ticket))));
