@@ -92,6 +92,13 @@ enum Command {
         #[arg(long)]
         balance: String,
     },
+    /// Give a project's wallets created before the wallet sort indexes existed their keys in
+    /// them (sorted listings leave such wallets out until then). Safe to run beside live
+    /// traffic, and again: wallets that have their keys are left alone.
+    BackfillWalletSortKeys {
+        #[arg(long)]
+        project: String,
+    },
     /// Register a webhook endpoint for a project. Its signing secret is printed once and
     /// stored sealed under $POCKETBOOK_SECRETS_KEY, which must be the functions' own.
     CreateWebhook {
@@ -266,6 +273,11 @@ async fn run(command: Command, store: &Store) -> Result<(), String> {
                 ));
             }
             println!("chain verified: {count} entries, checksum {}", head.balance.checksum.as_str());
+        }
+        Command::BackfillWalletSortKeys { project } => {
+            let project = ProjectId::parse(&project).map_err(|e| format!("--project {e}"))?;
+            let (updated, skipped) = store.backfill_wallet_sort_keys(&project).await.map_err(|e| e.to_string())?;
+            println!("wallet sort keys: {updated} wallets given them, {skipped} had them already");
         }
         _ => return Err("not a store command".into()),
     }

@@ -45,13 +45,20 @@ fn actions_of(statement: &Value) -> Vec<String> {
 const STREAM_READ: [&str; 4] =
     ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"];
 
+/// The wallet sort indexes (`store::wallet_sort_index`), as a policy names them: a Query on a
+/// global secondary index needs a grant on the index, not only on the table.
+const SORT_INDEXES_ARN: &str = "!Sub ${LedgerTable.Arn}/index/wallets-by-*";
+
 /// The DynamoDB actions a function's policies allow on the table's items, and on what: every
-/// statement but the stream's and the other services' (SQS, EventBridge).
+/// statement but the stream's, the sort indexes' and the other services' (SQS, EventBridge).
 fn dynamodb_grants(resource: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
     let (mut actions, mut targets) = (BTreeSet::new(), BTreeSet::new());
     for statement in statements(resource) {
         let acts = actions_of(&statement);
         if acts.iter().all(|a| STREAM_READ.contains(&a.as_str()) || !a.starts_with("dynamodb:")) {
+            continue;
+        }
+        if intrinsic(&statement["Resource"]) == SORT_INDEXES_ARN {
             continue;
         }
         actions.extend(acts);
@@ -224,9 +231,44 @@ fn the_template_declares_the_table_the_code_creates() {
     let expected: Vec<(String, String)> =
         schema::KEY_SCHEMA.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
     assert_eq!(keys, expected);
-    for definition in table["AttributeDefinitions"].as_sequence().unwrap() {
-        assert_eq!(text(&definition["AttributeType"]), schema::ATTRIBUTE_TYPE);
-    }
+    let definitions: Vec<(String, String)> = table["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|d| (text(&d["AttributeName"]).to_owned(), text(&d["AttributeType"]).to_owned()))
+        .collect();
+    let expected: Vec<(String, String)> =
+        schema::attribute_definitions().iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    assert_eq!(definitions, expected, "every key attribute of the table and its indexes, with its type");
+    // The wallet sort indexes: names, key schemas (in order: multi-attribute sort keys), keys only.
+    let indexes: Vec<(String, Vec<(String, String)>)> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|index| {
+            assert_eq!(text(&index["Projection"]["ProjectionType"]), schema::INDEX_PROJECTION, "{index:?}");
+            let keys = index["KeySchema"].as_sequence().unwrap().iter();
+            let keys = keys.map(|k| (text(&k["AttributeName"]).to_owned(), text(&k["KeyType"]).to_owned()));
+            (text(&index["IndexName"]).to_owned(), keys.collect())
+        })
+        .collect();
+    let expected: Vec<(String, Vec<(String, String)>)> = schema::global_secondary_indexes()
+        .into_iter()
+        .map(|(name, keys)| (name.to_owned(), keys.iter().map(|(a, t)| (a.to_string(), t.to_string())).collect()))
+        .collect();
+    assert_eq!(indexes, expected);
+    assert!(indexes.len() <= 20, "DynamoDB allows 20 global secondary indexes per table");
+    // The grant on them names them by their common prefix; only list-wallets reads them.
+    let prefix = SORT_INDEXES_ARN.rsplit_once('/').map(|(_, name)| name.trim_end_matches('*')).unwrap_or_default();
+    assert!(indexes.iter().all(|(name, _)| name.starts_with(prefix)), "every index is under {SORT_INDEXES_ARN}");
+    let readers: Vec<String> = functions(&template)
+        .into_iter()
+        .filter(|(_, resource)| {
+            statements(resource).iter().any(|statement| intrinsic(&statement["Resource"]) == SORT_INDEXES_ARN)
+        })
+        .map(|(_, resource)| text(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned())
+        .collect();
+    assert_eq!(readers, ["list-wallets"], "the sort indexes are read by the wallet listing alone");
     assert_eq!(text(&table["BillingMode"]), schema::BILLING_MODE);
     assert_eq!(text(&table["TimeToLiveSpecification"]["AttributeName"]), schema::TTL_ATTRIBUTE);
     assert_eq!(table["TimeToLiveSpecification"]["Enabled"], Value::Bool(true));
@@ -287,7 +329,10 @@ fn the_functions_run_on_graviton_under_the_api_gateway_timeout_with_the_table_in
             let resource_id = target.strip_prefix("!GetAtt ").and_then(|t| t.split('.').next()).unwrap_or_default();
             let kind = template["Resources"][resource_id]["Type"].as_str().unwrap_or_default();
             let allowed = match action.split(':').next() {
-                Some("dynamodb") => target == "!GetAtt LedgerTable.StreamArn" && STREAM_READ.contains(&action.as_str()),
+                Some("dynamodb") => {
+                    (target == "!GetAtt LedgerTable.StreamArn" && STREAM_READ.contains(&action.as_str()))
+                        || (target == SORT_INDEXES_ARN && action == "dynamodb:Query")
+                }
                 Some("sqs") => kind == "AWS::SQS::Queue" && !action.contains('*'),
                 Some("events") => kind == "AWS::Events::EventBus" && action == "events:PutEvents",
                 _ => false,

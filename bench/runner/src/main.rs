@@ -2,7 +2,7 @@
 //! the figures as Markdown tables (bench/README.md keeps the latest ones).
 //!
 //! Usage: pocketbook-bench --bin-dir DIR --functions a,b,... [--rustc VERSION] [--quick]
-//!                         [--only cold,calls,memory,hot,history,wallets] [--clients 1,2,4,8,16]
+//!                         [--only cold,calls,memory,hot,history,wallets] [--clients 1,4,16,64]
 //!                         [--history-sizes 100,10000,100000] [--wallet-sizes 1000,100000]
 //! DIR holds the function binaries and hello-world, built with the release profile.
 //! scripts/bench.sh builds them and passes the arguments.

@@ -13,15 +13,15 @@ use super::attribute_names::{
     CREATED_AT, KEY_HASH, KEY_ID, KEY_PREFIX, LAST_USED_AT, PROJECT_ID, RATE_LIMIT, REQUESTS, REVOKED_AT, SCOPES,
     SIGNING_SECRET, VALID_UNTIL,
 };
-use super::attributes::{built, key, n, s, Item, Reader};
+use super::attributes::{key, n, s, Item, Reader};
 use super::keys::{self, API_KEY_SK, PK, SK, TTL};
 use super::wallets::batch_get;
-use super::{Store, StoreError};
+use super::{put_new, Store, StoreError};
 use crate::domain::api_keys::{KeyLimits, RATE_WINDOW_MS};
 use crate::domain::names::ProjectId;
 use crate::domain::sealed::SealedSecret;
 use crate::domain::time::Millis;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 /// How stale `lastUsedAt` may get before a use writes it again: one write per key per hour,
 /// not one per request.
@@ -142,19 +142,7 @@ impl Store {
         item.extend(optional.into_iter().filter_map(|(name, value)| Some((name.to_owned(), value?))));
         let mut index = key(keys::api_key_index_pk(&record.project_id), record.key_id.clone());
         index.insert(KEY_HASH.into(), s(new.hash));
-        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
-            let put =
-                Put::builder().table_name(&self.table).set_item(Some(item)).condition_expression(keys::item_absent());
-            Ok(TransactWriteItem::builder().put(built(put.build())?).build())
-        };
-        self.client
-            .transact_write_items()
-            .transact_items(put(item)?)
-            .transact_items(put(index)?)
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("TransactWriteItems", e))?;
-        Ok(())
+        self.transact(vec![put_new(&self.table, item)?, put_new(&self.table, index)?]).await
     }
 
     /// The project's keys, oldest id first: one Query and one BatchGetItem per 100 keys.

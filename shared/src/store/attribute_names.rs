@@ -46,6 +46,9 @@ pub(super) const LOCKED_IN: &str = "lockedIn";
 pub(super) const LOCKED_OUT: &str = "lockedOut";
 pub(super) const VOLUME_INPUT: &str = "volumeInput";
 pub(super) const VOLUME_OUTPUT: &str = "volumeOutput";
+/// `volumeInput + volumeOutput`, written with them: the sort index of `mainPocket.volume.total`
+/// needs the sum as an attribute of its own (absent on heads no commit wrote since it exists).
+pub(super) const VOLUME_TOTAL: &str = "volumeTotal";
 /// The lock: its holder, its lease's end (ms) and the flag readers see.
 pub(super) const LOCK_OWNER: &str = "lockOwner";
 pub(super) const LOCK_EXPIRES_AT: &str = "lockExpiresAt";
@@ -61,6 +64,19 @@ pub(super) const WALLET_IS_MAIN: &str = "walletIsMain";
 pub(super) const WALLET_CREATOR_KEY_ID: &str = "walletCreatorKeyId";
 pub(super) const WALLET_MARS: &str = "walletMars";
 pub(super) const WALLET_MAN: &str = "walletMan";
+
+// ---- a wallet head's keys in the wallet sort indexes (`super::wallet_sort_index`) ----
+
+/// The project, on wallet heads only: the partition of every sort index, so that the indexes
+/// hold a project's wallets and no plain balance.
+pub(super) const WALLET_PROJECT: &str = "walletProject";
+/// Index values of fields a key cannot hold as they are: optional texts (an absent value must
+/// still be indexed, and sort first), a long description (a key attribute holds 1,024 bytes)
+/// and a boolean (keys are strings, numbers or binary).
+pub(super) const WALLET_SORT_DESCRIPTION: &str = "walletSortDescription";
+pub(super) const WALLET_SORT_FOREIGN_ID: &str = "walletSortForeignId";
+pub(super) const WALLET_SORT_IS_MAIN: &str = "walletSortIsMain";
+pub(super) const WALLET_SORT_CREATOR_KEY_ID: &str = "walletSortCreatorKeyId";
 
 // ---- history entries ----
 
@@ -234,6 +250,7 @@ mod tests {
         LOCKED_OUT,
         VOLUME_INPUT,
         VOLUME_OUTPUT,
+        VOLUME_TOTAL,
         LOCK_OWNER,
         LOCK_EXPIRES_AT,
         IN_PROGRESS,
@@ -245,6 +262,11 @@ mod tests {
         WALLET_CREATOR_KEY_ID,
         WALLET_MARS,
         WALLET_MAN,
+        WALLET_PROJECT,
+        WALLET_SORT_DESCRIPTION,
+        WALLET_SORT_FOREIGN_ID,
+        WALLET_SORT_IS_MAIN,
+        WALLET_SORT_CREATOR_KEY_ID,
         ID,
         TYPE,
         REQUEST_TIME,

@@ -21,6 +21,8 @@ mod queue;
 pub mod schema;
 pub mod sdk;
 pub mod stream;
+pub mod wallet_sort_index;
+mod wallet_sort_keys;
 mod wallets;
 mod webhooks;
 mod writes;
@@ -43,6 +45,7 @@ pub use writes::{Refused, Write};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use std::time::Duration;
 
@@ -128,4 +131,24 @@ impl Store {
     pub fn table(&self) -> &str {
         &self.table
     }
+}
+
+impl Store {
+    /// One transaction whose conditions only guard against what the code never does (a new
+    /// item whose key is taken): any error is a fault.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| StoreError::sdk("TransactWriteItems", e))?;
+        Ok(())
+    }
+}
+
+/// A transaction's put of a new item: refused if its key holds one already.
+fn put_new(table: &str, item: attributes::Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(keys::item_absent());
+    Ok(TransactWriteItem::builder().put(attributes::built(put.build())?).build())
 }

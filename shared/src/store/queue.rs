@@ -10,7 +10,7 @@ use super::balances::{new_head_item, HeadRecord};
 use super::history::{entry_from_item, entry_item};
 use super::keys::{self, HEAD_SK, PK, SK, TTL};
 use super::wallets::batch_get;
-use super::{Store, StoreError};
+use super::{put_new, Store, StoreError};
 use crate::domain::money::Amount;
 use crate::domain::names::{BalanceId, IdempotencyKey, ProjectId, Subject};
 use crate::domain::operation::{Operation, OperationRequest, Rejection, TtlSeconds};
@@ -251,20 +251,8 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         for chunk in queued.chunks(MAX_TRANSACTION_ITEMS) {
-            let mut items = Vec::with_capacity(chunk.len());
-            for queued in chunk {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(ticket_item(project, balance, queued, now)))
-                    .condition_expression(keys::item_absent());
-                items.push(TransactWriteItem::builder().put(built(put.build())?).build());
-            }
-            self.client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-                .map_err(|e| StoreError::sdk("TransactWriteItems", e))?;
+            let puts = chunk.iter().map(|queued| put_new(&self.table, ticket_item(project, balance, queued, now)));
+            self.transact(puts.collect::<Result<_, _>>()?).await?;
         }
         Ok(())
     }

@@ -2,16 +2,47 @@
 //! it, and a test checks that `template.yaml` declares the same.
 
 use super::keys::{PK, SK, TTL};
+use super::wallet_sort_index::{SORT_INDEXES, SORT_INDEX_ID, SORT_INDEX_PARTITION};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
 /// (attribute, key type) of the primary key.
 pub const KEY_SCHEMA: [(&str, &str); 2] = [(PK, "HASH"), (SK, "RANGE")];
-/// Every key attribute is a string.
+/// The primary key's attributes are strings.
 pub const ATTRIBUTE_TYPE: &str = "S";
+/// The sort indexes hold keys only: a listing reads the heads it lists anyway (strongly
+/// consistent), and a smaller index item is cheaper to write on every money move.
+pub const INDEX_PROJECTION: &str = "KEYS_ONLY";
+
+/// (name, [(attribute, key type)]) of every global secondary index: the wallet sort indexes
+/// (`super::wallet_sort_index`), each partitioned by project with a sort key of the field's
+/// value then the wallet id.
+pub fn global_secondary_indexes() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    SORT_INDEXES
+        .iter()
+        .map(|index| {
+            let mut keys = vec![(SORT_INDEX_PARTITION, "HASH")];
+            keys.extend(index.value.map(|(attribute, _)| (attribute, "RANGE")));
+            keys.push((SORT_INDEX_ID, "RANGE"));
+            (index.name, keys)
+        })
+        .collect()
+}
+
+/// (attribute, type) of every key attribute of the table and its indexes, each once.
+pub fn attribute_definitions() -> Vec<(&'static str, &'static str)> {
+    let mut definitions =
+        vec![(PK, ATTRIBUTE_TYPE), (SK, ATTRIBUTE_TYPE), (SORT_INDEX_PARTITION, "S"), (SORT_INDEX_ID, "S")];
+    for (attribute, kind) in SORT_INDEXES.iter().filter_map(|index| index.value) {
+        if !definitions.iter().any(|(name, _)| *name == attribute) {
+            definitions.push((attribute, kind));
+        }
+    }
+    definitions
+}
 pub const BILLING_MODE: &str = "PAY_PER_REQUEST";
 pub const TTL_ATTRIBUTE: &str = TTL;
 /// The table streams every change with both images: the events publisher (publish-events)
@@ -26,8 +57,8 @@ pub enum SchemaError {
     Create(String),
 }
 
-/// Creates the table (on-demand, `pk`/`sk` strings) and turns on TTL. With `if_missing`, an
-/// existing table of that name is left as it is.
+/// Creates the table (on-demand, `pk`/`sk` strings, the wallet sort indexes) and turns on
+/// TTL. With `if_missing`, an existing table of that name is left as it is.
 pub async fn create_table(client: &Client, table: &str, if_missing: bool) -> Result<bool, SchemaError> {
     let stream =
         StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::from(STREAM_VIEW_TYPE));
@@ -38,10 +69,26 @@ pub async fn create_table(client: &Client, table: &str, if_missing: bool) -> Res
         .stream_specification(stream.build()?);
     for (name, key_type) in KEY_SCHEMA {
         request = request
-            .attribute_definitions(
-                AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()?,
-            )
             .key_schema(KeySchemaElement::builder().attribute_name(name).key_type(KeyType::from(key_type)).build()?);
+    }
+    for (name, kind) in attribute_definitions() {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::from(kind))
+                .build()?,
+        );
+    }
+    for (name, keys) in global_secondary_indexes() {
+        let mut index = GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .projection(Projection::builder().projection_type(ProjectionType::from(INDEX_PROJECTION)).build());
+        for (attribute, key_type) in keys {
+            index = index.key_schema(
+                KeySchemaElement::builder().attribute_name(attribute).key_type(KeyType::from(key_type)).build()?,
+            );
+        }
+        request = request.global_secondary_indexes(index.build()?);
     }
     match request.send().await {
         Ok(_) => {}

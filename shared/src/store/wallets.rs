@@ -7,7 +7,9 @@
 //! - The index, `P#<project>#WL`, has one item per wallet, sorted by `C#<created ms>#<id>`,
 //!   holding the attributes a listing filters on (not the pockets, which change with every
 //!   move: a listing reads those from the heads). A Query on it reads a page in creation
-//!   order, either way, whatever the project's size.
+//!   order, either way, whatever the project's size. Other orders read the sort indexes
+//!   over the heads ([`super::wallet_sort_index`]), whose keys the head carries beside the
+//!   wallet attributes.
 //! - `P#<project>#F#<foreignId>` holds the wallet id: "unique per project" is its
 //!   `attribute_not_exists` in the creating transaction.
 //! - Movements' records are in [`super::movements`]; their expiry schedule is here.
@@ -19,6 +21,7 @@ use super::attribute_names::{
 use super::attributes::{boolean, built, key, n, s, Item, Reader, Update};
 use super::balances::{new_head_item, wallet_attributes, wallet_info, HeadRecord};
 use super::keys::{self, HEAD_SK, PK, SK};
+use super::wallet_sort_keys::head_sort_attributes;
 use super::{Store, StoreError};
 use crate::domain::names::{BalanceId, ProjectId};
 use crate::domain::time::Millis;
@@ -60,6 +63,11 @@ pub fn wallet_items(wallet: &Wallet) -> [Item; 2] {
     let mut head = new_head_item(&wallet.balance);
     head.extend(
         wallet_attributes(&wallet.info).into_iter().filter_map(|(name, value)| Some((name.to_owned(), value?))),
+    );
+    head.extend(
+        head_sort_attributes(&wallet.balance.project_id, &wallet.info)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
     );
     [head, index_item(wallet)]
 }
@@ -125,9 +133,13 @@ impl Store {
     /// lock `owner` holds (taken so that no commit in flight rewrites the balance name).
     pub async fn update_wallet(&self, owner: &str, wallet: &Wallet) -> Result<(), StoreError> {
         let balance = &wallet.balance;
-        let mut head = wallet_attributes(&wallet.info)
+        let head = wallet_attributes(&wallet.info)
             .into_iter()
-            .fold(Update::default(), |update, (name, value)| update.set_opt(name, value))
+            .fold(Update::default(), |update, (name, value)| update.set_opt(name, value));
+        // Its sort index values change with its attributes (a new description, say).
+        let mut head = head_sort_attributes(&balance.project_id, &wallet.info)
+            .into_iter()
+            .fold(head, |update, (name, value)| update.set(name, value))
             .set(BALANCE_NAME, s(wallet.info.balance_name().as_str()))
             .remove(LOCK_OWNER)
             .remove(LOCK_EXPIRES_AT)
@@ -155,13 +167,7 @@ impl Store {
             TransactWriteItem::builder().update(built(head.build())?).build(),
             TransactWriteItem::builder().update(built(index.build())?).build(),
         ];
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| StoreError::sdk("TransactWriteItems", e))?;
-        Ok(())
+        self.transact(items).await
     }
 
     /// One Query of the wallet index: up to `limit` wallets (all that fit 1 MB without one),

@@ -172,6 +172,13 @@ impl Field {
         !matches!(self, Field::Creator)
     }
 
+    /// Whether every wallet of a project has the same value: its creator's type (wallets are
+    /// only created through the API) and account (the project). Such a key orders nothing, so
+    /// a store need not keep wallets in its order.
+    pub const fn is_same_for_every_wallet(self) -> bool {
+        matches!(self, Field::Creator | Field::CreatorType | Field::CreatorAccountId)
+    }
+
     /// Whether the field reads the main pocket, which changes with every move of money (a
     /// store keeps it on the balance, not with the wallet's listable attributes). The pocket's
     /// fields are exactly the number fields.

@@ -45,6 +45,21 @@ pub struct SortCursor(Vec<Option<Scalar<'static>>>);
 #[error("the page cursor does not fit the sort order")]
 pub struct BadCursor;
 
+/// How a store that keeps a project's wallets in (value, id) order per field reads an order:
+/// the index of one field, one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexWalk {
+    /// The first key that tells wallets apart (keys on a field every wallet has the same value
+    /// of are skipped: they order nothing).
+    pub field: Field,
+    pub direction: Direction,
+    /// Whether (value, id) read that way is the whole order: the next key is `id` the same
+    /// way, or the field is `id`. Otherwise the wallets that share a value of `field` (a tie
+    /// group) are ordered by the keys that follow, and a reader must see a whole group before
+    /// it knows which of them come first.
+    pub exact: bool,
+}
+
 impl Default for SortBy {
     /// Newest first.
     fn default() -> Self {
@@ -108,6 +123,31 @@ impl SortBy {
             {
                 Some(*direction)
             }
+            _ => None,
+        }
+    }
+
+    /// The index walk that gives this order (see [`IndexWalk`]).
+    pub fn index_walk(&self) -> IndexWalk {
+        let Some((at, key)) = self.walked_key().and_then(|at| Some((at, *self.keys.get(at)?))) else {
+            // Not reached: every order ends with `id`. Wallets in id order are still an order.
+            return IndexWalk { field: Field::Id, direction: Direction::Asc, exact: true };
+        };
+        let exact = key.field == Field::Id
+            || self.keys.get(at + 1) == Some(&SortKey { field: Field::Id, direction: key.direction });
+        IndexWalk { field: key.field, direction: key.direction, exact }
+    }
+
+    fn walked_key(&self) -> Option<usize> {
+        self.keys.iter().position(|k| !k.field.is_same_for_every_wallet())
+    }
+
+    /// Where a cursor stands in the index walk: its value of the walked field, and its id.
+    pub fn walk_position(&self, cursor: &SortCursor) -> Option<(Option<Scalar<'static>>, String)> {
+        let value = cursor.0.get(self.walked_key()?)?.clone();
+        let id = self.keys.iter().position(|k| k.field == Field::Id)?;
+        match cursor.0.get(id)? {
+            Some(Scalar::Text(id)) => Some((value, id.to_string())),
             _ => None,
         }
     }
@@ -393,6 +433,30 @@ mod tests {
         assert_eq!(parse("createdTime:ASC,name:ASC").created_time_direction(), None);
         assert_eq!(parse("createdTime.timestamp.seconds:ASC").created_time_direction(), None);
         assert_eq!(parse("name:ASC").created_time_direction(), None);
+    }
+
+    #[test]
+    fn an_order_is_walked_on_its_first_key_that_tells_wallets_apart() {
+        let walk = |text: &str| parse(text).index_walk();
+        let (asc, desc) = (Direction::Asc, Direction::Desc);
+        assert_eq!(walk("name:ASC"), IndexWalk { field: Field::Name, direction: asc, exact: true });
+        assert_eq!(walk("name:DESC"), IndexWalk { field: Field::Name, direction: desc, exact: true });
+        assert_eq!(walk("name:ASC,id:DESC"), IndexWalk { field: Field::Name, direction: asc, exact: false });
+        assert_eq!(walk("name:ASC,createdTime:DESC").exact, false);
+        assert_eq!(walk("id:DESC,name:ASC"), IndexWalk { field: Field::Id, direction: desc, exact: true });
+        assert_eq!(
+            walk("creator._type:DESC,mainPocket.balance:ASC"),
+            IndexWalk { field: Field::Balance, direction: asc, exact: false },
+            "the tie-break follows the first key, DESC"
+        );
+        assert_eq!(walk("creator.accountId"), IndexWalk { field: Field::Id, direction: asc, exact: true });
+        let sort = parse("creator._type,foreignId:DESC,name");
+        let cursor = sort.cursor(&fixed()[1]);
+        assert_eq!(sort.walk_position(&cursor), Some((None, "5678".to_owned())));
+        let sort = parse("mainPocket.balance.available:DESC");
+        let cursor = sort.cursor(&fixed()[1]);
+        let value = Scalar::Number(Decimal::from_str_exact("250.50").unwrap_or_default());
+        assert_eq!(sort.walk_position(&cursor), Some((Some(value), "5678".to_owned())));
     }
 
     #[test]

@@ -1,24 +1,37 @@
 //! Listing a project's wallets with a filter, a sort and pages: creation order walks the
-//! wallet index a page at a time; any other order reads the index whole and sorts in memory.
+//! wallet index a page at a time; any other order walks the sort index of its first key (see
+//! `store::wallet_sort_index`) a page at a time, in whole tie groups when later keys order them.
 
 use super::{WalletError, Wallets};
 use crate::domain::names::{BalanceId, ProjectId};
 use crate::domain::page_token::{PageLinks, PagePosition, Reading};
 use crate::domain::wallet_query::filter::Filter;
-use crate::domain::wallet_query::sort::{Direction, SortBy, SortCursor};
+use crate::domain::wallet_query::sort::{Direction, IndexWalk, SortBy, SortCursor};
 use crate::domain::wallet_query::WalletView;
 use crate::domain::wallets::Wallet;
 use crate::engine::EngineError;
+use crate::store::wallet_sort_index::{SortedEntry, WalkStart};
 use crate::store::{IndexRange, IndexedWallet};
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 /// Index items read by the first Query while looking for a page that a filter thins out;
 /// each further Query reads twice as many, up to [`WALK_INDEX_PAGE`], so that a filter few
 /// wallets match costs about as many Queries as reading the whole index, not 20 times more.
 const FILTERED_INDEX_PAGE: usize = 100;
-/// Index items read per Query when the whole index is read (an order other than creation):
-/// about 400 KB, so that each call stays well inside the client's per-attempt timeout.
+/// The most index items one Query of a walk reads: about 400 KB of wallet index items, so
+/// that each call stays well inside the client's per-attempt timeout.
 const WALK_INDEX_PAGE: usize = 2_000;
+
+/// How a page is read from a sort index: the walk, its direction for this page (backwards for
+/// a previous page), the cursor and the tests a wallet passes to be on the page.
+struct IndexRead<'a> {
+    walk: IndexWalk,
+    direction: Direction,
+    cursor: Option<&'a SortCursor>,
+    matches: &'a (dyn Fn(&WalletView) -> bool + Sync),
+    beyond: &'a (dyn Fn(&WalletView) -> bool + Sync),
+}
 
 /// `GET /v1.0/wallets` after parsing.
 pub struct WalletListRequest {
@@ -122,31 +135,14 @@ impl Wallets {
             };
             self.list_by_created_time(project, request, direction, cursor.as_ref(), &matches, now_ms).await?
         } else {
-            // Any other order: every candidate, sorted in memory.
-            let (from_ms, to_ms) = request.filter.as_ref().map_or((None, None), |f| f.created_time_range(now_ms));
-            let range = IndexRange { descending: false, from_ms, to_ms, after: None };
-            let pockets = request.filter.as_ref().is_some_and(Filter::reads_pockets) || sort.reads_pockets();
-            let mut indexed = Vec::new();
-            let mut position = range;
-            loop {
-                let (items, next) =
-                    self.engine.store().wallet_index_page(project, position, Some(WALK_INDEX_PAGE)).await?;
-                indexed.extend(items);
-                match next {
-                    Some(next) => position.after = Some(next),
-                    None => break,
-                }
-            }
-            let mut candidates: Vec<(WalletView, BalanceId, Option<Wallet>)> = if pockets {
-                let ids: Vec<BalanceId> = indexed.iter().map(|w| w.id).collect();
-                self.wallets(project, &ids).await?.into_iter().map(|w| (w.view(), w.balance.id, Some(w))).collect()
-            } else {
-                indexed.iter().map(|w| (w.info.view(project, w.id, w.created_at), w.id, None)).collect()
+            let walk = sort.index_walk();
+            let direction = match (backward, walk.direction) {
+                (false, direction) => direction,
+                (true, Direction::Asc) => Direction::Desc,
+                (true, Direction::Desc) => Direction::Asc,
             };
-            candidates.retain(|(view, _, _)| matches(view) && beyond(view));
-            candidates.sort_by(|a, b| order(&a.0, &b.0));
-            candidates.truncate(wanted);
-            self.complete(project, candidates.into_iter().map(|(_, id, wallet)| (id, wallet)).collect()).await?
+            let read = IndexRead { walk, direction, cursor: cursor.as_ref(), matches: &matches, beyond: &beyond };
+            self.list_by_index(project, request, read, &order, now_ms).await?
         };
         let more = page.len() > request.limit;
         page.truncate(request.limit);
@@ -206,6 +202,90 @@ impl Wallets {
         }
         found.truncate(wanted);
         self.complete(project, found).await
+    }
+
+    /// Walks the sort index of the order's first key (see [`IndexWalk`]) from the cursor until
+    /// a page (plus one) matches the filter, in whole tie groups where the index does not give
+    /// the whole order: the wallets that share the first key's value are ordered by the keys
+    /// that follow, so a page ends only past the group of its last wallet.
+    ///
+    /// Reads the heads of every wallet the walk passes (the sort indexes hold keys only), one
+    /// BatchGetItem per 100; a walk of the wallet index (creation-time orders) only when the
+    /// filter or the order reads the pockets. Without a filter, a one-key order reads its page
+    /// and one more: one Query and one BatchGetItem. A filter few wallets match, or a large tie
+    /// group, reads more, with Queries growing as in [`Self::list_by_created_time`].
+    async fn list_by_index(
+        &self,
+        project: &ProjectId,
+        request: &WalletListRequest,
+        read: IndexRead<'_>,
+        order: &(dyn Fn(&WalletView, &WalletView) -> Ordering + Sync),
+        now_ms: i64,
+    ) -> Result<Vec<Wallet>, WalletError> {
+        let IndexRead { walk, direction, cursor, matches, beyond } = read;
+        let wanted = request.limit + 1;
+        let start = match cursor {
+            None => WalkStart::Beginning,
+            Some(cursor) => {
+                let (value, id) = request.sort.walk_position(cursor).ok_or(WalletError::BadPage)?;
+                match walk.exact {
+                    true => WalkStart::After(value, BalanceId::parse(&id).map_err(|_| WalletError::BadPage)?),
+                    // The cursor's tie group is ordered by the keys that follow: read it whole.
+                    false => WalkStart::Group(value),
+                }
+            }
+        };
+        let created_range = request.filter.as_ref().map_or((None, None), |f| f.created_time_range(now_ms));
+        let store = self.engine.store();
+        let mut index = store
+            .sort_walk(project, walk.field, direction == Direction::Desc, start, created_range)
+            .ok_or(WalletError::BadPage)?;
+        let pockets = request.filter.as_ref().is_some_and(Filter::reads_pockets) || request.sort.reads_pockets();
+        let mut query_limit =
+            if request.filter.is_some() || !walk.exact { FILTERED_INDEX_PAGE.max(wanted) } else { wanted };
+        // What matched, with its tie group (`None`: a group of its own).
+        let mut found: Vec<(WalletView, BalanceId, Option<Wallet>, Option<String>)> = Vec::new();
+        loop {
+            let entries = store.sort_walk_page(&mut index, query_limit).await?;
+            let group_of = |entry: &SortedEntry| (!walk.exact || entry.coarse).then(|| entry.group.clone());
+            let last_group = entries.last().map(group_of);
+            let heads_needed = pockets || entries.iter().any(|entry| entry.indexed.is_none());
+            let mut heads: HashMap<BalanceId, Wallet> = match heads_needed {
+                true => {
+                    let ids: Vec<BalanceId> = entries.iter().map(|entry| entry.id).collect();
+                    self.wallets(project, &ids).await?.into_iter().map(|w| (w.balance.id, w)).collect()
+                }
+                false => HashMap::new(),
+            };
+            for entry in &entries {
+                let (view, wallet) = match (heads.remove(&entry.id), &entry.indexed) {
+                    (Some(wallet), _) => (wallet.view(), Some(wallet)),
+                    (None, Some(indexed)) if !heads_needed => {
+                        (indexed.info.view(project, indexed.id, indexed.created_at), None)
+                    }
+                    // Gone since the index listed it, or a plain balance.
+                    (None, _) => continue,
+                };
+                if matches(&view) && beyond(&view) {
+                    found.push((view, entry.id, wallet, group_of(entry)));
+                }
+            }
+            if index.done() {
+                break;
+            }
+            // Every group but the last one read is whole; so is the last, if it is the wallet's own.
+            let whole = match last_group {
+                Some(Some(last)) => found.iter().filter(|f| f.3.as_ref() != Some(&last)).count(),
+                _ => found.len(),
+            };
+            if whole >= wanted {
+                break;
+            }
+            query_limit = (query_limit * 2).min(WALK_INDEX_PAGE).max(query_limit);
+        }
+        found.sort_by(|a, b| order(&a.0, &b.0));
+        found.truncate(wanted);
+        self.complete(project, found.into_iter().map(|(_, id, wallet, _)| (id, wallet)).collect()).await
     }
 
     /// The wallets, in the given order, reading the heads of those not read yet.
