@@ -141,6 +141,13 @@ fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_else(|| panic!("not a string: {value:?}"))
 }
 
+/// (AttributeName, `second`) of each element of a list of attributes (a key schema, the
+/// attribute definitions).
+fn attribute_pairs(list: &Value, second: &str) -> Vec<(String, String)> {
+    let list = list.as_sequence().unwrap_or_else(|| panic!("not a list: {list:?}"));
+    list.iter().map(|item| (text(&item["AttributeName"]).to_owned(), text(&item[second]).to_owned())).collect()
+}
+
 /// A short-form intrinsic function as written: `!Ref LedgerTable`, `!GetAtt Queue.Arn`.
 fn intrinsic(value: &Value) -> String {
     match value {
@@ -222,21 +229,11 @@ fn public_routes() -> BTreeSet<(String, String)> {
 fn the_template_declares_the_table_the_code_creates() {
     let template = template();
     let table = &template["Resources"]["LedgerTable"]["Properties"];
-    let keys: Vec<(String, String)> = table["KeySchema"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|k| (text(&k["AttributeName"]).to_owned(), text(&k["KeyType"]).to_owned()))
-        .collect();
+    let keys = attribute_pairs(&table["KeySchema"], "KeyType");
     let expected: Vec<(String, String)> =
         schema::KEY_SCHEMA.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
     assert_eq!(keys, expected);
-    let definitions: Vec<(String, String)> = table["AttributeDefinitions"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|d| (text(&d["AttributeName"]).to_owned(), text(&d["AttributeType"]).to_owned()))
-        .collect();
+    let definitions = attribute_pairs(&table["AttributeDefinitions"], "AttributeType");
     let expected: Vec<(String, String)> =
         schema::attribute_definitions().iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
     assert_eq!(definitions, expected, "every key attribute of the table and its indexes, with its type");
@@ -247,9 +244,7 @@ fn the_template_declares_the_table_the_code_creates() {
         .iter()
         .map(|index| {
             assert_eq!(text(&index["Projection"]["ProjectionType"]), schema::INDEX_PROJECTION, "{index:?}");
-            let keys = index["KeySchema"].as_sequence().unwrap().iter();
-            let keys = keys.map(|k| (text(&k["AttributeName"]).to_owned(), text(&k["KeyType"]).to_owned()));
-            (text(&index["IndexName"]).to_owned(), keys.collect())
+            (text(&index["IndexName"]).to_owned(), attribute_pairs(&index["KeySchema"], "KeyType"))
         })
         .collect();
     let expected: Vec<(String, Vec<(String, String)>)> = schema::global_secondary_indexes()

@@ -251,8 +251,8 @@ async fn a_standard_queues_batch_commits_each_balances_records_together_in_their
         (&json!(32), &json!(32 - refused), &json!(refused))
     );
     assert_eq!(summary["together"], true);
-    // One at a time would be two calls each (64); together, for each balance: the tickets, a
-    // look, the lock, the queue, the keys' records, one commit.
+    // One at a time would be two calls each (64); together, for each balance: the tickets, the
+    // lock, the queue, the keys' records, one commit.
     let calls = summary["dynamodbCalls"].as_u64().unwrap();
     assert!(calls <= 16, "{calls} DynamoDB calls for 32 records");
     let batches = pool.log_lines_containing("group commit settled its tickets");

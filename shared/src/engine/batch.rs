@@ -128,9 +128,10 @@ impl Engine {
         let round_trip = sent.elapsed().clamp(ROUND_TRIP_FLOOR, ROUND_TRIP_CEILING);
         let mut answers: HashMap<Ticket, Settled> = HashMap::with_capacity(queued.len());
         let mut pending: Vec<Ticket> = queued.iter().map(|queued| queued.ticket.clone()).collect();
-        // One operation is here because it found the lock busy: it pauses before it looks.
-        // Operations taken together have not tried it yet, and most likely find it free.
-        let mut pause = grouped.len() == 1;
+        // One operation is here because it found the lock busy: it pauses and looks before it
+        // tries again. Operations taken together have not tried it yet and most likely find it
+        // free: they try at once, and a look could not find them settled so soon anyway.
+        let mut try_at_once = grouped.len() > 1;
         loop {
             pending.retain(|ticket| !answers.contains_key(ticket));
             if pending.is_empty() {
@@ -143,27 +144,26 @@ impl Engine {
                 }
                 continue;
             }
-            if pause {
+            if !std::mem::take(&mut try_at_once) {
                 let (low, high) = POLL_ROUND_TRIPS;
                 let pause = rand::rng().random_range(round_trip * low..=round_trip * high);
                 tokio::time::sleep(pause.min(left)).await;
-            }
-            pause = true;
-            let state = self.store.ticket_state(project, balance, &pending).await?;
-            if pending.iter().any(|t| !state.settled.contains_key(t) && !state.waiting.contains(t)) {
-                return Err(Fault::Inconsistent("a ticket gone without its answer").into());
-            }
-            answers.extend(state.settled);
-            if state.waiting.is_empty() {
-                continue;
-            }
-            let head = state.head.ok_or(EngineError::NotFound)?;
-            let now = self.clock.now();
-            if head.in_progress(now) {
-                continue;
+                let state = self.store.ticket_state(project, balance, &pending).await?;
+                if pending.iter().any(|t| !state.settled.contains_key(t) && !state.waiting.contains(t)) {
+                    return Err(Fault::Inconsistent("a ticket gone without its answer").into());
+                }
+                answers.extend(state.settled);
+                if state.waiting.is_empty() {
+                    continue;
+                }
+                let head = state.head.ok_or(EngineError::NotFound)?;
+                if head.in_progress(self.clock.now()) {
+                    continue;
+                }
             }
             // Free, or its holder's lease ran out: take it and settle the queue.
             let owner = new_owner();
+            let now = self.clock.now();
             match self.store.try_lock(project, balance, &owner, None, now, self.lock_lease_ms).await? {
                 TryLock::Locked(head) => {
                     answers.extend(self.settle_queue(first, *head, owner, &pending, round_trip).await?)

@@ -13,6 +13,7 @@ use crate::engine::{
     Answer, AnswerForm, Done, Engine, EngineError, Fault, Grouped, Idempotency, Job, Outcome, RandomIds, Step,
 };
 use crate::store::{HeadRecord, Order, Write};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::time::Duration;
 use uuid::Uuid;
@@ -218,18 +219,15 @@ impl Balances {
         operations: &[(ProjectId, OperationInput, Option<Idempotency<'_, OperationOutcome>>)],
         form: &AnswerForm,
     ) -> Vec<Result<Outcome<OperationOutcome>, ExecuteOperationError>> {
+        // Each balance's operations, in order; balances in the order they first appear.
         let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut group_of: HashMap<(&ProjectId, BalanceId), usize> = HashMap::new();
         for (index, (project, input, _)) in operations.iter().enumerate() {
-            let same = |group: &&mut Vec<usize>| {
-                group.first().is_some_and(|&first| {
-                    let (other, other_input, _) = &operations[first];
-                    other == project && other_input.balance == input.balance
-                })
-            };
-            match groups.iter_mut().find(same) {
-                Some(group) => group.push(index),
-                None => groups.push(vec![index]),
-            }
+            let group = *group_of.entry((project, input.balance)).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[group].push(index);
         }
         let work = groups.into_iter().map(|group| async move {
             let outcomes = match group.as_slice() {

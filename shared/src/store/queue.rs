@@ -18,7 +18,7 @@ use crate::domain::packing::MAX_TRANSACTION_ITEMS;
 use crate::domain::queue::{Queued, QueuedKey, Settled, Ticket, KEEP_SECONDS};
 use crate::domain::time::Millis;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use std::collections::{HashMap, HashSet};
 
 const TICKETS_FIRST: &str = "Q#";
@@ -190,13 +190,9 @@ pub(super) fn settle_items(
         .table_name(table)
         .set_key(Some(key(keys::balance_pk(project, balance), ticket_sk(ticket))))
         .condition_expression(keys::item_present());
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(answer_item(project, balance, ticket, settled, now)))
-        .condition_expression(keys::item_absent());
     Ok(vec![
         TransactWriteItem::builder().delete(built(delete.build())?).build(),
-        TransactWriteItem::builder().put(built(put.build())?).build(),
+        put_new(table, answer_item(project, balance, ticket, settled, now))?,
     ])
 }
 
